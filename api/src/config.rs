@@ -1,0 +1,127 @@
+//! Configuration, read once from the environment and passed down.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+
+use crate::db::Backend;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `postgres://…` or `sqlite://path`.
+    pub database_url: String,
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// HMAC secret for access tokens; `None` is allowed only in demo mode.
+    pub jwt_secret: Option<SecretString>,
+    /// Seed the demo network into an empty database.
+    pub demo: bool,
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token.
+    pub refresh_token_ttl: Duration,
+    /// Largest pool size.
+    pub db_max_connections: u32,
+    /// SQLite `synchronous=FULL` (survives power loss) instead of NORMAL.
+    pub sqlite_synchronous_full: bool,
+    /// Largest JSON body, in bytes.
+    pub json_limit_bytes: usize,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Log as JSON lines instead of human-readable text.
+    pub log_json: bool,
+    /// How long a tracking link keeps working after its job closes.
+    pub tracking_ttl_after_close: Duration,
+}
+
+impl Config {
+    /// Reads configuration from the environment.
+    ///
+    /// - `DATABASE_URL`: `postgres://…` or `sqlite://path`. Defaults to `sqlite://sortie.db`.
+    /// - `SORTIE_BIND`: address to listen on. Defaults to `127.0.0.1:8080`; port 0 picks a free port.
+    /// - `SORTIE_JWT_SECRET`: token signing secret (at least 32 bytes). Required unless demo mode is on,
+    ///   which generates one and stores it in the database.
+    /// - `SORTIE_DEMO`: `true`/`false`, seed the demo network into an empty database.
+    ///   Defaults to on for SQLite, off for PostgreSQL.
+    /// - `SORTIE_ACCESS_TOKEN_TTL_SECS`: access token lifetime. Defaults to 900 (15 minutes).
+    /// - `SORTIE_REFRESH_TOKEN_TTL_DAYS`: refresh token lifetime. Defaults to 30.
+    /// - `SORTIE_DB_MAX_CONNECTIONS`: pool size. Defaults to 10 (SQLite is capped at 8).
+    /// - `SORTIE_SQLITE_SYNCHRONOUS`: `normal` (default; survives kill -9) or `full` (survives power loss).
+    /// - `SORTIE_JSON_LIMIT_BYTES`: largest JSON body. Defaults to 1048576 (1 MiB); larger answers 413.
+    /// - `SORTIE_WORKERS`: HTTP worker threads. Defaults to the number of CPUs.
+    /// - `SORTIE_LOG_FORMAT`: `text` (default) or `json`.
+    /// - `SORTIE_TRACKING_TTL_HOURS`: how long tracking links work after the job closes. Defaults to 72.
+    /// - `RUST_LOG`: log filter. Defaults to `info`.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
+        let demo_default = Backend::from_url(&database_url) == Backend::Sqlite;
+        let log_format = var("SORTIE_LOG_FORMAT").unwrap_or_else(|| "text".into());
+        anyhow::ensure!(
+            log_format == "text" || log_format == "json",
+            "Failed to parse SORTIE_LOG_FORMAT: expected `text` or `json`, got `{log_format}`"
+        );
+        let synchronous = var("SORTIE_SQLITE_SYNCHRONOUS").unwrap_or_else(|| "normal".into());
+        anyhow::ensure!(
+            synchronous == "normal" || synchronous == "full",
+            "Failed to parse SORTIE_SQLITE_SYNCHRONOUS: expected `normal` or `full`, got `{synchronous}`"
+        );
+        Ok(Config {
+            database_url,
+            bind: var_parsed("SORTIE_BIND")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            jwt_secret: var("SORTIE_JWT_SECRET").map(SecretString::from),
+            demo: var_parsed::<bool>("SORTIE_DEMO")?.unwrap_or(demo_default),
+            access_token_ttl: Duration::from_secs(var_parsed("SORTIE_ACCESS_TOKEN_TTL_SECS")?.unwrap_or(900)),
+            refresh_token_ttl: Duration::from_secs(
+                86_400 * var_parsed::<u64>("SORTIE_REFRESH_TOKEN_TTL_DAYS")?.unwrap_or(30),
+            ),
+            db_max_connections: var_parsed("SORTIE_DB_MAX_CONNECTIONS")?.unwrap_or(10),
+            sqlite_synchronous_full: synchronous == "full",
+            json_limit_bytes: var_parsed("SORTIE_JSON_LIMIT_BYTES")?.unwrap_or(1 << 20),
+            workers: var_parsed("SORTIE_WORKERS")?
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            log_json: log_format == "json",
+            tracking_ttl_after_close: Duration::from_secs(
+                3600 * var_parsed::<u64>("SORTIE_TRACKING_TTL_HOURS")?.unwrap_or(72),
+            ),
+        })
+    }
+
+    /// A configuration for tests and tools: the given database, a free port,
+    /// no demo data, a fixed secret.
+    pub fn for_database(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            jwt_secret: Some(SecretString::from("test-secret-test-secret-test-secret!")),
+            demo: false,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            db_max_connections: 8,
+            sqlite_synchronous_full: false,
+            json_limit_bytes: 1 << 20,
+            workers: 2,
+            log_json: false,
+            tracking_ttl_after_close: Duration::from_secs(72 * 3600),
+        }
+    }
+
+    /// Which database backend the URL names.
+    pub fn backend(&self) -> Backend {
+        Backend::from_url(&self.database_url)
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn var_parsed<T>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    var(name).map(|v| v.trim().parse::<T>().with_context(|| format!("Failed to parse {name}"))).transpose()
+}

@@ -1,0 +1,221 @@
+//! Database access shared by SQLite and PostgreSQL: one connection enum,
+//! one pool, embedded migrations, and the transaction helpers handlers use.
+//!
+//! Diesel is blocking, so every use goes through [`Db::run`] or
+//! [`Db::write`], which move the work to tokio's blocking pool.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// A connection to either backend; SQLite is last because it accepts any path.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme; anything not `postgres://` is a SQLite path.
+    pub fn from_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Strips `sqlite://` / `sqlite:` so the rest is a file path SQLite opens.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+type Manager = ConnectionManager<DbConnection>;
+/// A pooled connection.
+pub type PooledConn = PooledConnection<Manager>;
+
+/// Runs on every connection the pool opens.
+#[derive(Debug, Clone, Copy)]
+struct Pragmas {
+    synchronous_full: bool,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        let sql = match conn {
+            DbConnection::Sqlite(_) => {
+                // WAL + NORMAL survives kill -9; FULL also survives power loss.
+                let sync = if self.synchronous_full { "FULL" } else { "NORMAL" };
+                format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                )
+            }
+            DbConnection::Postgres(_) => "SET TIME ZONE 'UTC';".to_owned(),
+        };
+        conn.batch_execute(&sql).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// The pool plus what kind of database is behind it.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+/// Pool settings from configuration.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_synchronous_full: bool,
+}
+
+impl Db {
+    /// Opens the pool (creating the SQLite file if needed) and runs pending migrations.
+    pub fn connect(options: &DbOptions) -> anyhow::Result<Db> {
+        let backend = Backend::from_url(&options.url);
+        let url = match backend {
+            Backend::Sqlite => sqlite_path(&options.url).to_owned(),
+            Backend::Postgres => options.url.clone(),
+        };
+        let manager = Manager::new(url);
+        // SQLite allows one writer at a time; a few connections still let
+        // readers run beside it in WAL mode.
+        let max = match backend {
+            Backend::Sqlite => options.max_connections.min(8),
+            Backend::Postgres => options.max_connections,
+        };
+        let pool = Pool::builder()
+            .max_size(max)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(15))
+            .connection_customizer(Box::new(Pragmas { synchronous_full: options.sqlite_synchronous_full }))
+            .build(manager)
+            .with_context(|| format!("Failed to open the {backend:?} database"))?;
+        let db = Db { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().context("Failed to get a connection for migrations")?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        }
+        .map_err(|e| anyhow::anyhow!("Failed to run migrations: {e}"))?;
+        if applied > 0 {
+            tracing::info!(migrations = applied, "Applied {applied} database migration(s)");
+        }
+        Ok(())
+    }
+
+    /// A connection for synchronous code (startup, CLI); not for request handlers.
+    pub fn get(&self) -> anyhow::Result<PooledConn> {
+        self.pool.get().context("Failed to get a database connection")
+    }
+
+    /// Runs `f` with a connection on the blocking pool (reads, or writes that
+    /// open their own transaction).
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `f` inside one write transaction on the blocking pool; any error rolls it back.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.run(move |conn| write_tx(conn, f)).await
+    }
+}
+
+/// One write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write
+/// lock is taken up front and a read-then-write body cannot fail with
+/// SQLITE_BUSY half-way (a deferred transaction cannot wait for the lock
+/// once it has read). On PostgreSQL it is a plain `BEGIN` (READ COMMITTED);
+/// bodies take row locks or rely on constraints where races matter.
+pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(ApiError::from)?;
+        }
+        DbConnection::Postgres(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn).map_err(ApiError::from)?;
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn).map_err(ApiError::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "Failed to roll back a transaction");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// True when a database error is a unique-constraint violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Runs an insert inside a savepoint and reports a unique-constraint
+/// violation as `Ok(false)`. The savepoint keeps the surrounding transaction
+/// usable on PostgreSQL, which otherwise aborts it on any error; it also
+/// stands in for `ON CONFLICT DO NOTHING`, which diesel's multi-backend
+/// connection cannot express. On PostgreSQL a concurrent insert of the same
+/// key waits for the other transaction to finish first.
+pub fn insert_unless_exists<F>(conn: &mut DbConnection, insert: F) -> diesel::QueryResult<bool>
+where
+    F: FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
+{
+    match conn.transaction(insert) {
+        Ok(n) => Ok(n > 0),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

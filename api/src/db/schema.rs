@@ -1,0 +1,228 @@
+//! The database schema, written by hand so one file serves both backends
+//! (`migrations/sqlite` and `migrations/postgres` must match it).
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        parent_id -> Nullable<Text>,
+        name -> Text,
+        slug -> Text,
+        level -> Integer,
+        path -> Text,
+        timezone -> Text,
+        manual_routing -> Bool,
+        parts -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    territories (id) {
+        id -> Text,
+        org_id -> Text,
+        geometry -> Text,
+        exclusive -> Bool,
+        min_lon -> Double,
+        min_lat -> Double,
+        max_lon -> Double,
+        max_lat -> Double,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_agreements (org_id) {
+        org_id -> Text,
+        accept_within_min -> Text,
+        arrive_within_min -> Text,
+        first_time_fix_target -> Double,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    technicians (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        skills -> Text,
+        home_lat -> Double,
+        home_lon -> Double,
+        pos_lat -> Nullable<Double>,
+        pos_lon -> Nullable<Double>,
+        position_at -> Nullable<Timestamp>,
+        shift -> Text,
+        absences -> Text,
+        timezone -> Text,
+        daily_capacity -> Integer,
+        parts -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        name -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        preferred_address_form -> Nullable<Text>,
+        contracted_org_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_addresses (id) {
+        id -> Text,
+        customer_id -> Text,
+        address -> Text,
+        lat -> Double,
+        lon -> Double,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        name -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        technician_id -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        active -> Bool,
+        password_changed_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        priority -> Text,
+        customer_id -> Text,
+        created_by -> Text,
+        contractor_org_id -> Text,
+        lat -> Double,
+        lon -> Double,
+        address -> Text,
+        problem -> Text,
+        required_skills -> Text,
+        parts -> Text,
+        window_start -> Timestamp,
+        window_end -> Timestamp,
+        contact_name -> Text,
+        contact_phone -> Text,
+        contact_email -> Nullable<Text>,
+        tracking_token -> Text,
+        technician_id -> Nullable<Text>,
+        offer_org_id -> Nullable<Text>,
+        offer_deadline -> Nullable<Timestamp>,
+        eta_start -> Nullable<Timestamp>,
+        eta_end -> Nullable<Timestamp>,
+        visits -> Integer,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        first_on_site_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_orgs (job_id, org_id, role) {
+        job_id -> Text,
+        org_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_events (id) {
+        id -> BigInt,
+        job_id -> Text,
+        at -> Timestamp,
+        #[sql_name = "type"]
+        event_type -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_org_id -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    change_log (seq) {
+        seq -> BigInt,
+        entity -> Text,
+        entity_id -> Text,
+        technician_id -> Nullable<Text>,
+        op -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        job_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(territories -> organisations (org_id));
+diesel::joinable!(technicians -> organisations (org_id));
+diesel::joinable!(job_orgs -> jobs (job_id));
+diesel::joinable!(job_orgs -> organisations (org_id));
+diesel::joinable!(job_events -> jobs (job_id));
+diesel::joinable!(jobs -> customers (customer_id));
+diesel::joinable!(customer_addresses -> customers (customer_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    organisations,
+    territories,
+    service_agreements,
+    technicians,
+    customers,
+    customer_addresses,
+    users,
+    refresh_tokens,
+    jobs,
+    job_orgs,
+    job_events,
+    change_log,
+    idempotency_keys,
+);

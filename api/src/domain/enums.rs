@@ -1,0 +1,219 @@
+//! Enumerations stored as TEXT. Each maps to the same snake_case word on the
+//! wire, in the database (CHECK constraints list them) and in Rust.
+
+use diesel::deserialize::{self, FromSql};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+
+use crate::db::MultiBackend;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::AsExpression, diesel::FromSqlRow)]
+        #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = Text)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The stored and wire form.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Parses the stored and wire form.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromSql<Text, MultiBackend> for $name {
+            fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let s = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
+                $name::parse(&s).ok_or_else(|| format!("unknown {} `{s}` in the database", stringify!($name)).into())
+            }
+        }
+
+        impl ToSql<Text, MultiBackend> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                <str as ToSql<Text, MultiBackend>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl ToSql<Text, diesel::sqlite::Sqlite> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
+                <str as ToSql<Text, diesel::sqlite::Sqlite>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl ToSql<Text, diesel::pg::Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
+                <str as ToSql<Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// A user's role, carried in tokens.
+    Role {
+        Customer => "customer",
+        Technician => "technician",
+        Dispatcher => "dispatcher",
+        Reviewer => "reviewer",
+        Admin => "admin",
+    }
+}
+
+text_enum! {
+    /// What a job is.
+    JobKind {
+        HomeVisit => "home_visit",
+        PartsReplacement => "parts_replacement",
+    }
+}
+
+text_enum! {
+    /// How urgent a job is; service agreements give minutes per priority.
+    Priority {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Urgent => "urgent",
+    }
+}
+
+text_enum! {
+    /// A job's lifecycle status (DESIGN.md, Job lifecycle).
+    JobStatus {
+        New => "new",
+        Offered => "offered",
+        Accepted => "accepted",
+        Scheduled => "scheduled",
+        EnRoute => "en_route",
+        OnSite => "on_site",
+        Completed => "completed",
+        InReview => "in_review",
+        Approved => "approved",
+        Returned => "returned",
+        Incomplete => "incomplete",
+        Unassignable => "unassignable",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
+    /// What happened to a job (append-only job events).
+    EventType {
+        Created => "created",
+        Offered => "offered",
+        Declined => "declined",
+        OfferExpired => "offer_expired",
+        Escalated => "escalated",
+        Subcontracted => "subcontracted",
+        Accepted => "accepted",
+        Assigned => "assigned",
+        Rescheduled => "rescheduled",
+        StatusChanged => "status_changed",
+        Incomplete => "incomplete",
+        Completed => "completed",
+        ReviewApproved => "review_approved",
+        ReviewReturned => "review_returned",
+        Cancelled => "cancelled",
+        Unassignable => "unassignable",
+    }
+}
+
+text_enum! {
+    /// How an organisation appears in a job's chain.
+    ChainRole {
+        Contractor => "contractor",
+        Hop => "hop",
+        Offeree => "offeree",
+        Assignee => "assignee",
+    }
+}
+
+text_enum! {
+    /// The simpler stage a customer sees, derived from the status.
+    Stage {
+        Received => "received",
+        TechnicianAssigned => "technician_assigned",
+        Scheduled => "scheduled",
+        OnTheWay => "on_the_way",
+        InProgress => "in_progress",
+        Done => "done",
+        Cancelled => "cancelled",
+    }
+}
+
+impl JobStatus {
+    /// The customer's stage for this status.
+    pub fn stage(self) -> Stage {
+        match self {
+            JobStatus::New | JobStatus::Offered | JobStatus::Unassignable => Stage::Received,
+            JobStatus::Accepted => Stage::TechnicianAssigned,
+            JobStatus::Scheduled | JobStatus::Returned | JobStatus::Incomplete => Stage::Scheduled,
+            JobStatus::EnRoute => Stage::OnTheWay,
+            JobStatus::OnSite => Stage::InProgress,
+            JobStatus::Completed | JobStatus::InReview | JobStatus::Approved => Stage::Done,
+            JobStatus::Cancelled => Stage::Cancelled,
+        }
+    }
+
+    /// Whether the job is closed for good (tracking links expire after this).
+    pub fn is_closed(self) -> bool {
+        matches!(self, JobStatus::Approved | JobStatus::Cancelled)
+    }
+
+    /// Whether the customer may still cancel or reschedule: the technician is
+    /// not on the way yet and the work is not done.
+    pub fn customer_may_change(self) -> bool {
+        matches!(
+            self,
+            JobStatus::New
+                | JobStatus::Offered
+                | JobStatus::Accepted
+                | JobStatus::Scheduled
+                | JobStatus::Unassignable
+                | JobStatus::Incomplete
+                | JobStatus::Returned
+        )
+    }
+
+    /// Whether a dispatcher or admin may still cancel (before completion).
+    pub fn may_cancel(self) -> bool {
+        !matches!(self, JobStatus::Completed | JobStatus::InReview | JobStatus::Approved | JobStatus::Cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips_through_its_text() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(*s));
+            let json = serde_json::to_string(s).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_customer_cannot_change_a_job_once_the_technician_is_on_the_way() {
+        assert!(JobStatus::Scheduled.customer_may_change());
+        assert!(!JobStatus::EnRoute.customer_may_change());
+        assert!(!JobStatus::OnSite.customer_may_change());
+        assert!(!JobStatus::Cancelled.customer_may_change());
+    }
+}

@@ -1,0 +1,153 @@
+//! Strict request extractors: JSON bodies with unknown fields rejected and
+//! the offending field named, body-size limits answered with 413, and
+//! query strings parsed the same way.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt as _;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest JSON body accepted, in bytes (request handlers' default).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
+/// How much of an oversized body is read and discarded before answering 413,
+/// so well-behaved clients that are still sending see the answer instead of
+/// a reset connection.
+const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A JSON body parsed strictly; see [`parse_json`].
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut body = web::BytesMut::new();
+            let mut too_large = declared.is_some_and(|n| n > limit);
+            let mut seen = 0usize;
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                    code: "malformed_body",
+                    field: None,
+                    message: format!("could not read the request body: {e}"),
+                })?;
+                seen += chunk.len();
+                if seen > limit {
+                    too_large = true;
+                }
+                if too_large {
+                    if seen > DRAIN_LIMIT_BYTES {
+                        break;
+                    }
+                    continue;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if too_large {
+                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+/// Parses JSON, mapping serde's errors to DESIGN.md's: syntax → 400
+/// `malformed_json`; unknown field → 400 `unknown_field`; missing field →
+/// 400 `missing_field`; a value of the wrong type or an unknown variant →
+/// 422 `invalid_value`, each naming the field by its path (`location.lat`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest {
+            code: "malformed_json",
+            field: None,
+            message: "the request body must be a JSON object".into(),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        classify(&path, err.inner())
+    })?;
+    de.end().map_err(|e| classify(".", &e))?;
+    Ok(value)
+}
+
+fn classify(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let full = e.to_string();
+    let message = full.split(" at line ").next().unwrap_or(&full).to_owned();
+    let parent = if path == "." { String::new() } else { path.to_owned() };
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::BadRequest { code: "malformed_json", field: None, message: format!("malformed JSON: {message}") }
+        }
+        Category::Data => {
+            if let Some(name) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+                ApiError::BadRequest { code: "unknown_field", field: Some(join(&parent, name)), message }
+            } else if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                ApiError::BadRequest { code: "missing_field", field: Some(join(&parent, name)), message }
+            } else {
+                ApiError::Invalid { code: "invalid_value", field: (!parent.is_empty()).then_some(parent), message }
+            }
+        }
+    }
+}
+
+/// `location` + `lat` → `location.lat`, unless the path already ends with it.
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else if parent == name || parent.ends_with(&format!(".{name}")) {
+        parent.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// A query string parsed strictly (unknown parameters → 400).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = serde_urlencoded_strict::<T>(req.query_string()).map(Query);
+        std::future::ready(result)
+    }
+}
+
+fn serde_urlencoded_strict<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(query).map(|q| q.into_inner()).map_err(|e| {
+        let message = e.to_string();
+        let field = message.split('`').nth(1).map(str::to_owned);
+        if message.contains("unknown field") {
+            ApiError::BadRequest { code: "unknown_parameter", field, message }
+        } else if message.contains("missing field") {
+            ApiError::BadRequest { code: "missing_parameter", field, message }
+        } else {
+            ApiError::Invalid { code: "invalid_value", field, message }
+        }
+    })
+}
+
+/// Checks a parsed request's values; a failure is a 422 naming the field.
+pub trait Validate {
+    /// Returns the first invalid field, if any.
+    fn validate(&self) -> Result<(), ApiError>;
+}

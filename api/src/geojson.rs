@@ -1,0 +1,130 @@
+//! Strict parsing of GeoJSON Polygon/MultiPolygon geometries (RFC 7946)
+//! into `geo` types, naming the offending field on error.
+
+use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Most vertices accepted in one geometry.
+pub const MAX_VERTICES: usize = 100_000;
+
+/// A GeoJSON geometry as received: `{"type": "Polygon"|"MultiPolygon", "coordinates": …}`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Geometry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub coordinates: Value,
+}
+
+/// Parses and validates a geometry into a MultiPolygon (a Polygon becomes one part).
+pub fn to_multi_polygon(field: &str, g: &Geometry) -> Result<MultiPolygon<f64>, ApiError> {
+    let coords = format!("{field}.coordinates");
+    let polygons = match g.kind.as_str() {
+        "Polygon" => vec![polygon(&coords, &g.coordinates)?],
+        "MultiPolygon" => {
+            let parts =
+                g.coordinates.as_array().ok_or_else(|| ApiError::invalid(&coords, "must be an array of polygons"))?;
+            if parts.is_empty() {
+                return Err(ApiError::invalid(&coords, "must have at least one polygon"));
+            }
+            parts.iter().enumerate().map(|(i, p)| polygon(&format!("{coords}[{i}]"), p)).collect::<Result<_, _>>()?
+        }
+        other => {
+            return Err(ApiError::invalid(
+                format!("{field}.type"),
+                format!("must be Polygon or MultiPolygon, not `{other}`"),
+            ));
+        }
+    };
+    let vertices: usize = polygons
+        .iter()
+        .map(|p: &Polygon<f64>| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+        .sum();
+    if vertices > MAX_VERTICES {
+        return Err(ApiError::invalid(coords, format!("must have at most {MAX_VERTICES} vertices")));
+    }
+    Ok(MultiPolygon(polygons))
+}
+
+fn polygon(field: &str, v: &Value) -> Result<Polygon<f64>, ApiError> {
+    let rings = v.as_array().ok_or_else(|| ApiError::invalid(field, "must be an array of linear rings"))?;
+    if rings.is_empty() {
+        return Err(ApiError::invalid(field, "must have an exterior ring"));
+    }
+    let mut parsed = rings.iter().enumerate().map(|(i, r)| ring(&format!("{field}[{i}]"), r));
+    let exterior = parsed.next().unwrap_or_else(|| Ok(LineString(vec![])))?;
+    let interiors = parsed.collect::<Result<Vec<_>, _>>()?;
+    Ok(Polygon::new(exterior, interiors))
+}
+
+fn ring(field: &str, v: &Value) -> Result<LineString<f64>, ApiError> {
+    let points = v.as_array().ok_or_else(|| ApiError::invalid(field, "must be an array of positions"))?;
+    if points.len() < 4 {
+        return Err(ApiError::invalid(field, "a linear ring needs at least 4 positions"));
+    }
+    let mut coords = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        let pos = p.as_array().filter(|a| a.len() == 2 || a.len() == 3);
+        let (lon, lat) = match pos.map(|a| (a[0].as_f64(), a[1].as_f64())) {
+            Some((Some(lon), Some(lat))) => (lon, lat),
+            _ => return Err(ApiError::invalid(format!("{field}[{i}]"), "must be a position [lon, lat]")),
+        };
+        if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+            return Err(ApiError::invalid(
+                format!("{field}[{i}]"),
+                "longitude must be within ±180 and latitude within ±90",
+            ));
+        }
+        coords.push(Coord { x: lon, y: lat });
+    }
+    if coords.first() != coords.last() {
+        return Err(ApiError::invalid(field, "a linear ring must end where it starts"));
+    }
+    Ok(LineString(coords))
+}
+
+/// (min_lon, min_lat, max_lon, max_lat) of a geometry.
+pub fn bbox(g: &MultiPolygon<f64>) -> (f64, f64, f64, f64) {
+    g.bounding_rect().map_or((0.0, 0.0, 0.0, 0.0), |r| (r.min().x, r.min().y, r.max().x, r.max().y))
+}
+
+/// Whether the interiors of two geometries share any area (touching edges do not count).
+pub fn interiors_meet(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
+    use geo::Relate as _;
+    let m = a.relate(b);
+    m.is_intersects() && !m.is_touches()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn square(x0: f64, y0: f64, size: f64) -> Geometry {
+        Geometry {
+            kind: "Polygon".into(),
+            coordinates: json!([[[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]]),
+        }
+    }
+
+    #[test]
+    fn neighbours_sharing_an_edge_do_not_overlap_but_nested_squares_do() -> anyhow::Result<()> {
+        let a = to_multi_polygon("g", &square(0.0, 0.0, 1.0))?;
+        let b = to_multi_polygon("g", &square(1.0, 0.0, 1.0))?;
+        let inner = to_multi_polygon("g", &square(0.25, 0.25, 0.5))?;
+        assert!(!interiors_meet(&a, &b));
+        assert!(interiors_meet(&a, &inner));
+        Ok(())
+    }
+
+    #[test]
+    fn an_open_ring_is_refused_with_its_field() {
+        let g = Geometry { kind: "Polygon".into(), coordinates: json!([[[0, 0], [1, 0], [1, 1], [0, 1]]]) };
+        let err = to_multi_polygon("territories[0].geometry", &g).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("a linear ring must end where it starts"));
+    }
+}

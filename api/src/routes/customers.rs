@@ -1,0 +1,118 @@
+//! `/v1/customers/{id}`: the client card.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::domain::{JobKind, JobStatus, Role};
+use crate::error::ApiError;
+use crate::routes::jobs::TimeWindow;
+use crate::state::AppState;
+use crate::storage::{customers, jobs, utc};
+
+/// An address the customer booked at.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    pub address: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub last_used_at: DateTime<Utc>,
+}
+
+/// One past or open request on the card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub job_id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub problem: String,
+    pub address: String,
+    pub window: TimeWindow,
+    pub created_at: DateTime<Utc>,
+    /// From booking until the technician arrived (or the job was cancelled, or now while still waiting).
+    pub waited_secs: i64,
+}
+
+/// The client card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerCard {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub preferred_address_form: Option<String>,
+    pub contracted_org_id: Option<String>,
+    pub addresses: Vec<AddressView>,
+    /// The requests the caller may see, oldest first.
+    pub history: Vec<HistoryItem>,
+    pub requests_count: usize,
+    /// Sum of `waited_secs` over the history.
+    pub total_waiting_secs: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How long a customer waited for one job, up to `now` if still waiting.
+fn waited_secs(job: &jobs::Job, now: chrono::NaiveDateTime) -> i64 {
+    let until = job.first_on_site_at.or(job.closed_at).unwrap_or(now);
+    (until - job.created_at).num_seconds().max(0)
+}
+
+/// The client card: contacts, addresses, history and total waiting time.
+/// A dispatcher sees the cards of customers with requests in its scope, and
+/// only those requests.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    responses((status = 200, body = CustomerCard), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/customers/{id}")]
+pub async fn get_card(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let now = state.now().naive_utc();
+    let id = id.into_inner();
+    let card = state
+        .db
+        .run(move |conn| {
+            let card = customers::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let visible_jobs = jobs::of_customer(conn, &card.id, caller.job_scope())?;
+            if caller.role != Role::Admin && visible_jobs.is_empty() {
+                return Err(ApiError::NotFound);
+            }
+            let addresses = customers::addresses(conn, &card.id)?
+                .into_iter()
+                .filter(|a| caller.role == Role::Admin || visible_jobs.iter().any(|j| j.address == a.address))
+                .map(|a| AddressView { address: a.address, lat: a.lat, lon: a.lon, last_used_at: utc(a.last_used_at) })
+                .collect();
+            let history: Vec<HistoryItem> = visible_jobs
+                .into_iter()
+                .map(|j| HistoryItem {
+                    waited_secs: waited_secs(&j, now),
+                    window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
+                    created_at: utc(j.created_at),
+                    job_id: j.id,
+                    kind: j.kind,
+                    status: j.status,
+                    problem: j.problem,
+                    address: j.address,
+                })
+                .collect();
+            Ok(CustomerCard {
+                total_waiting_secs: history.iter().map(|h| h.waited_secs).sum(),
+                requests_count: history.len(),
+                history,
+                addresses,
+                id: card.id,
+                name: card.name,
+                phone: card.phone,
+                email: card.email,
+                preferred_address_form: card.preferred_address_form,
+                contracted_org_id: card.contracted_org_id,
+                created_at: utc(card.created_at),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(card))
+}

@@ -1,0 +1,346 @@
+//! `/v1/jobs`: the network's view of requests, their chain and events, and
+//! the state changes shared with `/v1/requests` (cancel, reschedule).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::DbConnection;
+use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority, Role, validate};
+use crate::error::ApiError;
+use crate::extract::{Json, Query, Validate};
+use crate::routes::orgs::PartQty;
+use crate::routes::pagination::{self, Page};
+use crate::routes::technicians::LatLon;
+use crate::state::AppState;
+use crate::storage::{db_time, from_json, jobs, technicians, utc};
+
+/// A time window, RFC 3339 with offset on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// `POST …/cancel` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/requests/{id}/reschedule` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBody {
+    pub window: TimeWindow,
+}
+
+/// The current offer of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferView {
+    pub org_id: String,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// One link of a job's chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainLink {
+    pub org_id: String,
+    pub role: ChainRole,
+}
+
+/// A job as the network sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub priority: Priority,
+    pub customer_id: String,
+    pub contractor_org_id: String,
+    pub location: LatLon,
+    pub address: String,
+    pub problem: String,
+    pub window: TimeWindow,
+    pub required_skills: Vec<String>,
+    pub parts: Vec<PartQty>,
+    pub offer: Option<OfferView>,
+    pub org_chain: Vec<ChainLink>,
+    pub technician_id: Option<String>,
+    pub eta: Option<TimeWindow>,
+    pub visits: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The planned arrival window, if any.
+pub fn eta(job: &jobs::Job) -> Option<TimeWindow> {
+    job.eta_start.zip(job.eta_end).map(|(s, e)| TimeWindow { start: utc(s), end: utc(e) })
+}
+
+/// The first word of a technician's name (all a customer is shown).
+pub fn technician_first_name(conn: &mut DbConnection, technician_id: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(id) = technician_id else { return Ok(None) };
+    Ok(technicians::find_with_org_path(conn, id)?
+        .and_then(|(t, _)| t.name.split_whitespace().next().map(str::to_owned)))
+}
+
+fn job_view(conn: &mut DbConnection, job: jobs::Job) -> Result<JobView, ApiError> {
+    let org_chain = jobs::chain(conn, &job.id)?.into_iter().map(|(org_id, role)| ChainLink { org_id, role }).collect();
+    Ok(JobView {
+        eta: eta(&job),
+        offer: job.offer_org_id.clone().map(|org_id| OfferView { org_id, deadline: job.offer_deadline.map(utc) }),
+        required_skills: from_json(&job.required_skills)?,
+        parts: from_json(&job.parts)?,
+        org_chain,
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        priority: job.priority,
+        customer_id: job.customer_id,
+        contractor_org_id: job.contractor_org_id,
+        location: LatLon { lat: job.lat, lon: job.lon },
+        address: job.address,
+        problem: job.problem,
+        window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
+        technician_id: job.technician_id,
+        visits: job.visits,
+        created_at: utc(job.created_at),
+        updated_at: utc(job.updated_at),
+    })
+}
+
+/// `GET /v1/jobs` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    pub status: Option<JobStatus>,
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Jobs in the caller's scope, newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobsQuery),
+    responses((status = 200, body = Page<JobView>)), security(("bearer" = [])))]
+#[get("/v1/jobs")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: Query<JobsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Reviewer, Role::Admin])?;
+    let q = query.0;
+    let limit = pagination::limit_plus_one(q.limit)?;
+    let after = pagination::decode_cursor(q.cursor.as_deref())?
+        .map(|c| {
+            let (micros, id) =
+                c.split_once('|').ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
+            let micros: i64 =
+                micros.parse().map_err(|_| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
+            let at = DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| ApiError::invalid("cursor", "is out of range"))?;
+            Ok::<_, ApiError>((at.naive_utc(), id.to_owned()))
+        })
+        .transpose()?;
+    let page = state
+        .db
+        .run(move |conn| {
+            let rows = jobs::list(conn, caller.job_scope(), q.status, q.customer_id.as_deref(), after, limit)?;
+            pagination::page(
+                rows,
+                limit,
+                |j| format!("{}|{}", j.created_at.and_utc().timestamp_micros(), j.id),
+                |j| job_view(conn, j),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One job with its chain and current offer.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", responses((status = 200, body = JobView), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/jobs/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Reviewer, Role::Admin])?;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .run(move |conn| {
+            let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+            job_view(conn, job)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One job event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub at: DateTime<Utc>,
+    pub actor_user_id: Option<String>,
+    pub actor_org_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `GET /v1/jobs/{id}/events` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A job's events in the order they happened: the chain, every hop, who and when.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs", params(EventsQuery),
+    responses((status = 200, body = Page<EventView>), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/jobs/{id}/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    query: Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Reviewer, Role::Admin])?;
+    let q = query.0;
+    let limit = pagination::limit_plus_one(q.limit)?;
+    let after = pagination::decode_cursor(q.cursor.as_deref())?
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::invalid("cursor", "is not a cursor this server issued")))
+        .transpose()?;
+    let id = id.into_inner();
+    let page = state
+        .db
+        .run(move |conn| {
+            let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+            let rows = jobs::events(conn, &job.id, after, limit)?;
+            pagination::page(
+                rows,
+                limit,
+                |e| e.id.to_string(),
+                |e| {
+                    Ok(EventView {
+                        data: serde_json::from_str(&e.data)?,
+                        id: e.id,
+                        event_type: e.event_type,
+                        at: utc(e.at),
+                        actor_user_id: e.actor_user_id,
+                        actor_org_id: e.actor_org_id,
+                    })
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Cancels a job (dispatchers in the chain, admins), before completion.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", request_body = CancelBody,
+    responses((status = 200, body = JobView), (status = 404), (status = 409, description = "already completed or cancelled")),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<CancelBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    body.0.validate()?;
+    let now = db_time(state.now());
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| {
+            let job = cancel_inner(conn, &caller, &id, &body.0, now)?;
+            job_view(conn, job)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn conflict_with(job: &jobs::Job, what: &str) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!("cannot {what} a job that is {}", job.status),
+        serde_json::json!({"current": {"status": job.status, "version": job.version}}),
+    )
+}
+
+fn actor(caller: &AuthUser) -> jobs::Actor<'_> {
+    jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() }
+}
+
+/// Cancels a job in the caller's scope; the status is the guard against a concurrent change.
+pub fn cancel_inner(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: &str,
+    body: &CancelBody,
+    now: NaiveDateTime,
+) -> Result<jobs::Job, ApiError> {
+    let reason = body.reason.as_deref().map(|r| validate::text("reason", r, validate::MAX_TEXT_CHARS)).transpose()?;
+    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let allowed =
+        if caller.role == Role::Customer { job.status.customer_may_change() } else { job.status.may_cancel() };
+    if !allowed || !jobs::set_status(conn, &job.id, job.status, JobStatus::Cancelled, now)? {
+        let current = jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Err(conflict_with(&current, "cancel"));
+    }
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Cancelled,
+        actor(caller),
+        &serde_json::json!({"status": JobStatus::Cancelled, "from": job.status, "reason": reason, "by_role": caller.role}),
+        now,
+    )?;
+    if let Some(tech) = &job.technician_id {
+        // The assigned phone drops the job on its next pull.
+        jobs::log_change(conn, "job", &job.id, Some(tech), true, now)?;
+    }
+    jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
+}
+
+/// Moves a job in the caller's scope to a new window, before the technician is on the way.
+pub fn reschedule_inner(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    id: &str,
+    window: &TimeWindow,
+    now: NaiveDateTime,
+) -> Result<jobs::Job, ApiError> {
+    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let new = (db_time(window.start), db_time(window.end));
+    if !job.status.customer_may_change() || !jobs::set_window(conn, &job.id, job.status, job.version, new, now)? {
+        let current = jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Err(conflict_with(&current, "reschedule"));
+    }
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Rescheduled,
+        actor(caller),
+        &serde_json::json!({
+            "status": job.status,
+            "from": {"start": utc(job.window_start), "end": utc(job.window_end)},
+            "to": window,
+        }),
+        now,
+    )?;
+    if let Some(tech) = &job.technician_id {
+        jobs::log_change(conn, "job", &job.id, Some(tech), false, now)?;
+    }
+    jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,52 @@
+//! HTTP routes, one module per resource area.
+
+pub mod auth;
+pub mod customers;
+pub mod jobs;
+pub mod ops;
+pub mod orgs;
+pub mod pagination;
+pub mod requests;
+pub mod technicians;
+pub mod track;
+pub mod users;
+
+use actix_web::web;
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::change_password)
+        .service(orgs::create)
+        .service(orgs::list)
+        .service(orgs::get_one)
+        .service(orgs::update)
+        .service(orgs::put_territories)
+        .service(orgs::get_territories)
+        .service(orgs::put_agreement)
+        .service(orgs::get_agreement)
+        .service(technicians::create)
+        .service(technicians::list)
+        .service(technicians::get_one)
+        .service(technicians::update)
+        .service(users::create)
+        .service(users::me)
+        .service(users::list)
+        .service(users::get_one)
+        .service(users::update)
+        .service(requests::book)
+        .service(requests::get_one)
+        .service(requests::cancel)
+        .service(requests::reschedule)
+        .service(track::track)
+        .service(jobs::list)
+        .service(jobs::get_one)
+        .service(jobs::events)
+        .service(jobs::cancel)
+        .service(customers::get_card);
+}

@@ -1,0 +1,453 @@
+//! `/v1/requests`: customers book, follow, cancel and reschedule visits.
+//! A request and a job are one record (DESIGN.md, Decisions).
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::DbConnection;
+use crate::domain::{EventType, JobKind, JobStatus, Priority, Role, Stage, validate};
+use crate::error::ApiError;
+use crate::extract::{Json, Validate};
+use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
+use crate::routes::orgs::{PartQty, validate_parts};
+use crate::routes::technicians::LatLon;
+use crate::state::AppState;
+use crate::storage::{self, customers, db_time, idempotency, jobs, orgs, to_json, users, utc};
+
+/// How to reach the customer on site.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    /// Any common format; stored as E.164 (numbers without a country code are read as Russian).
+    pub phone: String,
+    pub email: Option<String>,
+}
+
+/// `POST /v1/requests` body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookRequest {
+    pub kind: JobKind,
+    pub location: LatLon,
+    pub address: String,
+    /// What is wrong, in the customer's words.
+    pub problem: String,
+    #[serde(default)]
+    pub required_skills: Vec<String>,
+    /// Parts to bring; required for `parts_replacement`.
+    #[serde(default)]
+    pub parts: Vec<PartQty>,
+    /// The preferred time window (RFC 3339 with offset).
+    pub window: TimeWindow,
+    #[serde(default = "normal")]
+    pub priority: Priority,
+    pub contact: Contact,
+}
+
+fn normal() -> Priority {
+    Priority::Normal
+}
+
+/// Longest booking window.
+const MAX_WINDOW_DAYS: i64 = 14;
+/// How far ahead a visit may be booked.
+const MAX_BOOKING_AHEAD_DAYS: i64 = 365;
+
+/// Checks a window against "now": ends after it starts, not in the past,
+/// not longer than two weeks, not more than a year ahead.
+pub fn validate_window(field: &str, w: &TimeWindow, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if w.end <= w.start {
+        return Err(ApiError::invalid(format!("{field}.end"), "must be after the window's start"));
+    }
+    if w.end <= now {
+        return Err(ApiError::invalid(format!("{field}.end"), "must be in the future"));
+    }
+    if w.end - w.start > chrono::Duration::days(MAX_WINDOW_DAYS) {
+        return Err(ApiError::invalid(
+            format!("{field}.end"),
+            format!("a window may span at most {MAX_WINDOW_DAYS} days"),
+        ));
+    }
+    if w.start > now + chrono::Duration::days(MAX_BOOKING_AHEAD_DAYS) {
+        return Err(ApiError::invalid(format!("{field}.start"), "must be within a year from now"));
+    }
+    Ok(())
+}
+
+impl BookRequest {
+    fn validate_at(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        validate::lat_lon("location", self.location.lat, self.location.lon)?;
+        validate::text("address", &self.address, validate::MAX_NAME_CHARS)?;
+        validate::text("problem", &self.problem, validate::MAX_TEXT_CHARS)?;
+        validate::codes("required_skills", &self.required_skills)?;
+        validate_parts("parts", &self.parts)?;
+        if self.kind == JobKind::PartsReplacement && self.parts.is_empty() {
+            return Err(ApiError::invalid("parts", "a parts replacement must name the parts"));
+        }
+        validate_window("window", &self.window, now)?;
+        validate::text("contact.name", &self.contact.name, validate::MAX_NAME_CHARS)?;
+        validate::phone("contact.phone", &self.contact.phone)?;
+        if let Some(email) = &self.contact.email {
+            validate::email("contact.email", email)?;
+        }
+        Ok(())
+    }
+}
+
+/// The answer to a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Booked {
+    pub id: String,
+    pub status: JobStatus,
+    pub stage: Stage,
+    /// For `GET /v1/track/{tracking_token}`, shareable with whoever waits for the visit.
+    pub tracking_token: String,
+    pub customer_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The longest accepted `Idempotency-Key`.
+const MAX_KEY_LEN: usize = 255;
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else { return Ok(None) };
+    let key = value.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))?.trim();
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(ApiError::invalid("Idempotency-Key", format!("must be 1 to {MAX_KEY_LEN} characters")));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+enum BookOutcome {
+    Created(jobs::Job),
+    Replayed(jobs::Job),
+}
+
+/// Books a visit. With an `Idempotency-Key` a retry returns the same
+/// request (also when retries race) and never creates a second one; the
+/// same key with a different body answers 422 `idempotency_key_reused`.
+#[utoipa::path(post, path = "/v1/requests", tag = "requests", request_body = BookRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, kept at least 24 h, per user")),
+    responses((status = 201, body = Booked), (status = 422, description = "invalid value or reused key")),
+    security(("bearer" = [])))]
+#[post("/v1/requests")]
+pub async fn book(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: AuthUser,
+    body: Json<BookRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
+    let key = idempotency_key(&req)?;
+    let b = body.0;
+    let now = state.now();
+    b.validate_at(now)?;
+    let request_hash = hex::encode(sha2::Sha256::digest(to_json(&b)?.as_bytes()));
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let now = db_time(now);
+            if let Some(key) = &key {
+                if !idempotency::claim(conn, &caller.id, key, &request_hash, now)? {
+                    let stored = idempotency::find(conn, &caller.id, key)?.ok_or(ApiError::NotFound)?;
+                    if stored.request_hash != request_hash {
+                        return Err(ApiError::Invalid {
+                            code: "idempotency_key_reused",
+                            field: Some("Idempotency-Key".into()),
+                            message: "this Idempotency-Key was used with a different request body".into(),
+                        });
+                    }
+                    let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
+                    let job = jobs::find_scoped(conn, &job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+                    return Ok(BookOutcome::Replayed(job));
+                }
+            }
+            let job = create_job(conn, &caller, &b, now)?;
+            if let Some(key) = &key {
+                idempotency::complete(conn, &caller.id, key, &job.id)?;
+            }
+            Ok(BookOutcome::Created(job))
+        })
+        .await?;
+    let (job, replayed) = match outcome {
+        BookOutcome::Created(job) => (job, false),
+        BookOutcome::Replayed(job) => (job, true),
+    };
+    if !replayed {
+        metrics::counter!("sortie_requests_booked_total").increment(1);
+        tracing::info!(job.id = %job.id, "Booked request {}", job.id);
+    }
+    let mut response = HttpResponse::Created();
+    if replayed {
+        response.insert_header(("Idempotency-Replayed", "true"));
+    }
+    Ok(response.json(Booked {
+        stage: job.status.stage(),
+        id: job.id,
+        status: job.status,
+        tracking_token: job.tracking_token,
+        customer_id: job.customer_id,
+        created_at: utc(job.created_at),
+    }))
+}
+
+/// Finds the client card (the caller's own, else by phone, then e-mail) or creates one.
+fn find_or_create_card(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    contact: &Contact,
+    now: chrono::NaiveDateTime,
+) -> Result<customers::Customer, ApiError> {
+    let phone = validate::phone("contact.phone", &contact.phone)?;
+    let email = contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?;
+    let own = match &caller.customer_id {
+        Some(id) if caller.role == Role::Customer => customers::find(conn, id)?,
+        _ => None,
+    };
+    let found = match own {
+        Some(card) => Some(card),
+        None => match customers::find_by_phone(conn, &phone)? {
+            Some(card) => Some(card),
+            None => match &email {
+                Some(e) => customers::find_by_email(conn, e)?,
+                None => None,
+            },
+        },
+    };
+    let card = match found {
+        Some(card) => {
+            customers::complete_contact(conn, &card, Some(&phone), email.as_deref(), now)?;
+            card
+        }
+        None => {
+            let id = storage::new_id();
+            let name = validate::text("contact.name", &contact.name, validate::MAX_NAME_CHARS)?;
+            customers::insert(
+                conn,
+                &customers::NewCustomer {
+                    id: &id,
+                    name: &name,
+                    phone: Some(&phone),
+                    email: email.as_deref(),
+                    preferred_address_form: None,
+                    contracted_org_id: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            customers::find(conn, &id)?.ok_or(ApiError::NotFound)?
+        }
+    };
+    if caller.role == Role::Customer && caller.customer_id.is_none() {
+        users::link_customer(conn, &caller.id, &card.id)?;
+    }
+    Ok(card)
+}
+
+fn new_tracking_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 18];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn create_job(
+    conn: &mut DbConnection,
+    caller: &AuthUser,
+    b: &BookRequest,
+    now: chrono::NaiveDateTime,
+) -> Result<jobs::Job, ApiError> {
+    let card = find_or_create_card(conn, caller, &b.contact, now)?;
+    // The general contractor: the customer's contracted partner, else the
+    // booking dispatcher's organisation, else the vendor.
+    let contractor = match (&card.contracted_org_id, caller.role) {
+        (Some(org), _) => org.clone(),
+        (None, Role::Dispatcher) => caller.org_id.clone().ok_or(ApiError::Forbidden)?,
+        _ => orgs::root(conn)?.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no vendor organisation")))?.id,
+    };
+    let address = b.address.trim().to_owned();
+    let job = jobs::NewJob {
+        id: storage::new_id(),
+        kind: b.kind,
+        status: JobStatus::New,
+        priority: b.priority,
+        customer_id: card.id.clone(),
+        created_by: caller.id.clone(),
+        contractor_org_id: contractor.clone(),
+        lat: b.location.lat,
+        lon: b.location.lon,
+        address: address.clone(),
+        problem: b.problem.trim().to_owned(),
+        required_skills: to_json(&b.required_skills)?,
+        parts: to_json(&b.parts)?,
+        window_start: db_time(b.window.start),
+        window_end: db_time(b.window.end),
+        contact_name: b.contact.name.trim().to_owned(),
+        contact_phone: validate::phone("contact.phone", &b.contact.phone)?,
+        contact_email: b.contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?,
+        tracking_token: new_tracking_token(),
+        created_at: now,
+        updated_at: now,
+    };
+    jobs::insert(conn, &job)?;
+    customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
+    let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Created,
+        actor,
+        &serde_json::json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
+        now,
+    )?;
+    jobs::find_scoped(conn, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
+}
+
+/// One stage the request went through.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageAt {
+    pub stage: Stage,
+    pub at: DateTime<Utc>,
+}
+
+/// A request as its customer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub stage: Stage,
+    pub priority: Priority,
+    pub address: String,
+    pub location: LatLon,
+    pub problem: String,
+    pub window: TimeWindow,
+    /// The technician's first name, once one is named.
+    pub technician_first_name: Option<String>,
+    /// Planned arrival window, once the visit is planned.
+    pub eta: Option<TimeWindow>,
+    pub tracking_token: String,
+    /// Stages in the order they were reached.
+    pub history: Vec<StageAt>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A request with its stage history (the customer's own; dispatchers and admins in scope).
+#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
+    responses((status = 200, body = RequestView), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/requests/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin, Role::Reviewer])?;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .run(move |conn| {
+            let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+            request_view(conn, job)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, ApiError> {
+    let events = jobs::events(conn, &job.id, None, 10_000)?;
+    let mut history: Vec<StageAt> = Vec::new();
+    for e in events {
+        let data: serde_json::Value = serde_json::from_str(&e.data)?;
+        let Some(status) = data.get("status").and_then(|s| s.as_str()).and_then(JobStatus::parse) else { continue };
+        if history.last().map(|h| h.stage) != Some(status.stage()) {
+            history.push(StageAt { stage: status.stage(), at: utc(e.at) });
+        }
+    }
+    Ok(RequestView {
+        technician_first_name: job_routes::technician_first_name(conn, job.technician_id.as_deref())?,
+        stage: job.status.stage(),
+        eta: job_routes::eta(&job),
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        priority: job.priority,
+        address: job.address,
+        location: LatLon { lat: job.lat, lon: job.lon },
+        problem: job.problem,
+        window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
+        tracking_token: job.tracking_token,
+        history,
+        created_at: utc(job.created_at),
+        updated_at: utc(job.updated_at),
+    })
+}
+
+/// Cancels a request (the customer before the technician is on the way; dispatchers in the chain and admins before completion).
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", request_body = CancelBody,
+    responses((status = 200, body = RequestView), (status = 404), (status = 409, description = "too late to cancel; carries the current status")),
+    security(("bearer" = [])))]
+#[post("/v1/requests/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<CancelBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
+    let now = db_time(state.now());
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| {
+            let job = job_routes::cancel_inner(conn, &caller, &id, &body.0, now)?;
+            request_view(conn, job)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Moves a request to a new window (same rules as cancelling).
+#[utoipa::path(post, path = "/v1/requests/{id}/reschedule", tag = "requests", request_body = RescheduleBody,
+    responses((status = 200, body = RequestView), (status = 404), (status = 409, description = "too late to reschedule")),
+    security(("bearer" = [])))]
+#[post("/v1/requests/{id}/reschedule")]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<RescheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
+    let now = state.now();
+    body.0.validate_at(now)?;
+    let id = id.into_inner();
+    let view = state
+        .db
+        .write(move |conn| {
+            let job = job_routes::reschedule_inner(conn, &caller, &id, &body.0.window, db_time(now))?;
+            request_view(conn, job)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+impl RescheduleBody {
+    fn validate_at(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        validate_window("window", &self.window, now)
+    }
+}
+
+impl Validate for CancelBody {
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(r) = &self.reason {
+            validate::text("reason", r, validate::MAX_TEXT_CHARS)?;
+        }
+        Ok(())
+    }
+}

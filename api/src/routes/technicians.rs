@@ -1,0 +1,360 @@
+//! `/v1/technicians`: field engineers of an organisation.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::domain::{Role, validate};
+use crate::error::ApiError;
+use crate::extract::{Json, Query, Validate};
+use crate::routes::orgs::{PartQty, validate_parts};
+use crate::routes::pagination::{self, Page};
+use crate::state::AppState;
+use crate::storage::{self, db_time, from_json, orgs, technicians, to_json, utc};
+
+/// A point on the Earth.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatLon {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// A weekly shift in the technician's local time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Shift {
+    /// Local "HH:MM".
+    pub start: String,
+    /// Local "HH:MM"; earlier than `start` means the shift ends after midnight.
+    pub end: String,
+    /// ISO weekdays worked, 1 = Monday … 7 = Sunday (default: every day).
+    #[serde(default = "every_day")]
+    pub days: Vec<u8>,
+}
+
+fn every_day() -> Vec<u8> {
+    (1..=7).collect()
+}
+
+impl Shift {
+    fn validate(&self) -> Result<(), ApiError> {
+        let start = validate::hh_mm("shift.start", &self.start)?;
+        let end = validate::hh_mm("shift.end", &self.end)?;
+        if start == end {
+            return Err(ApiError::invalid("shift.end", "must differ from shift.start"));
+        }
+        if self.days.is_empty() || self.days.iter().any(|d| !(1..=7).contains(d)) {
+            return Err(ApiError::invalid("shift.days", "must list ISO weekdays 1 (Monday) to 7 (Sunday)"));
+        }
+        Ok(())
+    }
+}
+
+/// A time the technician is away.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Absence {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn validate_absences(absences: &[Absence]) -> Result<(), ApiError> {
+    if absences.len() > validate::MAX_LIST_ITEMS {
+        return Err(ApiError::invalid("absences", "too many absences"));
+    }
+    for (i, a) in absences.iter().enumerate() {
+        if a.to <= a.from {
+            return Err(ApiError::invalid(format!("absences[{i}].to"), "must be after `from`"));
+        }
+        if let Some(r) = &a.reason {
+            validate::text(&format!("absences[{i}].reason"), r, validate::MAX_NAME_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
+/// A technician as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TechnicianView {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub home_base: LatLon,
+    pub position: Option<LatLon>,
+    pub position_at: Option<DateTime<Utc>>,
+    pub shift: Shift,
+    pub absences: Vec<Absence>,
+    pub timezone: String,
+    pub daily_capacity: i32,
+    pub parts: Vec<PartQty>,
+    pub active: bool,
+}
+
+impl TechnicianView {
+    /// From a stored row.
+    pub fn from_row(t: technicians::Technician) -> Result<TechnicianView, ApiError> {
+        Ok(TechnicianView {
+            skills: from_json(&t.skills)?,
+            shift: from_json(&t.shift)?,
+            absences: from_json(&t.absences)?,
+            parts: from_json(&t.parts)?,
+            home_base: LatLon { lat: t.home_lat, lon: t.home_lon },
+            position: t.pos_lat.zip(t.pos_lon).map(|(lat, lon)| LatLon { lat, lon }),
+            position_at: t.position_at.map(utc),
+            id: t.id,
+            org_id: t.org_id,
+            name: t.name,
+            timezone: t.timezone,
+            daily_capacity: t.daily_capacity,
+            active: t.active,
+        })
+    }
+}
+
+/// `POST /v1/technicians` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTechnician {
+    pub org_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub home_base: LatLon,
+    pub shift: Shift,
+    #[serde(default)]
+    pub absences: Vec<Absence>,
+    /// IANA time zone; the organisation's when absent.
+    pub timezone: Option<String>,
+    /// Visits per day.
+    pub daily_capacity: i32,
+    #[serde(default)]
+    pub parts: Vec<PartQty>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn validate_capacity(capacity: i32) -> Result<(), ApiError> {
+    if !(0..=100).contains(&capacity) {
+        return Err(ApiError::invalid("daily_capacity", "must be between 0 and 100 visits"));
+    }
+    Ok(())
+}
+
+impl Validate for CreateTechnician {
+    fn validate(&self) -> Result<(), ApiError> {
+        validate::text("name", &self.name, validate::MAX_NAME_CHARS)?;
+        validate::codes("skills", &self.skills)?;
+        validate::lat_lon("home_base", self.home_base.lat, self.home_base.lon)?;
+        self.shift.validate()?;
+        validate_absences(&self.absences)?;
+        if let Some(tz) = &self.timezone {
+            validate::timezone("timezone", tz)?;
+        }
+        validate_capacity(self.daily_capacity)?;
+        validate_parts("parts", &self.parts)
+    }
+}
+
+/// Adds a technician to an organisation (admin; a dispatcher within its subtree).
+#[utoipa::path(post, path = "/v1/technicians", tag = "network", request_body = CreateTechnician,
+    responses((status = 201, body = TechnicianView), (status = 404, description = "organisation not found or outside your subtree")),
+    security(("bearer" = [])))]
+#[post("/v1/technicians")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<CreateTechnician>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let b = body.0;
+    b.validate()?;
+    let now = db_time(state.now());
+    let row = state
+        .db
+        .write(move |conn| {
+            let org = orgs::find(conn, &b.org_id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+            let id = storage::new_id();
+            let new = technicians::NewTechnician {
+                id: id.clone(),
+                org_id: org.id.clone(),
+                name: validate::text("name", &b.name, validate::MAX_NAME_CHARS)?,
+                skills: to_json(&b.skills)?,
+                home_lat: b.home_base.lat,
+                home_lon: b.home_base.lon,
+                pos_lat: None,
+                pos_lon: None,
+                position_at: None,
+                shift: to_json(&b.shift)?,
+                absences: to_json(&b.absences)?,
+                timezone: b.timezone.unwrap_or(org.timezone),
+                daily_capacity: b.daily_capacity,
+                parts: to_json(&b.parts)?,
+                active: b.active,
+                created_at: now,
+                updated_at: now,
+            };
+            technicians::insert_many(conn, std::slice::from_ref(&new))?;
+            technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(TechnicianView::from_row(row)?))
+}
+
+/// `GET /v1/technicians` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this organisation's technicians.
+    pub org_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Technicians the caller manages (admin: all; dispatcher: own subtree).
+#[utoipa::path(get, path = "/v1/technicians", tag = "network", params(ListQuery),
+    responses((status = 200, body = Page<TechnicianView>)), security(("bearer" = [])))]
+#[get("/v1/technicians")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let q = query.0;
+    let limit = pagination::limit_plus_one(q.limit)?;
+    let after = pagination::decode_cursor(q.cursor.as_deref())?;
+    let prefix = caller.subtree().unwrap_or("/").to_owned();
+    let rows = state
+        .db
+        .run(move |conn| Ok(technicians::list(conn, &prefix, q.org_id.as_deref(), after.as_deref(), limit)?))
+        .await?;
+    let page: Page<TechnicianView> = pagination::page(rows, limit, |t| t.id.clone(), TechnicianView::from_row)?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Loads a technician the caller may see: admins all, dispatchers their
+/// subtree, a technician itself.
+async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result<technicians::Technician, ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let visible = caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str());
+            if visible { Ok(t) } else { Err(ApiError::NotFound) }
+        })
+        .await
+}
+
+/// One technician.
+#[utoipa::path(get, path = "/v1/technicians/{id}", tag = "network",
+    responses((status = 200, body = TechnicianView), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/technicians/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher, Role::Technician])?;
+    let t = find_visible(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(TechnicianView::from_row(t)?))
+}
+
+/// `PATCH /v1/technicians/{id}` body: only the fields to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTechnician {
+    pub name: Option<String>,
+    pub skills: Option<Vec<String>>,
+    pub home_base: Option<LatLon>,
+    pub shift: Option<Shift>,
+    pub absences: Option<Vec<Absence>>,
+    pub timezone: Option<String>,
+    pub daily_capacity: Option<i32>,
+    pub parts: Option<Vec<PartQty>>,
+    pub active: Option<bool>,
+}
+
+impl Validate for UpdateTechnician {
+    fn validate(&self) -> Result<(), ApiError> {
+        if let Some(name) = &self.name {
+            validate::text("name", name, validate::MAX_NAME_CHARS)?;
+        }
+        if let Some(skills) = &self.skills {
+            validate::codes("skills", skills)?;
+        }
+        if let Some(h) = &self.home_base {
+            validate::lat_lon("home_base", h.lat, h.lon)?;
+        }
+        if let Some(s) = &self.shift {
+            s.validate()?;
+        }
+        if let Some(a) = &self.absences {
+            validate_absences(a)?;
+        }
+        if let Some(tz) = &self.timezone {
+            validate::timezone("timezone", tz)?;
+        }
+        if let Some(c) = self.daily_capacity {
+            validate_capacity(c)?;
+        }
+        if let Some(p) = &self.parts {
+            validate_parts("parts", p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Changes a technician (admin; a dispatcher of its organisation or an ancestor).
+#[utoipa::path(patch, path = "/v1/technicians/{id}", tag = "network", request_body = UpdateTechnician,
+    responses((status = 200, body = TechnicianView), (status = 404)), security(("bearer" = [])))]
+#[patch("/v1/technicians/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<UpdateTechnician>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let b = body.0;
+    b.validate()?;
+    let now = db_time(state.now());
+    let id = id.into_inner();
+    let row = state
+        .db
+        .write(move |conn| {
+            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
+            if !caller.manages(&path) {
+                return Err(ApiError::NotFound);
+            }
+            let changes = technicians::TechnicianChanges {
+                name: b.name.map(|n| n.trim().to_owned()),
+                skills: b.skills.as_ref().map(to_json).transpose()?,
+                home_lat: b.home_base.map(|h| h.lat),
+                home_lon: b.home_base.map(|h| h.lon),
+                shift: b.shift.as_ref().map(to_json).transpose()?,
+                absences: b.absences.as_ref().map(to_json).transpose()?,
+                timezone: b.timezone,
+                daily_capacity: b.daily_capacity,
+                parts: b.parts.as_ref().map(to_json).transpose()?,
+                active: b.active,
+                updated_at: Some(now),
+            };
+            technicians::update(conn, &t.id, &changes)?;
+            // Phones sync their own technician record (skills, shift, parts).
+            storage::jobs::log_change(conn, "technician", &t.id, Some(&t.id), false, now)?;
+            technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TechnicianView::from_row(row)?))
+}

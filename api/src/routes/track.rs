@@ -1,0 +1,53 @@
+//! `/v1/track/{token}`: the public, minimal view of a request.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::Stage;
+use crate::error::ApiError;
+use crate::routes::jobs::{self as job_routes, TimeWindow};
+use crate::state::AppState;
+use crate::storage::{jobs, utc};
+
+/// What anyone holding the tracking link sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackingView {
+    pub stage: Stage,
+    pub window: TimeWindow,
+    pub technician_first_name: Option<String>,
+    pub eta: Option<TimeWindow>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The request's stage, window, technician's first name and ETA. The link
+/// stops working a while after the job closes (`SORTIE_TRACKING_TTL_HOURS`).
+#[utoipa::path(get, path = "/v1/track/{token}", tag = "requests",
+    responses((status = 200, body = TrackingView), (status = 404, description = "unknown or expired")))]
+#[get("/v1/track/{token}")]
+pub async fn track(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let token = token.into_inner();
+    if token.len() > 64 {
+        return Err(ApiError::NotFound);
+    }
+    let now = state.now();
+    let ttl = chrono::Duration::from_std(state.config.tracking_ttl_after_close).unwrap_or_default();
+    let view = state
+        .db
+        .run(move |conn| {
+            let job = jobs::find_by_tracking_token(conn, &token)?.ok_or(ApiError::NotFound)?;
+            if job.closed_at.is_some_and(|closed| utc(closed) + ttl < now) {
+                return Err(ApiError::NotFound);
+            }
+            Ok(TrackingView {
+                technician_first_name: job_routes::technician_first_name(conn, job.technician_id.as_deref())?,
+                eta: job_routes::eta(&job),
+                stage: job.status.stage(),
+                window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
+                updated_at: utc(job.updated_at),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(view))
+}

@@ -1,0 +1,260 @@
+//! `/v1/users`: accounts. Admins manage everyone; a dispatcher manages the
+//! dispatchers and technicians of its own subtree.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{AuthUser, password};
+use crate::db::is_unique_violation;
+use crate::domain::{Role, validate};
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::routes::pagination::{self, Page, PageQuery};
+use crate::state::AppState;
+use crate::storage::{self, customers, db_time, orgs, technicians, tokens, users, utc};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub name: Option<String>,
+    pub org_id: Option<String>,
+    pub technician_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub active: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<users::User> for UserView {
+    fn from(u: users::User) -> UserView {
+        UserView {
+            id: u.id,
+            email: u.email,
+            role: u.role,
+            name: u.name,
+            org_id: u.org_id,
+            technician_id: u.technician_id,
+            customer_id: u.customer_id,
+            active: u.active,
+            created_at: utc(u.created_at),
+        }
+    }
+}
+
+/// `POST /v1/users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    pub name: Option<String>,
+    /// Required for dispatchers; admins and reviewers belong to the vendor (the default for them).
+    pub org_id: Option<String>,
+    /// Required for technicians: the technician record this login belongs to.
+    pub technician_id: Option<String>,
+    /// For customers: the client card this login belongs to.
+    pub customer_id: Option<String>,
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = CreateUser,
+    responses((status = 201, body = UserView), (status = 409, description = "e-mail taken, or the technician already has a login")),
+    security(("bearer" = [])))]
+#[post("/v1/users")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let b = body.0;
+    let email = validate::email("email", &b.email)?;
+    password::check_policy("password", &b.password)?;
+    let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
+    if caller.role == Role::Dispatcher && !matches!(b.role, Role::Dispatcher | Role::Technician) {
+        return Err(ApiError::Forbidden);
+    }
+    let plain = b.password.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing failed: {e}")))??;
+    let now = db_time(state.now());
+    let user = state
+        .db
+        .write(move |conn| {
+            // Resolve the links the role needs and check the caller manages them.
+            let (org_id, technician_id, customer_id) = match b.role {
+                Role::Admin | Role::Reviewer => {
+                    let root = orgs::root(conn)?.ok_or(ApiError::NotFound)?;
+                    if b.org_id.as_deref().is_some_and(|o| o != root.id) {
+                        return Err(ApiError::invalid(
+                            "org_id",
+                            "admins and reviewers belong to the vendor organisation",
+                        ));
+                    }
+                    (Some(root.id), None, None)
+                }
+                Role::Dispatcher => {
+                    let org_id = b
+                        .org_id
+                        .as_deref()
+                        .ok_or_else(|| ApiError::invalid("org_id", "a dispatcher needs an organisation"))?;
+                    let org =
+                        orgs::find(conn, org_id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+                    (Some(org.id), None, None)
+                }
+                Role::Technician => {
+                    let tid = b
+                        .technician_id
+                        .as_deref()
+                        .ok_or_else(|| ApiError::invalid("technician_id", "a technician login needs a technician"))?;
+                    let (t, path) = technicians::find_with_org_path(conn, tid)?.ok_or(ApiError::NotFound)?;
+                    if !caller.manages(&path) {
+                        return Err(ApiError::NotFound);
+                    }
+                    (Some(t.org_id), Some(t.id), None)
+                }
+                Role::Customer => {
+                    let card = match b.customer_id.as_deref() {
+                        Some(cid) => Some(customers::find(conn, cid)?.ok_or(ApiError::NotFound)?.id),
+                        None => None,
+                    };
+                    (None, None, card)
+                }
+            };
+            let id = storage::new_id();
+            let inserted = users::insert(
+                conn,
+                &users::NewUser {
+                    id: &id,
+                    email: &email,
+                    password_hash: &hash,
+                    role: b.role,
+                    name: name.as_deref(),
+                    org_id: org_id.as_deref(),
+                    technician_id: technician_id.as_deref(),
+                    customer_id: customer_id.as_deref(),
+                    active: true,
+                    password_changed_at: now,
+                    created_at: now,
+                    updated_at: now,
+                },
+            );
+            match inserted {
+                Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(
+                    "user_exists",
+                    "a user with this e-mail (or for this technician) already exists",
+                    serde_json::json!({"field": "email"}),
+                )),
+                other => other.map_err(ApiError::from),
+            }?;
+            users::find(conn, &id)?.ok_or(ApiError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(UserView::from(user)))
+}
+
+/// Loads a user the caller manages.
+async fn find_managed(state: &AppState, caller: &AuthUser, id: String) -> Result<users::User, ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            let (user, path) = users::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let visible = caller.role == Role::Admin
+                || caller.id == user.id
+                || (matches!(user.role, Role::Dispatcher | Role::Technician)
+                    && path.is_some_and(|p| caller.manages(&p)));
+            if visible { Ok(user) } else { Err(ApiError::NotFound) }
+        })
+        .await
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/v1/users/me", tag = "accounts", responses((status = 200, body = UserView)), security(("bearer" = [])))]
+#[get("/v1/users/me")]
+pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    let user = find_managed(&state, &caller, caller.id.clone()).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail.
+#[utoipa::path(get, path = "/v1/users", tag = "accounts", params(PageQuery),
+    responses((status = 200, body = Page<UserView>)), security(("bearer" = [])))]
+#[get("/v1/users")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let q = query.0;
+    let limit = pagination::limit_plus_one(q.limit)?;
+    let after = pagination::decode_cursor(q.cursor.as_deref())?;
+    let prefix = caller.subtree().map(str::to_owned);
+    let rows = state.db.run(move |conn| Ok(users::list(conn, prefix.as_deref(), after.as_deref(), limit)?)).await?;
+    let page = pagination::page(rows, limit, |u| u.email.clone(), |u| Ok(UserView::from(u)))?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "accounts", responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/users/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let user = find_managed(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}
+
+/// `PATCH /v1/users/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    /// `false` deactivates: every token of the user stops working at once.
+    pub active: Option<bool>,
+    pub name: Option<String>,
+}
+
+/// Activates, deactivates or renames a user.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "accounts", request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+#[patch("/v1/users/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let b = body.0;
+    let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
+    let target = find_managed(&state, &caller, id.into_inner()).await?;
+    if target.id == caller.id && b.active == Some(false) {
+        return Err(ApiError::invalid("active", "you cannot deactivate yourself"));
+    }
+    let now = db_time(state.now());
+    let user = state
+        .db
+        .write(move |conn| {
+            if let Some(active) = b.active {
+                users::set_active(conn, &target.id, active, now)?;
+                if !active {
+                    tokens::revoke_user(conn, &target.id, now)?;
+                }
+            }
+            if let Some(name) = &name {
+                users::set_name(conn, &target.id, name, now)?;
+            }
+            users::find(conn, &target.id)?.ok_or(ApiError::NotFound)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(UserView::from(user)))
+}

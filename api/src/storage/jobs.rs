@@ -1,0 +1,293 @@
+//! Jobs (= requests), the organisations in their chain, their append-only
+//! events, and the ordered change log phones sync from.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{change_log, job_events, job_orgs, jobs, organisations};
+use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority};
+
+/// A job row.
+#[derive(Debug, Clone, Queryable)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub priority: Priority,
+    pub customer_id: String,
+    pub created_by: String,
+    pub contractor_org_id: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub address: String,
+    pub problem: String,
+    pub required_skills: String,
+    pub parts: String,
+    pub window_start: NaiveDateTime,
+    pub window_end: NaiveDateTime,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub contact_email: Option<String>,
+    pub tracking_token: String,
+    pub technician_id: Option<String>,
+    pub offer_org_id: Option<String>,
+    pub offer_deadline: Option<NaiveDateTime>,
+    pub eta_start: Option<NaiveDateTime>,
+    pub eta_end: Option<NaiveDateTime>,
+    pub visits: i32,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub first_on_site_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+/// A new job.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = jobs, treat_none_as_default_value = false)]
+pub struct NewJob {
+    pub id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub priority: Priority,
+    pub customer_id: String,
+    pub created_by: String,
+    pub contractor_org_id: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub address: String,
+    pub problem: String,
+    pub required_skills: String,
+    pub parts: String,
+    pub window_start: NaiveDateTime,
+    pub window_end: NaiveDateTime,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub contact_email: Option<String>,
+    pub tracking_token: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Which jobs a caller may see (DESIGN.md, Visibility).
+#[derive(Debug, Clone, Copy)]
+pub enum JobScope<'a> {
+    /// Admins and reviewers.
+    All,
+    /// Jobs whose chain holds an organisation with this path prefix.
+    Subtree(&'a str),
+    /// A customer's own requests.
+    Customer(&'a str),
+    /// A technician's own assignments.
+    Technician(&'a str),
+}
+
+type BoxedJobs<'a> = jobs::BoxedQuery<'a, crate::db::MultiBackend>;
+
+fn scoped(scope: JobScope<'_>) -> BoxedJobs<'_> {
+    let query = jobs::table.into_boxed();
+    match scope {
+        JobScope::All => query,
+        JobScope::Subtree(prefix) => query.filter(
+            jobs::id.eq_any(
+                job_orgs::table
+                    .inner_join(organisations::table)
+                    .filter(organisations::path.like(format!("{prefix}%")))
+                    .select(job_orgs::job_id),
+            ),
+        ),
+        JobScope::Customer(customer_id) => query.filter(jobs::customer_id.eq(customer_id)),
+        JobScope::Technician(technician_id) => query.filter(jobs::technician_id.eq(technician_id)),
+    }
+}
+
+/// Inserts a job with its contractor as the first link of its chain.
+pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<()> {
+    diesel::insert_into(jobs::table).values(job).execute(conn)?;
+    add_to_chain(conn, &job.id, &job.contractor_org_id, ChainRole::Contractor, job.created_at)
+}
+
+/// Records that an organisation is in a job's chain (idempotent).
+pub fn add_to_chain(
+    conn: &mut DbConnection,
+    job_id: &str,
+    org_id: &str,
+    role: ChainRole,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    crate::db::insert_unless_exists(conn, |conn| {
+        diesel::insert_into(job_orgs::table)
+            .values((
+                job_orgs::job_id.eq(job_id),
+                job_orgs::org_id.eq(org_id),
+                job_orgs::role.eq(role),
+                job_orgs::created_at.eq(now),
+            ))
+            .execute(conn)
+    })
+    .map(drop)
+}
+
+/// The job with this id if the scope may see it.
+pub fn find_scoped(conn: &mut DbConnection, id: &str, scope: JobScope<'_>) -> QueryResult<Option<Job>> {
+    scoped(scope).filter(jobs::id.eq(id.to_owned())).first(conn).optional()
+}
+
+/// The job with this tracking token.
+pub fn find_by_tracking_token(conn: &mut DbConnection, token: &str) -> QueryResult<Option<Job>> {
+    jobs::table.filter(jobs::tracking_token.eq(token)).first(conn).optional()
+}
+
+/// A page of jobs the scope may see, newest first, after the keyset `(created_at, id)`.
+pub fn list(
+    conn: &mut DbConnection,
+    scope: JobScope<'_>,
+    status: Option<JobStatus>,
+    customer_id: Option<&str>,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<Job>> {
+    let mut query = scoped(scope).order((jobs::created_at.desc(), jobs::id.desc())).limit(limit);
+    if let Some(status) = status {
+        query = query.filter(jobs::status.eq(status));
+    }
+    if let Some(customer_id) = customer_id {
+        query = query.filter(jobs::customer_id.eq(customer_id.to_owned()));
+    }
+    if let Some((created_at, id)) = after {
+        query = query.filter(jobs::created_at.lt(created_at).or(jobs::created_at.eq(created_at).and(jobs::id.lt(id))));
+    }
+    query.load(conn)
+}
+
+/// Every job of a customer the scope may see, oldest first (the client card's history).
+pub fn of_customer(conn: &mut DbConnection, customer_id: &str, scope: JobScope<'_>) -> QueryResult<Vec<Job>> {
+    scoped(scope).filter(jobs::customer_id.eq(customer_id.to_owned())).order(jobs::created_at.asc()).load(conn)
+}
+
+/// Moves a job to `to` if it is still in `from` (optimistic: the status is
+/// the guard, so a concurrent change makes this touch no row).
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: JobStatus,
+    to: JobStatus,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let closed_at = to.is_closed().then_some(now);
+    let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(from)))
+        .set((
+            jobs::status.eq(to),
+            jobs::updated_at.eq(now),
+            jobs::closed_at.eq(closed_at),
+            jobs::version.eq(jobs::version + 1),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Replaces the window if the job is still in `status` and at `version`.
+pub fn set_window(
+    conn: &mut DbConnection,
+    id: &str,
+    status: JobStatus,
+    version: i32,
+    window: (NaiveDateTime, NaiveDateTime),
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(status)).filter(jobs::version.eq(version)))
+        .set((
+            jobs::window_start.eq(window.0),
+            jobs::window_end.eq(window.1),
+            jobs::updated_at.eq(now),
+            jobs::version.eq(jobs::version + 1),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The organisations in a job's chain with their role, in the order they joined.
+pub fn chain(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<(String, ChainRole)>> {
+    job_orgs::table
+        .filter(job_orgs::job_id.eq(job_id))
+        .order(job_orgs::created_at.asc())
+        .select((job_orgs::org_id, job_orgs::role))
+        .load(conn)
+}
+
+/// A job event row.
+#[derive(Debug, Clone, Queryable)]
+pub struct JobEvent {
+    pub id: i64,
+    pub job_id: String,
+    pub at: NaiveDateTime,
+    pub event_type: EventType,
+    pub actor_user_id: Option<String>,
+    pub actor_org_id: Option<String>,
+    pub data: String,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Actor<'a> {
+    pub user_id: Option<&'a str>,
+    pub org_id: Option<&'a str>,
+}
+
+/// Appends an event (never updated or deleted afterwards).
+pub fn append_event(
+    conn: &mut DbConnection,
+    job_id: &str,
+    event_type: EventType,
+    actor: Actor<'_>,
+    data: &serde_json::Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(job_events::table)
+        .values((
+            job_events::job_id.eq(job_id),
+            job_events::at.eq(now),
+            job_events::event_type.eq(event_type),
+            job_events::actor_user_id.eq(actor.user_id),
+            job_events::actor_org_id.eq(actor.org_id),
+            job_events::data.eq(data.to_string()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A page of a job's events in the order they happened, after event `after_id`.
+pub fn events(conn: &mut DbConnection, job_id: &str, after_id: Option<i64>, limit: i64) -> QueryResult<Vec<JobEvent>> {
+    let mut query = job_events::table
+        .filter(job_events::job_id.eq(job_id.to_owned()))
+        .order(job_events::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after_id {
+        query = query.filter(job_events::id.gt(after));
+    }
+    query.load(conn)
+}
+
+/// Records, in the change's own transaction, that a phone-visible entity
+/// changed (read by the sync feed in `seq` order).
+pub fn log_change(
+    conn: &mut DbConnection,
+    entity: &str,
+    entity_id: &str,
+    technician_id: Option<&str>,
+    deleted: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(change_log::table)
+        .values((
+            change_log::entity.eq(entity),
+            change_log::entity_id.eq(entity_id),
+            change_log::technician_id.eq(technician_id),
+            change_log::op.eq(if deleted { "delete" } else { "upsert" }),
+            change_log::at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}

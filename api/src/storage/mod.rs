@@ -1,0 +1,39 @@
+//! All diesel queries, one module per aggregate. Functions take the
+//! connection explicitly and never open or commit transactions: the caller
+//! (one use case per endpoint) owns the transaction boundary.
+
+pub mod customers;
+pub mod idempotency;
+pub mod jobs;
+pub mod orgs;
+pub mod settings;
+pub mod technicians;
+pub mod tokens;
+pub mod users;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// A fresh random id (UUID v4, stored as text).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Database timestamps are naive UTC.
+pub fn db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// Back from a database timestamp to UTC.
+pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// Reads a JSON text column.
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, crate::error::ApiError> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// Writes a JSON text column.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, crate::error::ApiError> {
+    Ok(serde_json::to_string(value)?)
+}

@@ -1,0 +1,20 @@
+//! Key/value settings kept in the database (the demo JWT secret).
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::settings;
+
+/// The value stored under `key`, if any.
+pub fn get(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+    settings::table.find(key).select(settings::value).first(conn).optional()
+}
+
+/// Stores `value` under `key` unless a value is already there; returns the stored value.
+pub fn get_or_insert(conn: &mut DbConnection, key: &str, value: &str) -> QueryResult<String> {
+    // Two replicas starting at once keep the first value.
+    crate::db::insert_unless_exists(conn, |conn| {
+        diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value))).execute(conn)
+    })?;
+    settings::table.find(key).select(settings::value).first(conn)
+}

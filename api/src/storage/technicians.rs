@@ -1,0 +1,118 @@
+//! Technicians: skills, home base, live position, weekly shift, absences,
+//! daily capacity and parts on hand. JSON columns hold the small lists.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{organisations, technicians};
+
+/// A technician row.
+#[derive(Debug, Clone, Queryable)]
+pub struct Technician {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub skills: String,
+    pub home_lat: f64,
+    pub home_lon: f64,
+    pub pos_lat: Option<f64>,
+    pub pos_lon: Option<f64>,
+    pub position_at: Option<NaiveDateTime>,
+    pub shift: String,
+    pub absences: String,
+    pub timezone: String,
+    pub daily_capacity: i32,
+    pub parts: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new technician.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = technicians, treat_none_as_default_value = false)]
+pub struct NewTechnician {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub skills: String,
+    pub home_lat: f64,
+    pub home_lon: f64,
+    pub pos_lat: Option<f64>,
+    pub pos_lon: Option<f64>,
+    pub position_at: Option<NaiveDateTime>,
+    pub shift: String,
+    pub absences: String,
+    pub timezone: String,
+    pub daily_capacity: i32,
+    pub parts: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes from `PATCH /v1/technicians/{id}`.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = technicians)]
+pub struct TechnicianChanges {
+    pub name: Option<String>,
+    pub skills: Option<String>,
+    pub home_lat: Option<f64>,
+    pub home_lon: Option<f64>,
+    pub shift: Option<String>,
+    pub absences: Option<String>,
+    pub timezone: Option<String>,
+    pub daily_capacity: Option<i32>,
+    pub parts: Option<String>,
+    pub active: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Inserts technicians.
+pub fn insert_many(conn: &mut DbConnection, rows: &[NewTechnician]) -> QueryResult<()> {
+    // Row by row: diesel's multi-backend connection has no batch insert for SQLite.
+    for row in rows {
+        diesel::insert_into(technicians::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The technician with this id, with its organisation's path.
+pub fn find_with_org_path(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(Technician, String)>> {
+    technicians::table
+        .inner_join(organisations::table)
+        .filter(technicians::id.eq(id))
+        .select((technicians::all_columns, organisations::path))
+        .first(conn)
+        .optional()
+}
+
+/// Technicians of the subtree with this path prefix, ordered by id, after `after_id`.
+pub fn list(
+    conn: &mut DbConnection,
+    subtree: &str,
+    org_id: Option<&str>,
+    after_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Technician>> {
+    let mut query = technicians::table
+        .inner_join(organisations::table)
+        .filter(organisations::path.like(format!("{subtree}%")))
+        .select(technicians::all_columns)
+        .order(technicians::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(org) = org_id {
+        query = query.filter(technicians::org_id.eq(org.to_owned()));
+    }
+    if let Some(after) = after_id {
+        query = query.filter(technicians::id.gt(after.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Applies changes to a technician.
+pub fn update(conn: &mut DbConnection, id: &str, changes: &TechnicianChanges) -> QueryResult<usize> {
+    diesel::update(technicians::table.find(id)).set(changes).execute(conn)
+}

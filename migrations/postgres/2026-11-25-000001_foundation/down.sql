@@ -1,0 +1,14 @@
+DROP TABLE idempotency_keys;
+DROP TABLE change_log;
+DROP TABLE job_events;
+DROP TABLE job_orgs;
+DROP TABLE jobs;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE customer_addresses;
+DROP TABLE customers;
+DROP TABLE technicians;
+DROP TABLE service_agreements;
+DROP TABLE territories;
+DROP TABLE organisations;
+DROP TABLE settings;
