@@ -33,8 +33,12 @@ pub(crate) struct Params {
     pub t_start: f64,
     /// End temperature, same unit.
     pub t_end: f64,
-    /// Share of the budget the vehicles objective spends removing routes.
+    /// Share of the budget the vehicles objective first spends on distance alone.
+    pub warmup_share: f64,
+    /// Share of the budget the vehicles objective then spends removing routes, at most.
     pub fleet_share: f64,
+    /// Route removal stops when this share of the budget passes without removing a route.
+    pub fleet_stall: f64,
 }
 
 impl Default for Params {
@@ -47,7 +51,9 @@ impl Default for Params {
             blink: 0.01,
             t_start: 1.0,
             t_end: 0.01,
-            fleet_share: 0.6,
+            warmup_share: 0.25,
+            fleet_share: 0.45,
+            fleet_stall: 0.25,
         }
     }
 }
@@ -360,10 +366,12 @@ impl Search<'_> {
         let model = self.model;
         let mut best = sol.clone();
         let mut absences = vec![0u64; model.n];
+        let mut last_success: Option<f64> = None;
         loop {
             if sol.absent.is_empty() {
                 if sol.used() < best.used() || !best.absent.is_empty() {
                     best.clone_from(sol);
+                    last_success = None;
                 }
                 if sol.used() <= floor.max(1) {
                     break;
@@ -389,7 +397,11 @@ impl Search<'_> {
                 self.cap = sol.used();
             }
             match budget.tick() {
-                Some(progress) if progress < until => {}
+                Some(progress) if progress < until => {
+                    if progress - *last_success.get_or_insert(progress) > self.params.fleet_stall {
+                        break;
+                    }
+                }
                 _ => break,
             }
             self.undo.begin(sol);
@@ -455,14 +467,19 @@ pub(crate) fn solve_with_params(
             removed: Vec::new(),
             depot_dist: (0..model.n).map(|j| model.d(model.start_loc[0], model.loc[j])).collect(),
             cap: model.m,
-            open_freely: options.objective == Objective::Distance,
+            open_freely: true,
             penalty: 1000.0 * (2.0 * max_d).max(scale),
         };
         sol = match options.objective {
             Objective::Distance => search.anneal(&mut sol, &mut budget, 1.0, scale),
             Objective::Vehicles => {
+                // A good distance first often has few routes already (and gives the last phase a
+                // better start); then remove routes; then polish with no more routes than that.
+                let mut sol = search.anneal(&mut sol, &mut budget, params.warmup_share, scale);
+                search.open_freely = false;
                 let floor = fleet_lower_bound(&model);
-                let mut fewest = search.eliminate_routes(&mut sol, &mut budget, params.fleet_share, floor);
+                let until = params.warmup_share + params.fleet_share;
+                let mut fewest = search.eliminate_routes(&mut sol, &mut budget, until, floor);
                 search.cap = fewest.used();
                 search.anneal(&mut fewest, &mut budget, 1.0, scale)
             }
