@@ -232,3 +232,47 @@ fn chord_and_haversine_agree() {
     // Moscow – Saint Petersburg is about 634 km.
     assert!((haversine_m(a, b) - 634_000.0).abs() < 5_000.0);
 }
+
+#[test]
+fn scoped_queries_match_a_model_through_moves_removals_and_re_additions() -> anyhow::Result<()> {
+    // A model map beside the index; random operations; every query compared with a scan of the model.
+    let keys = [PartitionKey::Skill("a".into()), PartitionKey::Skill("b".into()), PartitionKey::Org(OrgId(9))];
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut model: std::collections::HashMap<TechnicianId, (LatLon, Vec<PartitionKey>)> = Default::default();
+    let mut index = TechIndex::new();
+    for step in 0..6_000 {
+        let id = t(rng.random_range(0..300));
+        match rng.random_range(0..10) {
+            0 => assert_eq!(index.remove(id), model.remove(&id).is_some()),
+            1 | 2 => {
+                let partitions: Vec<PartitionKey> = keys.iter().filter(|_| rng.random_bool(0.4)).cloned().collect();
+                let position = random_position(&mut rng);
+                index.upsert_technician(IndexedTechnician { id, position, partitions: partitions.clone() })?;
+                model.insert(id, (position, partitions));
+            }
+            _ => {
+                let position = random_position(&mut rng);
+                index.upsert(id, position)?;
+                model.entry(id).or_insert_with(|| (position, Vec::new())).0 = position;
+            }
+        }
+        if step % 50 == 0 {
+            let scope: Vec<PartitionKey> = keys.iter().filter(|_| rng.random_bool(0.4)).cloned().collect();
+            let at = random_position(&mut rng);
+            let got: Vec<TechnicianId> = index.nearest_eligible_in(at, &scope, 3, |_| true).into_iter().map(|x| x.0).collect();
+            let mut want: Vec<(f64, TechnicianId)> = model
+                .iter()
+                .filter(|(_, (_, p))| scope.iter().all(|k| p.contains(k)))
+                .map(|(&id, &(pos, _))| (haversine_m(at, pos), id))
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let want: Vec<TechnicianId> = want.into_iter().take(3).map(|x| x.1).collect();
+            assert_eq!(got, want, "step {step}, scope {scope:?}");
+            assert_eq!(index.len(), model.len());
+            for key in &keys {
+                assert_eq!(index.partition_len(key), model.values().filter(|(_, p)| p.contains(key)).count());
+            }
+        }
+    }
+    Ok(())
+}
