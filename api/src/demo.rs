@@ -162,7 +162,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
         best.0
     };
     let mut by_population = cities.clone();
-    by_population.sort_by(|a, b| b.population.cmp(&a.population));
+    by_population.sort_by_key(|c| std::cmp::Reverse(c.population));
     let mut per_district = vec![0usize; partners.len()];
     for city in &by_population {
         let d = district_of(city.lat, city.lon);
@@ -352,7 +352,9 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
     all_orgs.extend(sub_orgs);
     all_orgs.extend(deep);
     let vendor_id = all_orgs[0].id.clone();
-    let mut logins: Vec<(String, Role, Option<String>, Option<String>, Option<String>)> = vec![
+    // (e-mail, role, organisation, technician, customer card)
+    type Login = (String, Role, Option<String>, Option<String>, Option<String>);
+    let mut logins: Vec<Login> = vec![
         ("admin@demo.sortie".into(), Role::Admin, Some(vendor_id.clone()), None, None),
         ("reviewer@demo.sortie".into(), Role::Reviewer, Some(vendor_id), None, None),
         ("customer@demo.sortie".into(), Role::Customer, None, None, Some(customer_id)),

@@ -74,7 +74,7 @@ fn jwt_secret(config: &Config, db: &Db) -> anyhow::Result<SecretString> {
 }
 
 /// Seeds the demo network when demo mode is on and the database has no users.
-fn seed_demo(config: &Config, db: &Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Option<DemoSummary>> {
+pub fn seed_demo(config: &Config, db: &Db, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Option<DemoSummary>> {
     if !config.demo {
         return Ok(None);
     }

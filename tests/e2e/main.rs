@@ -1,1 +1,13 @@
+//! End-to-end tests: the real `sortie` app on a random port, each test on a
+//! fresh database, every scenario on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod crash;
+mod network;
+mod ops;
+mod requests;
+mod scoping;

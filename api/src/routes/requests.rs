@@ -152,20 +152,20 @@ pub async fn book(
         .db
         .write(move |conn| {
             let now = db_time(now);
-            if let Some(key) = &key {
-                if !idempotency::claim(conn, &caller.id, key, &request_hash, now)? {
-                    let stored = idempotency::find(conn, &caller.id, key)?.ok_or(ApiError::NotFound)?;
-                    if stored.request_hash != request_hash {
-                        return Err(ApiError::Invalid {
-                            code: "idempotency_key_reused",
-                            field: Some("Idempotency-Key".into()),
-                            message: "this Idempotency-Key was used with a different request body".into(),
-                        });
-                    }
-                    let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
-                    let job = jobs::find_scoped(conn, &job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
-                    return Ok(BookOutcome::Replayed(job));
+            if let Some(key) = &key
+                && !idempotency::claim(conn, &caller.id, key, &request_hash, now)?
+            {
+                let stored = idempotency::find(conn, &caller.id, key)?.ok_or(ApiError::NotFound)?;
+                if stored.request_hash != request_hash {
+                    return Err(ApiError::Invalid {
+                        code: "idempotency_key_reused",
+                        field: Some("Idempotency-Key".into()),
+                        message: "this Idempotency-Key was used with a different request body".into(),
+                    });
                 }
+                let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
+                let job = jobs::find_scoped(conn, &job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+                return Ok(BookOutcome::Replayed(job));
             }
             let job = create_job(conn, &caller, &b, now)?;
             if let Some(key) = &key {

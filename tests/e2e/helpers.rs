@@ -1,0 +1,390 @@
+//! Spawns the real app on a random port against a fresh database: a copy of
+//! a per-process template (migrated, demo network seeded) so each test
+//! starts in milliseconds. SQLite: a file in a temporary directory.
+//! PostgreSQL: `CREATE DATABASE … TEMPLATE …` on the local server
+//! (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use api::clock::OffsetClock;
+use api::config::Config;
+use api::startup::Application;
+use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async scenario against both backends, as two tests named
+/// `<scenario>::sqlite` and `<scenario>::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                if !$crate::helpers::postgres_available().await? {
+                    return Ok(());
+                }
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// The demo password.
+pub const PASSWORD: &str = "demo";
+/// The HMAC secret the test apps sign with.
+pub const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn url_for(db_name: &str) -> String {
+    let base = admin_url();
+    let cut = base.rfind('/').map_or(base.len(), |i| i);
+    format!("{}/{db_name}", &base[..cut])
+}
+
+/// Whether PostgreSQL tests can run. Under `CI=true` an unreachable server is
+/// an error (so CI cannot pass with the PostgreSQL half skipped); otherwise
+/// the test is skipped with a loud message.
+pub async fn postgres_available() -> anyhow::Result<bool> {
+    static AVAILABLE: OnceCell<bool> = OnceCell::const_new();
+    let ok = *AVAILABLE
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(|| PgConnection::establish(&admin_url()).is_ok()).await.unwrap_or(false)
+        })
+        .await;
+    if ok {
+        return Ok(true);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        anyhow::bail!("PostgreSQL at {} is unreachable and CI=true: PostgreSQL tests must run", admin_url());
+    }
+    eprintln!("!!! SKIPPING a PostgreSQL test: {} is unreachable (set CI=true to make this fail)", admin_url());
+    Ok(false)
+}
+
+fn demo_config(url: &str) -> Config {
+    let mut config = Config::for_database(url);
+    config.demo = true;
+    config.workers = 1;
+    config.db_max_connections = 6;
+    config
+}
+
+/// Migrates and seeds a database, then closes every connection to it.
+fn prepare_template(url: &str) -> anyhow::Result<()> {
+    let config = demo_config(url);
+    let db = api::startup::open_database(&config)?;
+    api::startup::seed_demo(&config, &db, chrono::Utc::now())?;
+    let mut conn = db.get()?;
+    if let api::db::DbConnection::Sqlite(c) = &mut *conn {
+        use diesel::connection::SimpleConnection as _;
+        c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    }
+    Ok(())
+}
+
+/// The process's SQLite template file.
+async fn sqlite_template() -> anyhow::Result<PathBuf> {
+    static TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_try_init(|| async {
+            let dir = std::env::temp_dir().join(format!("sortie-e2e-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join("template.sqlite3");
+            let _ = std::fs::remove_file(&path);
+            let url = format!("sqlite://{}", path.display());
+            tokio::task::spawn_blocking(move || prepare_template(&url)).await??;
+            Ok::<_, anyhow::Error>(path)
+        })
+        .await
+        .cloned()
+}
+
+/// The process's PostgreSQL template database (stale ones of dead test processes are dropped first).
+async fn postgres_template() -> anyhow::Result<String> {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_try_init(|| async {
+            let name = format!("sortie_e2e_{}_template", std::process::id());
+            let url = url_for(&name);
+            let n = name.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut admin = PgConnection::establish(&admin_url())?;
+                drop_stale_databases(&mut admin)?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)")).execute(&mut admin)?;
+                diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut admin)?;
+                prepare_template(&url)
+            })
+            .await??;
+            Ok::<_, anyhow::Error>(name)
+        })
+        .await
+        .cloned()
+}
+
+#[derive(diesel::QueryableByName)]
+struct DbName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Drops `sortie_e2e_<pid>_*` databases whose test process no longer runs.
+fn drop_stale_databases(admin: &mut PgConnection) -> anyhow::Result<()> {
+    let names: Vec<DbName> =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'sortie_e2e_%'").load(admin)?;
+    for DbName { datname } in names {
+        let pid = datname.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)")).execute(admin)?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh database for one test; removed on drop.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    /// A copy of the seeded template.
+    pub async fn fresh(backend: Backend) -> anyhow::Result<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let template = sqlite_template().await?;
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("sortie.sqlite3");
+                std::fs::copy(&template, &path).context("copy the SQLite template")?;
+                Ok(TestDb::Sqlite { url: format!("sqlite://{}", path.display()), _dir: dir })
+            }
+            Backend::Postgres => {
+                let template = postgres_template().await?;
+                let name = format!("sortie_e2e_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+                let n = name.clone();
+                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                    let mut admin = PgConnection::establish(&admin_url())?;
+                    diesel::sql_query(format!("CREATE DATABASE {n} TEMPLATE {template}")).execute(&mut admin)?;
+                    Ok(())
+                })
+                .await??;
+                Ok(TestDb::Postgres { url: url_for(&name), name })
+            }
+        }
+    }
+
+    /// The `DATABASE_URL` of this database.
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { name, .. } = self {
+            let name = name.clone();
+            // Drop is synchronous; a short-lived thread keeps it off the runtime.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A response: status, JSON body (or `Null`) and headers.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// The error object's `code`.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    /// The error object's `field`.
+    pub fn field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or("")
+    }
+    /// A string field of the body.
+    pub fn str(&self, key: &str) -> String {
+        self.body[key].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The app under test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: api::db::Db,
+    pub clock: Arc<OffsetClock>,
+    handle: actix_web::dev::ServerHandle,
+    // Declared last: dropped after the server is told to stop.
+    #[expect(dead_code, reason = "held so the database outlives the app")]
+    test_db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the workers wind down on their own.
+        drop(self.handle.stop(false));
+    }
+}
+
+impl TestApp {
+    /// The app on a fresh copy of the demo database.
+    pub async fn spawn(backend: Backend) -> anyhow::Result<TestApp> {
+        let test_db = TestDb::fresh(backend).await?;
+        TestApp::spawn_on(test_db, |_| {}).await
+    }
+
+    /// The app on a given database, with a chance to adjust the configuration.
+    pub async fn spawn_on(test_db: TestDb, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
+        let mut config = demo_config(test_db.url());
+        tweak(&mut config);
+        let clock = Arc::new(OffsetClock::default());
+        let app = Application::build_with_clock(config, clock.clone()).await?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok(TestApp { base, client: reqwest::Client::new(), db, clock, handle, test_db })
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Resp> {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Resp::read(req.send().await?).await
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Resp> {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Resp> {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Signs in with the demo password; returns the access token.
+    pub async fn login(&self, email: &str) -> anyhow::Result<String> {
+        self.login_pair(email).await.map(|(access, _)| access)
+    }
+
+    /// Signs in; returns the access and refresh tokens.
+    pub async fn login_pair(&self, email: &str) -> anyhow::Result<(String, String)> {
+        let r = self
+            .call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": PASSWORD})))
+            .await?;
+        anyhow::ensure!(r.status == StatusCode::OK, "login of {email} failed: {} {}", r.status, r.body);
+        Ok((r.str("access_token"), r.str("refresh_token")))
+    }
+
+    /// Books a request with an optional idempotency key.
+    pub async fn book(&self, token: &str, body: &Value, key: Option<&str>) -> anyhow::Result<Resp> {
+        let mut req = self.client.post(format!("{}/v1/requests", self.base)).bearer_auth(token).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        Resp::read(req.send().await?).await
+    }
+
+    /// An organisation of the demo network by slug.
+    pub async fn org(&self, slug: &str) -> anyhow::Result<api::storage::orgs::Org> {
+        let slug = slug.to_owned();
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = db.get()?;
+            api::storage::orgs::find_by_slug(&mut conn, &slug)?.with_context(|| format!("no organisation {slug}"))
+        })
+        .await?
+    }
+
+    /// Runs a query directly against the test database (fixtures and after-the-fact checks).
+    pub async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut api::db::DbConnection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// How many jobs the database holds.
+    pub async fn job_count(&self) -> anyhow::Result<i64> {
+        self.with_db(|conn| {
+            use diesel::QueryDsl as _;
+            Ok(api::db::schema::jobs::table.count().get_result::<i64>(conn)?)
+        })
+        .await
+    }
+}
+
+impl Resp {
+    async fn read(res: reqwest::Response) -> anyhow::Result<Resp> {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await?;
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Ok(Resp { status, body, headers })
+    }
+}
+
+/// A valid booking for tomorrow 10:00–12:00 Moscow time in central Moscow.
+/// "Tomorrow" is fixed once per test process, so retries compare equal even across midnight.
+pub fn booking() -> Value {
+    static DAY: std::sync::OnceLock<chrono::NaiveDate> = std::sync::OnceLock::new();
+    let day = *DAY.get_or_init(|| (chrono::Utc::now() + chrono::Duration::days(1)).date_naive());
+    json!({
+        "kind": "home_visit",
+        "location": {"lat": 55.7558, "lon": 37.6173},
+        "address": "Tverskaya 1, Moscow",
+        "problem": "The cash register does not print receipts",
+        "required_skills": ["cash_register"],
+        "window": {"start": format!("{day}T10:00:00+03:00"), "end": format!("{day}T12:00:00+03:00")},
+        "priority": "normal",
+        "contact": {"name": "Ivan Petrov", "phone": "+7 916 123-45-67"}
+    })
+}
