@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use dispatch::plan::bench::{format_table, parse_bks, run_instance};
+use dispatch::plan::bench::{BenchRow, format_table, parse_bks, run_suite};
 use dispatch::plan::{MonotonicClock, Objective, PlanOptions};
 
 fn main() -> anyhow::Result<()> {
@@ -61,24 +61,23 @@ fn main() -> anyhow::Result<()> {
     files.sort();
     let stem = |p: &PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     files.retain(|p| only.as_ref().is_none_or(|o| stem(p).to_ascii_lowercase().starts_with(o.as_str())));
-    let clock = MonotonicClock::new();
-    let mut rows = Vec::new();
-    for (i, path) in files.iter().enumerate() {
-        let name = stem(path);
+    let mut instances = Vec::with_capacity(files.len());
+    for path in &files {
         let text = std::fs::read_to_string(path).with_context(|| format!("Failed to read {}", path.display()))?;
-        let (row, _, _) = run_instance(&name, &text, bks.get(&name.to_ascii_lowercase()).copied(), &options, &clock)
-            .with_context(|| format!("Failed to parse {}", path.display()))?;
+        instances.push((stem(path), text));
+    }
+    let mut progress = |done: usize, total: usize, row: &BenchRow| {
         eprintln!(
-            "[{}/{}] {name}: {} vehicles, {:.2}{}{}",
-            i + 1,
-            files.len(),
+            "[{done}/{total}] {}: {} vehicles, {:.2}{}{}",
+            row.instance,
             row.vehicles,
             row.distance,
             row.gap_pct.map_or(String::new(), |g| format!(" ({g:+.2} %)")),
             if row.feasible { "" } else { " INFEASIBLE" }
         );
-        rows.push(row);
-    }
+    };
+    let rows = run_suite(&instances, &bks, &options, &MonotonicClock::new(), &mut progress)
+        .map_err(|(name, e)| anyhow::anyhow!("Failed to parse {name}: {e}"))?;
     print!("{}", format_table(&rows, options.objective));
     Ok(())
 }

@@ -81,6 +81,25 @@ pub fn run_instance(
     Ok((row, instance, plan))
 }
 
+/// Runs [`run_instance`] on each `(name, text)` in order, looking names up in `bks`
+/// (lower-cased) and calling `progress(done, total, row)` after each, for a progress line.
+pub fn run_suite(
+    instances: &[(String, String)],
+    bks: &HashMap<String, Bks>,
+    options: &PlanOptions,
+    clock: &dyn Clock,
+    progress: &mut dyn FnMut(usize, usize, &BenchRow),
+) -> Result<Vec<BenchRow>, (String, ParseError)> {
+    let mut rows = Vec::with_capacity(instances.len());
+    for (i, (name, text)) in instances.iter().enumerate() {
+        let reference = bks.get(&name.to_ascii_lowercase()).copied();
+        let (row, _, _) = run_instance(name, text, reference, options, clock).map_err(|e| (name.clone(), e))?;
+        progress(i + 1, instances.len(), &row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 /// Means over a set of rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchSummary {

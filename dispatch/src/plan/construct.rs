@@ -6,17 +6,8 @@ use super::model::Model;
 use super::rng::Rng;
 use super::search::Solution;
 
-/// How new routes are opened during construction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Opening {
-    /// An empty route of each vehicle type competes with the used routes.
-    Free,
-    /// A route is opened only when no remaining job fits the routes already open.
-    WhenNeeded,
-}
-
 /// Inserts every job of `sol.absent` it can, by regret-2; the rest stay absent.
-pub(crate) fn regret_insertion(model: &Model, sol: &mut Solution, opening: Opening, rng: &mut Rng) {
+pub(crate) fn regret_insertion(model: &Model, sol: &mut Solution, rng: &mut Rng) {
     let m = model.m;
     let mut pending = std::mem::take(&mut sol.absent);
     // cost[c * m + r]: cheapest insertion of pending[c]'s job into route r, with position.
@@ -29,21 +20,12 @@ pub(crate) fn regret_insertion(model: &Model, sol: &mut Solution, opening: Openi
         // Candidate routes: used ones, plus one empty route per vehicle type.
         let mut type_seen = vec![false; model.n_types];
         let mut candidates = Vec::with_capacity(m);
-        let mut empties = Vec::new();
         for (r, route) in sol.routes.iter().enumerate() {
-            if route.is_empty() {
-                if !type_seen[model.vtype[r]] {
-                    type_seen[model.vtype[r]] = true;
-                    empties.push(r);
-                }
-            } else {
+            if !route.is_empty() || !std::mem::replace(&mut type_seen[model.vtype[r]], true) {
                 candidates.push(r);
             }
         }
-        if opening == Opening::Free {
-            candidates.extend_from_slice(&empties);
-        }
-        for &r in candidates.iter().chain(&empties) {
+        for &r in &candidates {
             if !fresh[r] {
                 for (c, &job) in pending.iter().enumerate() {
                     cost[c * m + r] = sol.routes[r]
@@ -74,26 +56,7 @@ pub(crate) fn regret_insertion(model: &Model, sol: &mut Solution, opening: Openi
                 choice = Some((regret, b1, c, br, bp));
             }
         }
-        let (c, r, p) = match choice {
-            Some((_, _, c, r, p)) => (c, r, p),
-            None => {
-                // Nothing fits an open route: seed an empty one with the job that is hardest
-                // to place later (the farthest from the depot among those that fit).
-                let mut seed: Option<(f64, usize, usize, usize)> = None;
-                for &r in &empties {
-                    for c in 0..pending.len() {
-                        let (k, p) = cost[c * m + r];
-                        if k.is_finite() && seed.is_none_or(|s| k > s.0) {
-                            seed = Some((k, c, r, p));
-                        }
-                    }
-                }
-                match seed {
-                    Some((_, c, r, p)) => (c, r, p),
-                    None => break,
-                }
-            }
-        };
+        let Some((_, _, c, r, p)) = choice else { break };
         let job = pending.swap_remove(c);
         // Keep the cache aligned with swap_remove.
         let last = pending.len();

@@ -156,6 +156,11 @@ impl Model {
         self.dist[a * self.nloc + b]
     }
 
+    /// The longest distance in the matrix.
+    pub fn max_distance(&self) -> f64 {
+        self.dist.iter().copied().filter(|d| d.is_finite()).fold(0.0, f64::max)
+    }
+
     /// Travel time between two locations.
     #[inline]
     pub fn t(&self, a: usize, b: usize) -> f64 {

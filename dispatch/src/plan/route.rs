@@ -18,6 +18,8 @@ pub(crate) struct RouteState {
     pub es: Vec<f64>,
     /// Latest service start per node position.
     pub ls: Vec<f64>,
+    /// Distance from node position `p` to `p + 1`.
+    arc: Vec<f64>,
     pub load: f64,
     /// Travel distance; 0 for an empty route (the vehicle stays home).
     pub dist: f64,
@@ -55,9 +57,12 @@ impl RouteState {
         self.ls.resize(len + 2, 0.0);
         self.es[0] = model.shift_start[v];
         let mut dist = 0.0;
+        self.arc.clear();
         for p in 1..len + 2 {
             let (a, b) = (self.locs[p - 1], self.locs[p]);
-            dist += model.d(a, b);
+            let d = model.d(a, b);
+            self.arc.push(if len == 0 { 0.0 } else { d });
+            dist += d;
             let arrive = self.es[p - 1] + self.svc[p - 1] + model.t(a, b);
             let ready = if p <= len { model.ready[self.jobs[p - 1]] } else { model.shift_start[v] };
             self.es[p] = arrive.max(ready);
@@ -104,7 +109,6 @@ impl RouteState {
         }
         let lj = model.loc[job];
         let (ready, due, service) = (model.ready[job], model.due[job], model.service[job]);
-        let empty = self.jobs.is_empty();
         let mut best = bound;
         let mut at = None;
         for p in 0..=self.jobs.len() {
@@ -112,8 +116,7 @@ impl RouteState {
                 break;
             }
             let (a, b) = (self.locs[p], self.locs[p + 1]);
-            let removed = if empty { 0.0 } else { model.d(a, b) };
-            let cost = model.d(a, lj) + model.d(lj, b) - removed;
+            let cost = model.d(a, lj) + model.d(lj, b) - self.arc[p];
             if cost >= best {
                 continue;
             }

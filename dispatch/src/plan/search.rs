@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::construct::{Opening, regret_insertion};
+use super::construct::regret_insertion;
 use super::model::Model;
 use super::rng::Rng;
 use super::route::RouteState;
@@ -33,6 +33,8 @@ pub(crate) struct Params {
     pub t_start: f64,
     /// End temperature, same unit.
     pub t_end: f64,
+    /// With more routes in use than this, recreate tries only this many routes, those of a job's nearest neighbours.
+    pub near_routes: usize,
     /// Share of the budget the vehicles objective first spends on distance alone.
     pub warmup_share: f64,
     /// Share of the budget the vehicles objective then spends removing routes, at most.
@@ -51,6 +53,7 @@ impl Default for Params {
             blink: 0.01,
             t_start: 1.0,
             t_end: 0.01,
+            near_routes: 16,
             warmup_share: 0.25,
             fleet_share: 0.45,
             fleet_stall: 0.25,
@@ -184,6 +187,9 @@ struct Search<'a> {
     open_freely: bool,
     /// Cost of one absent job in the annealing objective.
     penalty: f64,
+    /// Per-vehicle marks for the route scan in `recreate`, valid when equal to `stamp`.
+    seen: Vec<u64>,
+    stamp: u64,
 }
 
 impl Search<'_> {
@@ -290,13 +296,40 @@ impl Search<'_> {
         for &job in &removed {
             let mut best = f64::INFINITY;
             let mut at = None;
-            for (r, route) in sol.routes.iter().enumerate() {
-                if route.is_empty() {
-                    continue;
+            if used <= self.params.near_routes {
+                for (r, route) in sol.routes.iter().enumerate() {
+                    if route.is_empty() {
+                        continue;
+                    }
+                    if let Some((cost, p)) = route.best_insert(model, job, best, self.params.blink, &mut self.rng) {
+                        best = cost;
+                        at = Some((r, p));
+                    }
                 }
-                if let Some((cost, p)) = route.best_insert(model, job, best, self.params.blink, &mut self.rng) {
-                    best = cost;
-                    at = Some((r, p));
+            } else {
+                // Many routes: try only the nearest ones that may take the job, found through
+                // the routes of its nearest neighbours.
+                self.stamp += 1;
+                let mut tried = 0;
+                for &nb in &model.neighbours[job] {
+                    let r = sol.route_of[nb as usize];
+                    if r == NONE || self.seen[r as usize] == self.stamp {
+                        continue;
+                    }
+                    let r = r as usize;
+                    self.seen[r] = self.stamp;
+                    if !model.allowed(job, r) {
+                        continue;
+                    }
+                    let route = &sol.routes[r];
+                    if let Some((cost, p)) = route.best_insert(model, job, best, self.params.blink, &mut self.rng) {
+                        best = cost;
+                        at = Some((r, p));
+                    }
+                    tried += 1;
+                    if tried >= self.params.near_routes {
+                        break;
+                    }
                 }
             }
             if used < self.cap && (at.is_none() || self.open_freely) {
@@ -450,15 +483,14 @@ pub(crate) fn solve_with_params(
     let model = Model::build(instance, matrix);
     let mut rng = Rng::new(options.seed);
     let mut sol = Solution::empty(&model);
-    let opening = match options.objective {
-        Objective::Distance => Opening::Free,
-        Objective::Vehicles => Opening::WhenNeeded,
-    };
-    regret_insertion(&model, &mut sol, opening, &mut rng);
+    // Both objectives start from the same construction: the vehicles objective anneals on
+    // distance first anyway, and opening routes only when nothing fits seeds badly when
+    // technicians start from different homes.
+    regret_insertion(&model, &mut sol, &mut rng);
     if model.n > 0 {
         let assigned = (model.n - sol.absent.len()).max(1);
         let scale = (sol.distance() / assigned as f64).max(1e-9);
-        let max_d = (0..model.n).map(|j| model.d(model.start_loc[0], model.loc[j])).fold(0.0, f64::max);
+        let max_d = model.max_distance();
         let mut search = Search {
             model: &model,
             params,
@@ -468,7 +500,10 @@ pub(crate) fn solve_with_params(
             depot_dist: (0..model.n).map(|j| model.d(model.start_loc[0], model.loc[j])).collect(),
             cap: model.m,
             open_freely: true,
+            // Larger than any saving a left-out job could buy, so annealing is lexicographic in practice.
             penalty: 1000.0 * (2.0 * max_d).max(scale),
+            seen: vec![0; model.m],
+            stamp: 0,
         };
         sol = match options.objective {
             Objective::Distance => search.anneal(&mut sol, &mut budget, 1.0, scale),

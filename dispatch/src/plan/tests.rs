@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use super::construct::{Opening, regret_insertion};
+use super::construct::regret_insertion;
 use super::model::Model;
 use super::rng::Rng;
 use super::search::Solution;
@@ -73,7 +73,7 @@ fn random_solution(seed: u64, n: usize) -> (Instance, Model, Solution) {
     let instance = random_instance(&mut rng, n, 6, 15.0, 400.0);
     let model = Model::build(&instance, &DenseMatrix::for_instance(&instance));
     let mut sol = Solution::empty(&model);
-    regret_insertion(&model, &mut sol, Opening::Free, &mut rng);
+    regret_insertion(&model, &mut sol, &mut rng);
     (instance, model, sol)
 }
 
