@@ -191,6 +191,8 @@ pub enum UnassignedReason {
     WindowUnreachable,
     /// The visit could be served alone, but the planner found no room for it in the fleet.
     NoRoom,
+    /// [`Visit::location`] is not an index into [`Instance::locations`].
+    UnknownLocation,
 }
 
 /// A visit left out of the plan.
@@ -227,6 +229,9 @@ pub struct Stop {
 }
 
 /// Plans the day with the travel matrix given by `instance.metric`.
+///
+/// Never fails: a technician whose locations are not in `instance.locations` is not used, and a
+/// visit that cannot be planned is in [`DayPlan::unassigned`] with the reason.
 pub fn solve(instance: &Instance, options: &PlanOptions, clock: &dyn Clock) -> DayPlan {
     let matrix = DenseMatrix::for_instance(instance);
     solve_with_matrix(instance, &matrix, options, clock)
@@ -247,11 +252,15 @@ pub fn timeline(instance: &Instance, matrix: &dyn TravelMatrix, route: &Route) -
     let Some(tech) = instance.technicians.get(route.technician) else {
         return Vec::new();
     };
+    let known = |l: usize| l < instance.locations.len();
+    if !known(tech.start_location) {
+        return Vec::new();
+    }
     let mut stops = Vec::with_capacity(route.visits.len());
     let mut at = tech.start_location;
     let mut free_secs = tech.shift.start;
     for &v in &route.visits {
-        let Some(visit) = instance.visits.get(v) else {
+        let Some(visit) = instance.visits.get(v).filter(|x| known(x.location)) else {
             continue;
         };
         let arrival_secs = free_secs + matrix.travel_secs(at, visit.location);

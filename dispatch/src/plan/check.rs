@@ -29,6 +29,12 @@ pub enum Violation {
         /// The visit index given.
         visit: usize,
     },
+    /// A routed visit or a used technician refers to a location outside [`Instance::locations`].
+    #[error("location {location} is not in the instance")]
+    UnknownLocation {
+        /// The location index given.
+        location: usize,
+    },
     /// A visit is neither routed nor unassigned.
     #[error("visit {visit} is neither planned nor unassigned")]
     VisitMissing {
@@ -126,12 +132,21 @@ pub fn check_with_matrix(instance: &Instance, matrix: &dyn TravelMatrix, plan: &
             continue;
         }
         vehicles += 1;
+        let nloc = instance.locations.len();
+        for location in [tech.start_location, tech.end_location] {
+            if location >= nloc {
+                return Err(Violation::UnknownLocation { location });
+            }
+        }
         let mut at = tech.start_location;
         let mut free = tech.shift.start;
         let mut load = 0.0;
         for &v in &route.visits {
             let visit = instance.visits.get(v).ok_or(Violation::UnknownVisit { visit: v })?;
             seen[v] += 1;
+            if visit.location >= nloc {
+                return Err(Violation::UnknownLocation { location: visit.location });
+            }
             if let Some(skill) = visit.required_skills.iter().find(|s| !tech.skills.contains(s)) {
                 return Err(Violation::MissingSkill { technician: t, visit: v, skill: skill.clone() });
             }

@@ -30,11 +30,18 @@ pub fn best_insertion(
     visit: &Visit,
     matrix: &dyn TravelMatrix,
 ) -> Option<Insertion> {
+    let nloc = instance.locations.len();
+    if visit.location >= nloc {
+        return None;
+    }
     let mut best: Option<Insertion> = None;
     let mut nodes: Vec<Node> = Vec::new();
     let mut latest: Vec<f64> = Vec::new();
     for (r, route) in routes.iter().enumerate() {
         let Some(tech) = instance.technicians.get(route.technician) else { continue };
+        if tech.start_location >= nloc || tech.end_location >= nloc {
+            continue;
+        }
         if !visit.required_skills.iter().all(|s| tech.skills.contains(s)) {
             continue;
         }
@@ -43,7 +50,7 @@ pub fn best_insertion(
         nodes.push(Node { loc: tech.start_location, service: 0.0, due: tech.shift.end, start: tech.shift.start });
         let mut load = visit.demand;
         for &v in &route.visits {
-            let Some(stop) = instance.visits.get(v) else { continue };
+            let Some(stop) = instance.visits.get(v).filter(|x| x.location < nloc) else { continue };
             load += stop.demand;
             let Some(prev) = nodes.last() else { continue };
             let arrive = prev.start + prev.service + matrix.travel_secs(prev.loc, stop.location);

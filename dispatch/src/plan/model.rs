@@ -53,7 +53,14 @@ impl Model {
             }
         }
         let techs = &instance.technicians;
-        let m = techs.len();
+        // Without any location there is nowhere to start from: no vehicle is usable.
+        let m = if nloc == 0 { 0 } else { techs.len() };
+        let techs = &techs[..m];
+        // A technician with a location outside the instance is kept (indices stay aligned)
+        // but may serve nothing; its route points at location 0 so its arrays stay valid.
+        let usable: Vec<bool> =
+            techs.iter().map(|t| t.start_location < nloc && t.end_location < nloc).collect();
+        let known = |l: usize| if l < nloc { l } else { 0 };
         let mut model = Model {
             n: 0,
             m,
@@ -64,8 +71,8 @@ impl Model {
             service: Vec::new(),
             demand: Vec::new(),
             allowed: Vec::new(),
-            start_loc: techs.iter().map(|t| t.start_location).collect(),
-            end_loc: techs.iter().map(|t| t.end_location).collect(),
+            start_loc: techs.iter().map(|t| known(t.start_location)).collect(),
+            end_loc: techs.iter().map(|t| known(t.end_location)).collect(),
             shift_start: techs.iter().map(|t| t.shift.start).collect(),
             shift_end: techs.iter().map(|t| t.shift.end).collect(),
             capacity: techs.iter().map(|t| t.capacity).collect(),
@@ -95,14 +102,17 @@ impl Model {
             };
             model.vtype.push(ty);
         }
-        let any_skills = instance.visits.iter().any(|v| !v.required_skills.is_empty());
+        let any_skills = instance.visits.iter().any(|v| !v.required_skills.is_empty()) || usable.contains(&false);
         let mut allowed = Vec::new();
         for (vi, visit) in instance.visits.iter().enumerate() {
             let skilled: Vec<bool> = techs
                 .iter()
-                .map(|t| visit.required_skills.iter().all(|s| t.skills.contains(s)))
+                .zip(&usable)
+                .map(|(t, &ok)| ok && visit.required_skills.iter().all(|s| t.skills.contains(s)))
                 .collect();
-            let reason = if !skilled.iter().any(|&b| b) {
+            let reason = if visit.location >= nloc {
+                Some(UnassignedReason::UnknownLocation)
+            } else if !skilled.iter().any(|&b| b) {
                 Some(UnassignedReason::NoTechnicianWithSkills)
             } else if !(0..m).any(|k| skilled[k] && visit.demand <= techs[k].capacity) {
                 Some(UnassignedReason::DemandExceedsCapacity)

@@ -472,3 +472,28 @@ fn bench_rows_compare_with_the_bks_and_print_json() -> anyhow::Result<()> {
     assert!(table.contains("vehicles = BKS: 1/1"), "{table}");
     Ok(())
 }
+
+#[test]
+fn locations_outside_the_instance_are_reported_not_panicked_on() -> anyhow::Result<()> {
+    // Arrange: visit 1 points past the locations; technician 1 starts nowhere known.
+    let text = "T\nVEHICLE\n2 10\nCUSTOMER\n0 0 0 0 0 100 0\n1 3 4 1 0 50 1\n2 -3 4 1 0 50 1\n";
+    let mut instance = solomon::parse(text)?;
+    instance.visits[1].location = 99;
+    instance.technicians[1].start_location = 42;
+
+    // Act
+    let plan = solve_checked(&instance, &options(Objective::Distance, 50, 1));
+    let matrix = DenseMatrix::for_instance(&instance);
+    let fits = best_insertion(&instance, &plan.routes, &instance.visits[1], &matrix);
+
+    // Assert
+    assert_eq!(plan.unassigned, vec![Unassigned { visit: 1, reason: UnassignedReason::UnknownLocation }]);
+    assert!(plan.routes.iter().all(|r| r.technician == 0));
+    assert_eq!(fits, None);
+    let mut empty = instance.clone();
+    empty.locations.clear();
+    let plan = solve(&empty, &options(Objective::Vehicles, 50, 1), &frozen());
+    assert_eq!(plan.unassigned.len(), 2);
+    assert!(plan.routes.is_empty());
+    Ok(())
+}
