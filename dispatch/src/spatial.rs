@@ -135,7 +135,6 @@ impl RTreeParams for IndexParams {
 struct Slot {
     id: TechnicianId,
     version: u32,
-    alive: bool,
     trees: Vec<u32>,
 }
 
@@ -278,7 +277,6 @@ impl TechIndex {
         let Some(slot) = self.by_id.remove(&id) else { return false };
         let s = &mut self.slots[slot as usize];
         s.version = s.version.wrapping_add(1);
-        s.alive = false;
         let trees = std::mem::take(&mut s.trees);
         for tree in std::iter::once(None).chain(trees.into_iter().map(Some)) {
             let t = self.tree_mut(tree);
@@ -390,11 +388,11 @@ impl TechIndex {
         let slot = match self.free.pop() {
             Some(slot) => {
                 let s = &mut self.slots[slot as usize];
-                (s.id, s.alive, s.trees) = (id, true, trees);
+                (s.id, s.trees) = (id, trees);
                 slot
             }
             None => {
-                self.slots.push(Slot { id, version: 0, alive: true, trees });
+                self.slots.push(Slot { id, version: 0, trees });
                 (self.slots.len() - 1) as u32
             }
         };
