@@ -197,7 +197,7 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
         input.excluded_orgs,
         input.org_stock,
     );
-    let tolerance_m = if options.near_equal_m.is_finite() { options.near_equal_m.max(0.0) } else { 0.0 };
+    let tolerance_m = options.tolerance_m();
     let (mut considered, mut looked_at, mut excluded) = (Vec::new(), 0, 0);
     let mut eligible = Vec::new();
     let mut band_end_m: Option<f64> = None;

@@ -200,10 +200,8 @@ impl OrgTree {
 
     /// The deepest organisation that is an ancestor-or-self of both; `None` when either is unknown.
     pub fn lowest_common_ancestor(&self, a: OrgId, b: OrgId) -> Option<OrgId> {
-        if !self.contains(b) {
-            return None;
-        }
-        std::iter::once(a).chain(self.ancestors(a)).find(|&x| self.is_descendant_or_self(b, x)).filter(|_| self.contains(a))
+        // Unknown ids are nobody's descendant, so the search finds nothing for them.
+        std::iter::once(a).chain(self.ancestors(a)).find(|&x| self.is_descendant_or_self(b, x))
     }
 
     fn node(&self, id: OrgId) -> Option<&Node> {

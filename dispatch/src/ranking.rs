@@ -29,6 +29,13 @@ impl Default for RankOptions {
     }
 }
 
+impl RankOptions {
+    /// The near-equal band width actually used: `near_equal_m`, with negative or non-finite values as 0.
+    pub fn tolerance_m(&self) -> f64 {
+        if self.near_equal_m.is_finite() { self.near_equal_m.max(0.0) } else { 0.0 }
+    }
+}
+
 /// An eligible technician with what ranking looked at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -55,7 +62,7 @@ pub fn quality_score(scorecard: &Scorecard) -> Option<f64> {
 /// Sorts candidates best first (see the module doc); deterministic for any input order.
 pub fn rank_candidates(mut candidates: Vec<Candidate>, options: &RankOptions) -> Vec<Candidate> {
     candidates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.technician_id.cmp(&b.technician_id)));
-    let tolerance_m = if options.near_equal_m.is_finite() { options.near_equal_m.max(0.0) } else { 0.0 };
+    let tolerance_m = options.tolerance_m();
     let score = |c: &Candidate| c.quality.unwrap_or(options.neutral_quality);
     let mut ranked = Vec::with_capacity(candidates.len());
     let mut rest = candidates.as_slice();
