@@ -90,6 +90,24 @@ pub enum Exclusion {
     MissingParts(Sku),
 }
 
+impl Exclusion {
+    /// A stable snake_case code for the wire (`missing_skill`…); the skill, SKU or organisation is the detail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Exclusion::Unknown => "unknown",
+            Exclusion::Inactive => "inactive",
+            Exclusion::OutsideSubtree => "outside_subtree",
+            Exclusion::OrgExcluded(_) => "org_excluded",
+            Exclusion::OrgDoesNotCover => "org_does_not_cover",
+            Exclusion::MissingSkill(_) => "missing_skill",
+            Exclusion::OffShift => "off_shift",
+            Exclusion::Absent => "absent",
+            Exclusion::AtCapacity => "at_capacity",
+            Exclusion::MissingParts(_) => "missing_parts",
+        }
+    }
+}
+
 /// Everything fixed for one job while many technicians are checked.
 #[derive(Debug)]
 pub struct Eligibility<'a> {

@@ -125,3 +125,9 @@ fn shift_intervals_resolve_local_hours_including_overnight_shifts() {
     // A local time that does not exist drops that day.
     assert!(shift_intervals(hm(9, 0), hm(18, 0), [d(4)], |_| None).is_empty());
 }
+
+#[test]
+fn exclusion_codes_are_snake_case() {
+    assert_eq!(Exclusion::MissingSkill("pos".into()).code(), "missing_skill");
+    assert_eq!(Exclusion::OrgDoesNotCover.code(), "org_does_not_cover");
+}
