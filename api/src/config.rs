@@ -35,6 +35,10 @@ pub struct Config {
     pub log_json: bool,
     /// How long a tracking link keeps working after its job closes.
     pub tracking_ttl_after_close: Duration,
+    /// How often the deadline worker looks for expired offers; `None` disables it.
+    pub deadline_sweep: Option<Duration>,
+    /// How often the dispatch cache reads changes made by other replicas; `None` disables it.
+    pub cache_refresh: Option<Duration>,
 }
 
 impl Config {
@@ -54,6 +58,8 @@ impl Config {
     /// - `SORTIE_WORKERS`: HTTP worker threads. Defaults to the number of CPUs.
     /// - `SORTIE_LOG_FORMAT`: `text` (default) or `json`.
     /// - `SORTIE_TRACKING_TTL_HOURS`: how long tracking links work after the job closes. Defaults to 72.
+    /// - `SORTIE_DEADLINE_SWEEP_SECS`: how often expired offers move on (0 disables). Defaults to 15.
+    /// - `SORTIE_CACHE_REFRESH_SECS`: how often the dispatch cache follows other replicas (0 disables). Defaults to 2.
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -86,6 +92,8 @@ impl Config {
             tracking_ttl_after_close: Duration::from_secs(
                 3600 * var_parsed::<u64>("SORTIE_TRACKING_TTL_HOURS")?.unwrap_or(72),
             ),
+            deadline_sweep: secs(var_parsed("SORTIE_DEADLINE_SWEEP_SECS")?.unwrap_or(15)),
+            cache_refresh: secs(var_parsed("SORTIE_CACHE_REFRESH_SECS")?.unwrap_or(2)),
         })
     }
 
@@ -105,6 +113,8 @@ impl Config {
             workers: 2,
             log_json: false,
             tracking_ttl_after_close: Duration::from_secs(72 * 3600),
+            deadline_sweep: None,
+            cache_refresh: None,
         }
     }
 
@@ -112,6 +122,10 @@ impl Config {
     pub fn backend(&self) -> Backend {
         Backend::from_url(&self.database_url)
     }
+}
+
+fn secs(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n))
 }
 
 fn var(name: &str) -> Option<String> {

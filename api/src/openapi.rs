@@ -20,7 +20,9 @@ use crate::routes;
         routes::requests::book, routes::requests::get_one, routes::requests::cancel, routes::requests::reschedule,
         routes::track::track,
         routes::jobs::list, routes::jobs::get_one, routes::jobs::events, routes::jobs::cancel,
-        routes::customers::get_card,
+        routes::offers::accept, routes::offers::decline, routes::offers::subcontract, routes::offers::reassign,
+        routes::offers::explanation, routes::offers::position,
+        routes::customers::get_card, routes::customers::update_card,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -32,6 +32,8 @@ pub struct Application {
     db: Db,
     /// What the demo seed created, when it ran on this start.
     pub demo: Option<DemoSummary>,
+    workers: crate::workers::Workers,
+    state: AppState,
 }
 
 /// The process-wide Prometheus recorder (installed once; tests build many apps).
@@ -129,11 +131,14 @@ impl Application {
             keys: JwtKeys::new(&secret),
             clock,
             metrics: metrics_handle(),
+            dispatch: crate::flow::SharedCache::default(),
         };
+        let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let json_limit = JsonLimit(config.json_limit_bytes);
         let openapi = ApiDoc::openapi();
+        let state_for_tests = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
@@ -166,7 +171,7 @@ impl Application {
         .workers(config.workers)
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server, db, demo })
+        Ok(Application { port, server, db, demo, workers, state: state_for_tests })
     }
 
     /// The bound port (useful with port 0).
@@ -184,9 +189,17 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM stop gracefully: in-flight requests finish).
+    /// The shared state (tests drive workers through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM stop gracefully: in-flight requests
+    /// finish), then stops the background workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.workers.stop().await;
+        result
     }
 }
 

@@ -16,6 +16,8 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// This replica's dispatch cache (organisation tree, territories, technician index).
+    pub dispatch: crate::flow::SharedCache,
 }
 
 impl AppState {

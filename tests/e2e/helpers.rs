@@ -244,6 +244,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: api::db::Db,
     pub clock: Arc<OffsetClock>,
+    state: api::state::AppState,
     handle: actix_web::dev::ServerHandle,
     // Declared last: dropped after the server is told to stop.
     #[expect(dead_code, reason = "held so the database outlives the app")]
@@ -273,8 +274,9 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db().clone();
         let handle = app.handle();
+        let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
-        Ok(TestApp { base, client: reqwest::Client::new(), db, clock, handle, test_db })
+        Ok(TestApp { base, client: reqwest::Client::new(), db, clock, state, handle, test_db })
     }
 
     /// Sends a request with an optional bearer token and JSON body.
@@ -350,6 +352,11 @@ impl TestApp {
             f(&mut conn)
         })
         .await?
+    }
+
+    /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
+    pub async fn sweep(&self) -> anyhow::Result<usize> {
+        Ok(api::workers::sweep_once(&self.state).await?)
     }
 
     /// How many jobs the database holds.

@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod crash;
 mod network;
+mod offers;
 mod ops;
 mod requests;
 mod scoping;

@@ -24,7 +24,8 @@ async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) ->
     let customer = app.login("customer@demo.sortie").await?;
     let r = app.book(&customer, &booking(), Some("first")).await?;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.body["status"], "new");
+    // Dispatch ran on booking: the job is offered to the nearest eligible technician's organisation.
+    assert_eq!(r.body["status"], "offered");
     assert_eq!(r.body["stage"], "received");
     let id = r.str("id");
 
@@ -61,7 +62,7 @@ async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) ->
     let job = app.get(&format!("/v1/jobs/{id}"), &vendor).await?;
     assert_eq!(job.body["org_chain"][0]["role"], "contractor");
     assert_eq!(job.body["required_skills"], json!(["cash_register"]));
-    let listed = app.get("/v1/jobs?status=new", &vendor).await?;
+    let listed = app.get("/v1/jobs?status=offered", &vendor).await?;
     assert!(listed.body["items"].as_array().is_some_and(|items| items.iter().any(|j| j["id"] == id.as_str())));
     Ok(())
 }
@@ -199,8 +200,8 @@ async fn the_customer_may_cancel_or_reschedule_only_before_the_technician_is_on_
         .as_array()
         .map(|v| v.iter().filter_map(|e| e["type"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(types, ["created", "rescheduled", "cancelled"]);
-    assert_eq!(events.body["items"][2]["data"]["reason"], "fixed it myself");
+    assert_eq!(types, ["created", "offered", "rescheduled", "cancelled"]);
+    assert_eq!(events.body["items"][3]["data"]["reason"], "fixed it myself");
     Ok(())
 }
 

@@ -107,7 +107,10 @@ async fn an_ancestor_sees_its_descendants_jobs_but_not_the_reverse(backend: Back
     // partner above it and the vendor see the job; a sibling sub-partner does not.
     let sub = app.org("central-moscow").await?;
     let deep = app.login("dispatcher@central-moscow.demo.sortie").await?;
-    let r = app.book(&deep, &booking(), None).await?;
+    // A skill nobody has: the job stays with its contractor (unassignable), offered to nobody below.
+    let mut body = booking();
+    body["required_skills"] = json!(["no_such_skill"]);
+    let r = app.book(&deep, &body, None).await?;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.str("id");
     let job = app.get(&format!("/v1/jobs/{id}"), &deep).await?;

@@ -225,4 +225,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_events,
     change_log,
     idempotency_keys,
+    offers,
+    job_explanations,
 );
+
+diesel::table! {
+    offers (id) {
+        id -> Text,
+        job_id -> Text,
+        org_id -> Text,
+        technician_id -> Nullable<Text>,
+        status -> Text,
+        deadline -> Timestamp,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        answered_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    job_explanations (id) {
+        id -> BigInt,
+        job_id -> Text,
+        at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::joinable!(offers -> jobs (job_id));

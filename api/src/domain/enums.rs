@@ -144,6 +144,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// Where an offer of a job to an organisation stands.
+    OfferStatus {
+        Pending => "pending",
+        Accepted => "accepted",
+        Declined => "declined",
+        Expired => "expired",
+        Subcontracted => "subcontracted",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
     /// The simpler stage a customer sees, derived from the status.
     Stage {
         Received => "received",
@@ -186,6 +198,20 @@ impl JobStatus {
                 | JobStatus::Scheduled
                 | JobStatus::Unassignable
                 | JobStatus::Incomplete
+                | JobStatus::Returned
+        )
+    }
+
+    /// Whether a technician holding this job has it on their day (counts against capacity).
+    pub fn books_technician(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Scheduled
+                | JobStatus::EnRoute
+                | JobStatus::OnSite
+                | JobStatus::Completed
+                | JobStatus::InReview
+                | JobStatus::Approved
                 | JobStatus::Returned
         )
     }

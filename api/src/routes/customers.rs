@@ -71,8 +71,11 @@ pub async fn get_card(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Admin])?;
+    card_response(&state, caller, id.into_inner()).await
+}
+
+async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result<HttpResponse, ApiError> {
     let now = state.now().naive_utc();
-    let id = id.into_inner();
     let card = state
         .db
         .run(move |conn| {
@@ -115,4 +118,68 @@ pub async fn get_card(
         })
         .await?;
     Ok(HttpResponse::Ok().json(card))
+}
+
+/// `PATCH /v1/customers/{id}` body: only the fields to change.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCard {
+    pub name: Option<String>,
+    pub preferred_address_form: Option<String>,
+    /// The partner the customer has a contract with (partner-led networks); `null` removes it.
+    #[serde(default, deserialize_with = "some_or_null")]
+    pub contracted_org_id: Option<Option<String>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Edits a client card (admin): name, form of address, contracted partner.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCard,
+    responses((status = 200, body = CustomerCard), (status = 404)), security(("bearer" = [])))]
+#[actix_web::patch("/v1/customers/{id}")]
+pub async fn update_card(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: crate::extract::Json<UpdateCard>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let b = body.0;
+    let name = b
+        .name
+        .as_deref()
+        .map(|n| crate::domain::validate::text("name", n, crate::domain::validate::MAX_NAME_CHARS))
+        .transpose()?;
+    let form = b
+        .preferred_address_form
+        .as_deref()
+        .map(|n| crate::domain::validate::text("preferred_address_form", n, crate::domain::validate::MAX_NAME_CHARS))
+        .transpose()?;
+    let now = crate::storage::db_time(state.now());
+    let card_id = id.into_inner();
+    let path_id = card_id.clone();
+    state
+        .db
+        .write(move |conn| {
+            let card = customers::find(conn, &card_id)?.ok_or(ApiError::NotFound)?;
+            if let Some(Some(org)) = &b.contracted_org_id
+                && crate::storage::orgs::find(conn, org)?.is_none()
+            {
+                return Err(ApiError::invalid("contracted_org_id", "no such organisation"));
+            }
+            customers::update(
+                conn,
+                &card.id,
+                name.as_deref(),
+                form.as_deref(),
+                b.contracted_org_id.as_ref().map(|o| o.as_deref()),
+                now,
+            )?;
+            Ok(())
+        })
+        .await?;
+    card_response(&state, caller, path_id).await
 }

@@ -298,6 +298,7 @@ pub fn cancel_inner(
         let current = jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
         return Err(conflict_with(&current, "cancel"));
     }
+    crate::flow::close_offer_on_cancel(conn, &job.id, crate::storage::utc(now))?;
     jobs::append_event(
         conn,
         &job.id,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod customers;
 pub mod jobs;
+pub mod offers;
 pub mod ops;
 pub mod orgs;
 pub mod pagination;
@@ -48,5 +49,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(jobs::get_one)
         .service(jobs::events)
         .service(jobs::cancel)
+        .service(offers::accept)
+        .service(offers::decline)
+        .service(offers::subcontract)
+        .service(offers::reassign)
+        .service(offers::explanation)
+        .service(offers::position)
+        .service(customers::update_card)
         .service(customers::get_card);
 }

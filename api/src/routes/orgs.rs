@@ -167,6 +167,7 @@ pub async fn create(
                     updated_at: now,
                 },
             )?;
+            storage::jobs::log_change(conn, "org", &id, None, false, now)?;
             orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
@@ -266,6 +267,7 @@ pub async fn update(
                 updated_at: Some(now),
             };
             orgs::update(conn, &org.id, &changes)?;
+            storage::jobs::log_change(conn, "org", &org.id, None, false, now)?;
             orgs::find(conn, &org.id)?.ok_or(ApiError::NotFound)
         })
         .await?;
@@ -345,6 +347,7 @@ pub async fn put_territories(
                 });
             }
             orgs::replace_territories(conn, &org.id, &rows)?;
+            storage::jobs::log_change(conn, "org", &org.id, None, false, now)?;
             Ok(())
         })
         .await?;

@@ -12,6 +12,7 @@ use crate::db::DbConnection;
 use crate::domain::{EventType, JobKind, JobStatus, Priority, Role, Stage, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, Validate};
+use crate::flow;
 use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
 use crate::routes::orgs::{PartQty, validate_parts};
 use crate::routes::technicians::LatLon;
@@ -174,10 +175,22 @@ pub async fn book(
             Ok(BookOutcome::Created(job))
         })
         .await?;
-    let (job, replayed) = match outcome {
+    let (mut job, replayed) = match outcome {
         BookOutcome::Created(job) => (job, false),
         BookOutcome::Replayed(job) => (job, true),
     };
+    if !replayed {
+        // Dispatch in its own transaction: the booking is already safe. If this
+        // fails, the job stays `new` and the deadline worker dispatches it.
+        let (cache, job_id, now) = (state.dispatch.clone(), job.id.clone(), state.now());
+        match state.db.write(move |conn| flow::dispatch_inner(conn, &cache, &job_id, flow::Step::default(), now)).await
+        {
+            Ok(status) => job.status = status,
+            Err(e) => {
+                tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry")
+            }
+        }
+    }
     if !replayed {
         metrics::counter!("sortie_requests_booked_total").increment(1);
         tracing::info!(job.id = %job.id, "Booked request {}", job.id);

@@ -204,6 +204,7 @@ pub async fn create(
                 updated_at: now,
             };
             technicians::insert_many(conn, std::slice::from_ref(&new))?;
+            storage::jobs::log_change(conn, "technician", &id, Some(&id), false, now)?;
             technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
         })
         .await?;

@@ -126,3 +126,25 @@ pub fn addresses(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Vec<
         .order(customer_addresses::last_used_at.desc())
         .load(conn)
 }
+
+/// Changes the given card fields (`contracted_org_id: Some(None)` clears it).
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    name: Option<&str>,
+    preferred_address_form: Option<&str>,
+    contracted_org_id: Option<Option<&str>>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    if let Some(name) = name {
+        diesel::update(customers::table.find(id)).set(customers::name.eq(name)).execute(conn)?;
+    }
+    if let Some(form) = preferred_address_form {
+        diesel::update(customers::table.find(id)).set(customers::preferred_address_form.eq(form)).execute(conn)?;
+    }
+    if let Some(org) = contracted_org_id {
+        diesel::update(customers::table.find(id)).set(customers::contracted_org_id.eq(org)).execute(conn)?;
+    }
+    diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn)?;
+    Ok(())
+}

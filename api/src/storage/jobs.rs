@@ -209,9 +209,11 @@ pub fn set_window(
 
 /// The organisations in a job's chain with their role, in the order they joined.
 pub fn chain(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<(String, ChainRole)>> {
+    // Links written in one step share a timestamp; top-down within a step.
     job_orgs::table
+        .inner_join(organisations::table)
         .filter(job_orgs::job_id.eq(job_id))
-        .order(job_orgs::created_at.asc())
+        .order((job_orgs::created_at.asc(), organisations::level.asc()))
         .select((job_orgs::org_id, job_orgs::role))
         .load(conn)
 }
@@ -290,4 +292,25 @@ pub fn log_change(
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// The highest change-log sequence number (0 when empty).
+pub fn last_change_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+    change_log::table.select(diesel::dsl::max(change_log::seq)).first::<Option<i64>>(conn).map(|s| s.unwrap_or(0))
+}
+
+/// Changes to these entities after `after_seq`, plus any recorded since `since`
+/// (a transaction can commit a lower sequence number after a higher one).
+pub fn changes_since(
+    conn: &mut DbConnection,
+    entities: &[&str],
+    after_seq: i64,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(i64, String, String)>> {
+    change_log::table
+        .filter(change_log::entity.eq_any(entities))
+        .filter(change_log::seq.gt(after_seq).or(change_log::at.ge(since)))
+        .order(change_log::seq.asc())
+        .select((change_log::seq, change_log::entity, change_log::entity_id))
+        .load(conn)
 }

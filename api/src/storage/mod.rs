@@ -5,6 +5,7 @@
 pub mod customers;
 pub mod idempotency;
 pub mod jobs;
+pub mod offers;
 pub mod orgs;
 pub mod settings;
 pub mod technicians;

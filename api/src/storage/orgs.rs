@@ -224,3 +224,8 @@ pub fn effective_agreement(conn: &mut DbConnection, org: &Org) -> QueryResult<Op
     found.sort_by_key(|a| std::cmp::Reverse(lineage.iter().position(|id| *id == a.org_id)));
     Ok(found.into_iter().next())
 }
+
+/// Every territory.
+pub fn all_territories(conn: &mut DbConnection) -> QueryResult<Vec<Territory>> {
+    territories::table.load(conn)
+}

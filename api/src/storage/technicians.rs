@@ -116,3 +116,13 @@ pub fn list(
 pub fn update(conn: &mut DbConnection, id: &str, changes: &TechnicianChanges) -> QueryResult<usize> {
     diesel::update(technicians::table.find(id)).set(changes).execute(conn)
 }
+
+/// Every technician (the dispatch cache loads them once per replica).
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Technician>> {
+    technicians::table.load(conn)
+}
+
+/// These technicians.
+pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Technician>> {
+    technicians::table.filter(technicians::id.eq_any(ids)).load(conn)
+}

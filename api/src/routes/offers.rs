@@ -1,0 +1,201 @@
+//! `/v1/jobs/{id}/accept|decline|subcontract|reassign|explanation` and
+//! technician positions: the offer flow over HTTP (logic in `flow`).
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::domain::{JobStatus, Role, validate};
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::flow;
+use crate::routes::technicians::LatLon;
+use crate::state::AppState;
+use crate::storage::{self, db_time, jobs, technicians};
+
+/// `POST /v1/jobs/{id}/accept` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    /// One of the organisation's own technicians; when absent, the one dispatch chose (if it chose one here).
+    pub technician_id: Option<String>,
+}
+
+/// `POST /v1/jobs/{id}/decline` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineBody {
+    pub reason: String,
+}
+
+/// `POST /v1/jobs/{id}/subcontract` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubcontractBody {
+    /// An organisation below the offered one.
+    pub org_id: String,
+}
+
+/// `POST /v1/jobs/{id}/reassign` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignBody {
+    pub technician_id: String,
+}
+
+/// The job's status after a step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepResult {
+    pub id: String,
+    pub status: JobStatus,
+    pub technician_id: Option<String>,
+    /// The organisation the job is offered to now, if any.
+    pub offer_org_id: Option<String>,
+}
+
+async fn respond(state: &AppState, id: String) -> Result<HttpResponse, ApiError> {
+    let job =
+        state.db.run(move |conn| jobs::find_scoped(conn, &id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)).await?;
+    Ok(HttpResponse::Ok().json(StepResult {
+        id: job.id,
+        status: job.status,
+        technician_id: job.technician_id,
+        offer_org_id: job.offer_org_id,
+    }))
+}
+
+/// Accepts the job offered to the caller's organisation; naming a technician schedules it.
+#[utoipa::path(post, path = "/v1/jobs/{id}/accept", tag = "jobs", request_body = AcceptBody,
+    responses((status = 200, body = StepResult), (status = 404, description = "not offered to your organisation"),
+        (status = 409, description = "already answered or past the deadline; carries the current state")),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/accept")]
+pub async fn accept(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<AcceptBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    let id = id.into_inner();
+    let now = state.now();
+    let job_id = id.clone();
+    state
+        .db
+        .write(move |conn| flow::accept_inner(conn, &caller, &job_id, body.0.technician_id.as_deref(), now))
+        .await?;
+    respond(&state, id).await
+}
+
+/// Declines the offer: the job goes to the next nearest eligible technician outside the organisations that declined.
+#[utoipa::path(post, path = "/v1/jobs/{id}/decline", tag = "jobs", request_body = DeclineBody,
+    responses((status = 200, body = StepResult), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/decline")]
+pub async fn decline(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<DeclineBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    let reason = validate::text("reason", &body.0.reason, validate::MAX_TEXT_CHARS)?;
+    let id = id.into_inner();
+    let now = state.now();
+    let (job_id, cache) = (id.clone(), state.dispatch.clone());
+    state.db.write(move |conn| flow::decline_inner(conn, &cache, &caller, &job_id, &reason, now)).await?;
+    respond(&state, id).await
+}
+
+/// Passes the offer down to an organisation below the caller's, with its own deadline.
+#[utoipa::path(post, path = "/v1/jobs/{id}/subcontract", tag = "jobs", request_body = SubcontractBody,
+    responses((status = 200, body = StepResult), (status = 404, description = "not offered to you, or the organisation is not below yours"), (status = 409)),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/subcontract")]
+pub async fn subcontract(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<SubcontractBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    let id = id.into_inner();
+    let now = state.now();
+    let job_id = id.clone();
+    state.db.write(move |conn| flow::subcontract_inner(conn, &caller, &job_id, &body.0.org_id, now)).await?;
+    respond(&state, id).await
+}
+
+/// Moves the job to another technician of the caller's subtree (capacity checked).
+#[utoipa::path(post, path = "/v1/jobs/{id}/reassign", tag = "jobs", request_body = ReassignBody,
+    responses((status = 200, body = StepResult), (status = 404), (status = 409, description = "wrong state, or the technician's day is full")),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/reassign")]
+pub async fn reassign(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<ReassignBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let id = id.into_inner();
+    let now = state.now();
+    let job_id = id.clone();
+    state.db.write(move |conn| flow::reassign_inner(conn, &caller, &job_id, &body.0.technician_id, now)).await?;
+    respond(&state, id).await
+}
+
+/// Why dispatch chose whom it chose: each decision's candidates, distances, exclusions and reasons (latest last).
+#[utoipa::path(get, path = "/v1/jobs/{id}/explanation", tag = "jobs",
+    responses((status = 200, description = "`{job_id, decisions: [...]}`"), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/jobs/{id}/explanation")]
+pub async fn explanation(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let id = id.into_inner();
+    let body = state
+        .db
+        .run(move |conn| {
+            let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+            Ok(serde_json::json!({"job_id": job.id, "decisions": flow::explanations(conn, &job.id)?}))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Records a technician's position (the technician itself, or a dispatcher managing it).
+#[utoipa::path(post, path = "/v1/technicians/{id}/position", tag = "network", request_body = LatLon,
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[post("/v1/technicians/{id}/position")]
+pub async fn position(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<LatLon>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Technician, Role::Dispatcher, Role::Admin])?;
+    validate::lat_lon("", body.0.lat, body.0.lon).map_err(|e| match e {
+        ApiError::Invalid { code, field, message } => {
+            ApiError::Invalid { code, field: field.map(|f| f.trim_start_matches('.').to_owned()), message }
+        }
+        other => other,
+    })?;
+    let now = db_time(state.now());
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |conn| {
+            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
+            if !(caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str())) {
+                return Err(ApiError::NotFound);
+            }
+            storage::offers::set_position(conn, &t.id, body.0.lat, body.0.lon, now)?;
+            jobs::log_change(conn, "technician", &t.id, Some(&t.id), false, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

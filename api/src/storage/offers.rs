@@ -1,0 +1,260 @@
+//! Offers of jobs to organisations, with deadlines; and the row locks and
+//! counts the offer flow needs.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{job_explanations, jobs, offers, technicians};
+use crate::domain::{JobStatus, OfferStatus};
+
+/// An offer row.
+#[derive(Debug, Clone, Queryable)]
+pub struct Offer {
+    pub id: String,
+    pub job_id: String,
+    pub org_id: String,
+    pub technician_id: Option<String>,
+    pub status: OfferStatus,
+    pub deadline: NaiveDateTime,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub answered_at: Option<NaiveDateTime>,
+    pub answered_by: Option<String>,
+}
+
+/// Opens an offer; the partial unique index refuses a second pending one for the job.
+pub fn insert(
+    conn: &mut DbConnection,
+    job_id: &str,
+    org_id: &str,
+    technician_id: Option<&str>,
+    deadline: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
+    let id = super::new_id();
+    diesel::insert_into(offers::table)
+        .values((
+            offers::id.eq(&id),
+            offers::job_id.eq(job_id),
+            offers::org_id.eq(org_id),
+            offers::technician_id.eq(technician_id),
+            offers::status.eq(OfferStatus::Pending),
+            offers::deadline.eq(deadline),
+            offers::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// The job's open offer, if any.
+pub fn pending_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<Offer>> {
+    offers::table
+        .filter(offers::job_id.eq(job_id))
+        .filter(offers::status.eq(OfferStatus::Pending))
+        .first(conn)
+        .optional()
+}
+
+/// Every offer of a job, oldest first.
+pub fn of_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<Offer>> {
+    offers::table.filter(offers::job_id.eq(job_id)).order(offers::created_at.asc()).load(conn)
+}
+
+/// Closes a pending offer; `false` when it was no longer pending (someone else answered first).
+pub fn close(
+    conn: &mut DbConnection,
+    id: &str,
+    status: OfferStatus,
+    reason: Option<&str>,
+    by: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(offers::table.find(id).filter(offers::status.eq(OfferStatus::Pending)))
+        .set((
+            offers::status.eq(status),
+            offers::reason.eq(reason),
+            offers::answered_by.eq(by),
+            offers::answered_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Organisations that declined or let an offer of this job expire (excluded from its search).
+pub fn excluded_orgs(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<String>> {
+    offers::table
+        .filter(offers::job_id.eq(job_id))
+        .filter(offers::status.eq_any([OfferStatus::Declined, OfferStatus::Expired]))
+        .select(offers::org_id)
+        .load(conn)
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Pending offers past their deadline, locked for this transaction. On
+/// PostgreSQL `FOR UPDATE SKIP LOCKED` lets every replica sweep at once
+/// without two taking the same offer; SQLite has one writer at a time.
+pub fn claim_expired(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+    match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "SELECT id FROM offers WHERE status = 'pending' AND deadline < $1 \
+             ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .load::<IdRow>(pg)
+        .map(|rows| rows.into_iter().map(|r| r.id).collect()),
+        DbConnection::Sqlite(_) => offers::table
+            .filter(offers::status.eq(OfferStatus::Pending))
+            .filter(offers::deadline.lt(now))
+            .order(offers::deadline.asc())
+            .limit(limit)
+            .select(offers::id)
+            .load(conn),
+    }
+}
+
+/// Jobs still `new` (booked but not dispatched, e.g. after a crash), locked likewise.
+pub fn claim_undispatched(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+    match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "SELECT id FROM jobs WHERE status = 'new' AND created_at < $1 \
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(before)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .load::<IdRow>(pg)
+        .map(|rows| rows.into_iter().map(|r| r.id).collect()),
+        DbConnection::Sqlite(_) => jobs::table
+            .filter(jobs::status.eq(JobStatus::New))
+            .filter(jobs::created_at.lt(before))
+            .order(jobs::created_at.asc())
+            .limit(limit)
+            .select(jobs::id)
+            .load(conn),
+    }
+}
+
+/// Locks a job row until the transaction ends (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers). Concurrent answers to one
+/// offer queue here and see each other's result.
+pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(job_id)
+            .load::<IdRow>(pg)?;
+    }
+    Ok(())
+}
+
+/// Locks a technician row, so two assignments to one technician are counted one after the other.
+pub fn lock_technician(conn: &mut DbConnection, technician_id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM technicians WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(technician_id)
+            .load::<IdRow>(pg)?;
+    }
+    Ok(())
+}
+
+/// Windows of the jobs that book a technician, starting in `[from, to)`.
+pub fn booked_windows(
+    conn: &mut DbConnection,
+    technician_id: Option<&str>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
+    let mut query = jobs::table
+        .filter(jobs::technician_id.is_not_null())
+        .filter(jobs::status.eq_any(booking))
+        .filter(jobs::window_start.ge(from))
+        .filter(jobs::window_start.lt(to))
+        .select((jobs::technician_id.assume_not_null(), jobs::window_start))
+        .into_boxed();
+    if let Some(t) = technician_id {
+        query = query.filter(jobs::technician_id.eq(t.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Assigns a technician and moves the job to `to` if it is still in `from`.
+pub fn assign(
+    conn: &mut DbConnection,
+    job_id: &str,
+    from: JobStatus,
+    to: JobStatus,
+    technician_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(from)))
+        .set((
+            jobs::status.eq(to),
+            jobs::technician_id.eq(technician_id),
+            jobs::offer_org_id.eq(None::<String>),
+            jobs::offer_deadline.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(now),
+            jobs::version.eq(jobs::version + 1),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Records the job's current offer on the job row (for listings) and its status.
+pub fn set_current_offer(
+    conn: &mut DbConnection,
+    job_id: &str,
+    status: JobStatus,
+    offer: Option<(&str, NaiveDateTime)>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(jobs::table.find(job_id))
+        .set((
+            jobs::status.eq(status),
+            jobs::offer_org_id.eq(offer.map(|o| o.0)),
+            jobs::offer_deadline.eq(offer.map(|o| o.1)),
+            jobs::updated_at.eq(now),
+            jobs::version.eq(jobs::version + 1),
+        ))
+        .execute(conn)
+}
+
+/// Stores a dispatch explanation (JSON) for the job.
+pub fn add_explanation(conn: &mut DbConnection, job_id: &str, data: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(job_explanations::table)
+        .values((job_explanations::job_id.eq(job_id), job_explanations::at.eq(now), job_explanations::data.eq(data)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The job's explanations, oldest first.
+pub fn explanations(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<(NaiveDateTime, String)>> {
+    job_explanations::table
+        .filter(job_explanations::job_id.eq(job_id))
+        .order(job_explanations::id.asc())
+        .select((job_explanations::at, job_explanations::data))
+        .load(conn)
+}
+
+/// A technician's position update.
+pub fn set_position(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    lat: f64,
+    lon: f64,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(technicians::table.find(technician_id))
+        .set((technicians::pos_lat.eq(lat), technicians::pos_lon.eq(lon), technicians::position_at.eq(at)))
+        .execute(conn)
+}
+
+/// One offer by id.
+pub fn of_job_offer(conn: &mut DbConnection, id: &str) -> QueryResult<Offer> {
+    offers::table.find(id).first(conn)
+}

@@ -1,0 +1,67 @@
+//! Background workers of every replica: the offer deadline sweep and the
+//! dispatch cache's refresh. Both are safe to run in several replicas at once.
+
+use tokio::task::JoinHandle;
+
+use crate::flow;
+use crate::state::AppState;
+
+/// Running workers; stopped after the HTTP server.
+pub struct Workers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stops every worker.
+    pub async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One pass of the deadline worker on the shared state.
+pub async fn sweep_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+    let cache = state.dispatch.clone();
+    let now = state.now();
+    state.db.run(move |conn| flow::sweep(conn, &cache, now)).await
+}
+
+/// Starts the workers the configuration asks for.
+pub fn spawn(state: &AppState) -> Workers {
+    let mut tasks = Vec::new();
+    if let Some(every) = state.config.deadline_sweep {
+        let state = state.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match sweep_once(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "Deadline sweep moved {n} job(s)"),
+                    Err(e) => tracing::warn!(error = %e, "Deadline sweep failed"),
+                }
+            }
+        }));
+    }
+    if let Some(every) = state.config.cache_refresh {
+        let state = state.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let cache = state.dispatch.clone();
+                let now = state.now();
+                if let Err(e) = state.db.run(move |conn| flow::refresh_cache(&cache, conn, now)).await {
+                    tracing::warn!(error = %e, "Dispatch cache refresh failed");
+                }
+            }
+        }));
+    }
+    Workers { tasks }
+}
