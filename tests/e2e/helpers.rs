@@ -161,8 +161,18 @@ fn drop_stale_databases(admin: &mut PgConnection) -> anyhow::Result<()> {
 
 /// A fresh database for one test; removed on drop.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
+    /// Another test's database (a second replica); not removed on drop.
+    Shared {
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -194,7 +204,7 @@ impl TestDb {
     /// The `DATABASE_URL` of this database.
     pub fn url(&self) -> &str {
         match self {
-            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } | TestDb::Shared { url } => url,
         }
     }
 }
@@ -247,7 +257,6 @@ pub struct TestApp {
     state: api::state::AppState,
     handle: actix_web::dev::ServerHandle,
     // Declared last: dropped after the server is told to stop.
-    #[expect(dead_code, reason = "held so the database outlives the app")]
     test_db: TestDb,
 }
 
@@ -352,6 +361,11 @@ impl TestApp {
             f(&mut conn)
         })
         .await?
+    }
+
+    /// A second replica: another app on the same database.
+    pub async fn replica(&self) -> anyhow::Result<TestApp> {
+        TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.

@@ -16,6 +16,7 @@ both_backends!(
     two_concurrent_accepts_of_one_job_have_exactly_one_winner,
     a_technician_is_never_booked_past_capacity_even_when_accepts_race,
     reassigning_moves_the_job_within_the_assignees_subtree_only,
+    two_replicas_on_one_database_follow_each_others_changes_and_never_accept_twice,
 );
 
 /// A chain vendor → A → B → C → D with one `probe` technician each, D's nearest
@@ -363,5 +364,38 @@ async fn reassigning_moves_the_job_within_the_assignees_subtree_only(backend: Ba
     assert_eq!(r.body["technician_id"], c.techs[2].as_str());
     let types = event_types(&app, &c.admin, &id).await?;
     assert_eq!(types.iter().filter(|t| *t == "assigned").count(), 3);
+    Ok(())
+}
+
+async fn two_replicas_on_one_database_follow_each_others_changes_and_never_accept_twice(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let one = TestApp::spawn(backend).await?;
+    let c = chain(&one).await?;
+    let two = one.replica().await?;
+    let customer = two.login("customer@demo.sortie").await?;
+    // Replica two dispatches (and loads its cache): D's technician is nearest.
+    let first = two.book(&customer, &probe_booking(), None).await?.str("id");
+    assert_eq!(job(&two, &c.admin, &first).await?["offer"]["org_id"], c.orgs[3].as_str());
+
+    // D's technician drives away, reported through replica one; replica two's next decision knows.
+    let tech = one.login("admin@demo.sortie").await?;
+    let moved = one
+        .post(&format!("/v1/technicians/{}/position", c.techs[3]), &tech, &json!({"lat": 70.0, "lon": 150.0}))
+        .await?;
+    assert_eq!(moved.status, StatusCode::NO_CONTENT, "{}", moved.body);
+    let second = two.book(&customer, &probe_booking(), None).await?.str("id");
+    assert_eq!(job(&two, &c.admin, &second).await?["offer"]["org_id"], c.orgs[2].as_str(), "C is nearest now");
+
+    // Two dispatchers of C accept the same job at once, one through each replica.
+    let u = one.post("/v1/users", &c.admin, &json!({"email": "second-c@probe.example", "password": "probe-password", "role": "dispatcher", "org_id": c.orgs[2]})).await?;
+    assert_eq!(u.status, StatusCode::CREATED);
+    let other = login_with(&two, "second-c@probe.example", "probe-password").await?;
+    let path = format!("/v1/jobs/{second}/accept");
+    let empty = json!({});
+    let (a, b) = tokio::join!(one.post(&path, &c.dispatchers[2], &empty), two.post(&path, &other, &empty));
+    let mut statuses = [a?.status, b?.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     Ok(())
 }
