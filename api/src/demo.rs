@@ -307,7 +307,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
         }
         skills.sort();
         let parts = vec![PartQty { sku: SKUS[rng.random_range(0..SKUS.len())].into(), qty: rng.random_range(1..=4) }];
-        let shift = Shift { start: "09:00".into(), end: "18:00".into(), days: vec![1, 2, 3, 4, 5, 6] };
+        let shift = Shift { start: "08:00".into(), end: "20:00".into(), days: vec![1, 2, 3, 4, 5, 6, 7] };
         let id = storage::new_id();
         let first =
             ["Ivan", "Anna", "Dmitry", "Olga", "Sergey", "Elena", "Alexey", "Maria", "Pavel", "Natalia"][n % 10];

@@ -227,19 +227,16 @@ pub fn refresh_cache(shared: &SharedCache, conn: &mut DbConnection, now: DateTim
     with_cache(shared, conn, now, |_| Ok(()))
 }
 
+/// An exclusion reason: dispatch's stable code plus the id it names, if any.
 fn exclusion_json(e: &Exclusion) -> Value {
+    let mut v = json!({"code": e.code()});
     match e {
-        Exclusion::Unknown => json!({"code": "unknown"}),
-        Exclusion::Inactive => json!({"code": "inactive"}),
-        Exclusion::OutsideSubtree => json!({"code": "outside_subtree"}),
-        Exclusion::OrgExcluded(org) => json!({"code": "org_excluded", "org_id": uuid_text(org.0)}),
-        Exclusion::OrgDoesNotCover => json!({"code": "org_does_not_cover"}),
-        Exclusion::MissingSkill(s) => json!({"code": "missing_skill", "skill": s.0}),
-        Exclusion::OffShift => json!({"code": "off_shift"}),
-        Exclusion::Absent => json!({"code": "absent"}),
-        Exclusion::AtCapacity => json!({"code": "at_capacity"}),
-        Exclusion::MissingParts(sku) => json!({"code": "missing_parts", "sku": sku.0}),
+        Exclusion::OrgExcluded(org) => v["org_id"] = json!(uuid_text(org.0)),
+        Exclusion::MissingSkill(s) => v["skill"] = json!(s.0),
+        Exclusion::MissingParts(sku) => v["sku"] = json!(sku.0),
+        _ => {}
     }
+    v
 }
 
 /// The explanation as JSON (dispatch's types carry no serde by design).

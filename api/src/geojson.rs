@@ -92,13 +92,6 @@ pub fn bbox(g: &MultiPolygon<f64>) -> (f64, f64, f64, f64) {
     g.bounding_rect().map_or((0.0, 0.0, 0.0, 0.0), |r| (r.min().x, r.min().y, r.max().x, r.max().y))
 }
 
-/// Whether the interiors of two geometries share any area (touching edges do not count).
-pub fn interiors_meet(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
-    use geo::Relate as _;
-    let m = a.relate(b);
-    m.is_intersects() && !m.is_touches()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,12 +105,10 @@ mod tests {
     }
 
     #[test]
-    fn neighbours_sharing_an_edge_do_not_overlap_but_nested_squares_do() -> anyhow::Result<()> {
-        let a = to_multi_polygon("g", &square(0.0, 0.0, 1.0))?;
-        let b = to_multi_polygon("g", &square(1.0, 0.0, 1.0))?;
-        let inner = to_multi_polygon("g", &square(0.25, 0.25, 0.5))?;
-        assert!(!interiors_meet(&a, &b));
-        assert!(interiors_meet(&a, &inner));
+    fn a_square_parses_into_one_polygon_with_its_bounding_box() -> anyhow::Result<()> {
+        let g = to_multi_polygon("g", &square(30.0, 50.0, 2.0))?;
+        assert_eq!(g.0.len(), 1);
+        assert_eq!(bbox(&g), (30.0, 50.0, 32.0, 52.0));
         Ok(())
     }
 

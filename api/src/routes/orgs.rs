@@ -322,7 +322,7 @@ pub async fn put_territories(
                             continue;
                         }
                         let other_shape = geojson::to_multi_polygon("stored", &serde_json::from_str(&other.geometry)?)?;
-                        if geojson::interiors_meet(shape, &other_shape) {
+                        if dispatch::territories::overlaps(shape, &other_shape) {
                             return Err(ApiError::conflict(
                                 "territory_overlap",
                                 format!(
