@@ -31,6 +31,9 @@ pub(crate) struct Params {
     pub blink: f64,
     /// Start temperature as a multiple of the mean distance per job of the first solution.
     pub t_start: f64,
+    /// Start temperature of the last phase of the vehicles objective, whose routes are fewer and
+    /// longer and need more shaking; same unit.
+    pub t_start_fewest: f64,
     /// End temperature, same unit.
     pub t_end: f64,
     /// With more routes in use than this, recreate tries only this many routes, those of a job's nearest neighbours.
@@ -52,6 +55,7 @@ impl Default for Params {
             split_depth: 0.01,
             blink: 0.01,
             t_start: 1.0,
+            t_start_fewest: 2.0,
             t_end: 0.01,
             near_routes: 16,
             warmup_share: 0.25,
@@ -360,8 +364,8 @@ impl Search<'_> {
     }
 
     /// Simulated annealing over ruin and recreate until the budget reaches `until`; returns the best.
-    fn anneal(&mut self, sol: &mut Solution, budget: &mut Budget, until: f64, scale: f64) -> Solution {
-        let (t0, t1) = (self.params.t_start * scale, self.params.t_end * scale);
+    fn anneal(&mut self, sol: &mut Solution, budget: &mut Budget, until: f64, t_start: f64, scale: f64) -> Solution {
+        let (t0, t1) = (t_start * scale, self.params.t_end * scale);
         let mut best = sol.clone();
         let mut best_cost = self.cost(sol);
         let mut current = best_cost;
@@ -506,17 +510,17 @@ pub(crate) fn solve_with_params(
             stamp: 0,
         };
         sol = match options.objective {
-            Objective::Distance => search.anneal(&mut sol, &mut budget, 1.0, scale),
+            Objective::Distance => search.anneal(&mut sol, &mut budget, 1.0, params.t_start, scale),
             Objective::Vehicles => {
                 // A good distance first often has few routes already (and gives the last phase a
                 // better start); then remove routes; then polish with no more routes than that.
-                let mut sol = search.anneal(&mut sol, &mut budget, params.warmup_share, scale);
+                let mut sol = search.anneal(&mut sol, &mut budget, params.warmup_share, params.t_start, scale);
                 search.open_freely = false;
                 let floor = fleet_lower_bound(&model);
                 let until = params.warmup_share + params.fleet_share;
                 let mut fewest = search.eliminate_routes(&mut sol, &mut budget, until, floor);
                 search.cap = fewest.used();
-                search.anneal(&mut fewest, &mut budget, 1.0, scale)
+                search.anneal(&mut fewest, &mut budget, 1.0, params.t_start_fewest, scale)
             }
         };
     }
