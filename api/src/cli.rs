@@ -34,6 +34,31 @@ pub enum Command {
     Migrate(DbArgs),
     /// Create the vendor organisation and the first admin on an empty database (production set-up).
     Init(InitArgs),
+    /// Plan one Solomon-format VRPTW instance; prints the checked plan as JSON.
+    Plan {
+        /// The instance file (Solomon format; CRLF, headers and blank lines are fine).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        args: crate::plan_cli::PlanArgs,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `sortie bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Plan every *.txt instance of DIR and compare with the best-known solutions (bks.csv) beside them.
+    Plan {
+        /// A directory of Solomon-format instances with bks.csv (and bks_distance_only.csv).
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        args: crate::plan_cli::PlanArgs,
+        /// Only instances whose name starts with this (e.g. `rc2`).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 /// Flags of `sortie serve`.
@@ -115,6 +140,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Init(args) => init(args).await,
+        Command::Plan { file, args } => {
+            tokio::task::spawn_blocking(move || crate::plan_cli::plan(&file, &args)).await?
+        }
+        Command::Bench(BenchCommand::Plan { dir, args, only }) => {
+            tokio::task::spawn_blocking(move || crate::plan_cli::bench_plan(&dir, &args, only.as_deref())).await?
+        }
     }
 }
 
