@@ -30,16 +30,30 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, crate::error::ApiErro
     state.db.run(move |conn| flow::sweep(conn, &cache, now)).await
 }
 
+/// Runs `pass` every `period` until aborted (a slow pass delays the next, never overlaps it).
+fn every<F, Fut>(period: std::time::Duration, mut pass: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            pass().await;
+        }
+    })
+}
+
 /// Starts the workers the configuration asks for.
 pub fn spawn(state: &AppState) -> Workers {
     let mut tasks = Vec::new();
-    if let Some(every) = state.config.deadline_sweep {
+    if let Some(period) = state.config.deadline_sweep {
         let state = state.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        tasks.push(every(period, move || {
+            let state = state.clone();
+            async move {
                 match sweep_once(&state).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(jobs = n, "Deadline sweep moved {n} job(s)"),
@@ -48,15 +62,12 @@ pub fn spawn(state: &AppState) -> Workers {
             }
         }));
     }
-    if let Some(every) = state.config.cache_refresh {
+    if let Some(period) = state.config.cache_refresh {
         let state = state.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let cache = state.dispatch.clone();
-                let now = state.now();
+        tasks.push(every(period, move || {
+            let state = state.clone();
+            async move {
+                let (cache, now) = (state.dispatch.clone(), state.now());
                 if let Err(e) = state.db.run(move |conn| flow::refresh_cache(&cache, conn, now)).await {
                     tracing::warn!(error = %e, "Dispatch cache refresh failed");
                 }

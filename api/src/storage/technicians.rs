@@ -8,7 +8,8 @@ use crate::db::DbConnection;
 use crate::db::schema::{organisations, technicians};
 
 /// A technician row.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = technicians, treat_none_as_default_value = false)]
 pub struct Technician {
     pub id: String,
     pub org_id: String,
@@ -29,28 +30,8 @@ pub struct Technician {
     pub updated_at: NaiveDateTime,
 }
 
-/// A new technician.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = technicians, treat_none_as_default_value = false)]
-pub struct NewTechnician {
-    pub id: String,
-    pub org_id: String,
-    pub name: String,
-    pub skills: String,
-    pub home_lat: f64,
-    pub home_lon: f64,
-    pub pos_lat: Option<f64>,
-    pub pos_lon: Option<f64>,
-    pub position_at: Option<NaiveDateTime>,
-    pub shift: String,
-    pub absences: String,
-    pub timezone: String,
-    pub daily_capacity: i32,
-    pub parts: String,
-    pub active: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
+/// A new technician is a full row.
+pub type NewTechnician = Technician;
 
 /// Changes from `PATCH /v1/technicians/{id}`.
 #[derive(Debug, Default, AsChangeset)]
