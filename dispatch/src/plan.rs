@@ -7,10 +7,10 @@
 //!
 //! 1. **Construction** by regret-2 insertion (`construct`).
 //! 2. **Improvement** by ruin and recreate with slack induction by string removals
-//!    (SISR, Christiaens & Vanden Berghe 2020) under simulated annealing, preceded for
-//!    [`Objective::Vehicles`] by a route-elimination phase driven by absence counters
-//!    (`search`). Insertions are checked in O(1) with forward earliest-start and backward
-//!    latest-start arrays per route.
+//!    (SISR, Christiaens & Vanden Berghe 2020) under simulated annealing (`search`). For
+//!    [`Objective::Vehicles`] a route-elimination phase driven by absence counters sits between
+//!    a distance warm-up and a last annealing phase on the fewest routes found. Insertions are
+//!    checked in O(1) with forward earliest-start and backward latest-start arrays per route.
 //!
 //! The search stops at [`PlanOptions::time_limit`] as read from the injected [`Clock`], or
 //! after [`PlanOptions::iterations`]; with an iteration budget the plan depends on the seed only.
