@@ -39,6 +39,10 @@ pub struct Config {
     pub deadline_sweep: Option<Duration>,
     /// How often the dispatch cache reads changes made by other replicas; `None` disables it.
     pub cache_refresh: Option<Duration>,
+    /// How often today's routes are re-planned (orders and ETAs); `None` disables it.
+    pub replan: Option<Duration>,
+    /// Average travel speed between visits (straight-line), km/h, for routes and ETAs.
+    pub travel_speed_kmh: f64,
 }
 
 impl Config {
@@ -60,6 +64,8 @@ impl Config {
     /// - `SORTIE_TRACKING_TTL_HOURS`: how long tracking links work after the job closes. Defaults to 72.
     /// - `SORTIE_DEADLINE_SWEEP_SECS`: how often expired offers move on (0 disables). Defaults to 15.
     /// - `SORTIE_CACHE_REFRESH_SECS`: how often the dispatch cache follows other replicas (0 disables). Defaults to 2.
+    /// - `SORTIE_REPLAN_SECS`: how often today's routes are re-planned (0 disables). Defaults to 900.
+    /// - `SORTIE_TRAVEL_SPEED_KMH`: average straight-line travel speed for routes and ETAs. Defaults to 30.
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -94,6 +100,10 @@ impl Config {
             ),
             deadline_sweep: secs(var_parsed("SORTIE_DEADLINE_SWEEP_SECS")?.unwrap_or(15)),
             cache_refresh: secs(var_parsed("SORTIE_CACHE_REFRESH_SECS")?.unwrap_or(2)),
+            replan: secs(var_parsed("SORTIE_REPLAN_SECS")?.unwrap_or(900)),
+            travel_speed_kmh: var_parsed::<f64>("SORTIE_TRAVEL_SPEED_KMH")?
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .unwrap_or(crate::planning::DEFAULT_SPEED_KMH),
         })
     }
 
@@ -115,6 +125,8 @@ impl Config {
             tracking_ttl_after_close: Duration::from_secs(72 * 3600),
             deadline_sweep: None,
             cache_refresh: None,
+            replan: None,
+            travel_speed_kmh: crate::planning::DEFAULT_SPEED_KMH,
         }
     }
 

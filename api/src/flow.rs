@@ -500,6 +500,7 @@ fn assign_technician(
     from: JobStatus,
     technician: &technicians::Technician,
     now: DateTime<Utc>,
+    speed_kmh: f64,
 ) -> Result<(), ApiError> {
     offers::lock_technician(conn, &technician.id)?;
     if !technician.active {
@@ -530,7 +531,8 @@ fn assign_technician(
     }
     jobs::add_to_chain(conn, &job.id, &technician.org_id, ChainRole::Assignee, now_db)?;
     jobs::log_change(conn, "job", &job.id, Some(&technician.id), false, now_db)?;
-    Ok(())
+    // The visit joins the technician's day: re-plan it, which sets the ETA.
+    crate::planning::replan_technician_day(conn, &technician.id, utc(job.window_start), now, speed_kmh)
 }
 
 /// A technician of exactly this organisation, else 404.
@@ -552,6 +554,7 @@ pub fn accept_inner(
     job_id: &str,
     technician_id: Option<&str>,
     now: DateTime<Utc>,
+    speed_kmh: f64,
 ) -> Result<JobStatus, ApiError> {
     let (job, offer) = offer_for_caller(conn, caller, job_id, now)?;
     let org_path = caller.org_path.clone().unwrap_or_default();
@@ -571,7 +574,7 @@ pub fn accept_inner(
     let in_time = utc(offer.deadline) >= now;
     match technician {
         Some(t) => {
-            assign_technician(conn, &job, JobStatus::Offered, &t, now)?;
+            assign_technician(conn, &job, JobStatus::Offered, &t, now, speed_kmh)?;
             jobs::append_event(
                 conn,
                 job_id,
@@ -680,6 +683,7 @@ pub fn reassign_inner(
     job_id: &str,
     technician_id: &str,
     now: DateTime<Utc>,
+    speed_kmh: f64,
 ) -> Result<JobStatus, ApiError> {
     let job = jobs::find_scoped(conn, job_id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
     offers::lock_job(conn, job_id)?;
@@ -701,10 +705,12 @@ pub fn reassign_inner(
         return Ok(job.status);
     }
     let now_db = db_time(now);
-    assign_technician(conn, &job, job.status, &new, now)?;
+    assign_technician(conn, &job, job.status, &new, now, speed_kmh)?;
     if let Some(old) = &job.technician_id {
-        // The old phone drops the job on its next pull.
+        // The old phone drops the job on its next pull; its day is re-planned without it.
         jobs::log_change(conn, "job", job_id, Some(old), true, now_db)?;
+        crate::planning::after_job_left(conn, job_id, old, utc(job.window_start), now, speed_kmh)?;
+        crate::planning::replan_technician_day(conn, &new.id, utc(job.window_start), now, speed_kmh)?;
     }
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     jobs::append_event(

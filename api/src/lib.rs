@@ -23,6 +23,7 @@ pub mod extract;
 pub mod flow;
 pub mod geojson;
 pub mod openapi;
+pub mod planning;
 pub mod plan_cli;
 pub mod routes;
 pub mod startup;

@@ -23,6 +23,7 @@ use crate::routes;
         routes::offers::accept, routes::offers::decline, routes::offers::subcontract, routes::offers::reassign,
         routes::offers::explanation, routes::offers::position,
         routes::customers::get_card, routes::customers::update_card,
+        routes::day_plans::route, routes::day_plans::plan_org,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -32,6 +33,7 @@ use crate::routes;
         (name = "requests", description = "Booking and tracking (customers)"),
         (name = "jobs", description = "The network's view of jobs"),
         (name = "customers", description = "Client cards"),
+        (name = "planning", description = "Technicians' planned days"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -74,5 +74,46 @@ pub fn spawn(state: &AppState) -> Workers {
             }
         }));
     }
+    if let Some(period) = state.config.replan {
+        let state = state.clone();
+        tasks.push(every(period, move || {
+            let state = state.clone();
+            async move {
+                if let Err(e) = replan_once(&state).await {
+                    tracing::warn!(error = %e, "Scheduled re-plan failed");
+                }
+            }
+        }));
+    }
     Workers { tasks }
+}
+
+/// One pass of the scheduled re-plan: every technician's route for yesterday,
+/// today and tomorrow (UTC dates, so every time zone's "today" is covered) is
+/// planned again, orders and ETAs only. Each day in its own transaction.
+pub async fn replan_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+    let now = state.now();
+    let speed = state.config.travel_speed_kmh;
+    state
+        .db
+        .run(move |conn| {
+            let today = now.date_naive();
+            let dates: Vec<String> = [today.pred_opt(), Some(today), today.succ_opt()]
+                .into_iter()
+                .flatten()
+                .map(|d| d.to_string())
+                .collect();
+            let days = crate::storage::routes::days_on(conn, &dates)?;
+            for (tech, date) in &days {
+                let Ok(date) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
+                crate::db::write_tx(conn, |conn| {
+                    let Some((t, _)) = crate::storage::technicians::find_with_org_path(conn, tech)? else {
+                        return Ok(());
+                    };
+                    crate::planning::plan_days(conn, vec![t], date, false, now, speed).map(drop)
+                })?;
+            }
+            Ok(days.len())
+        })
+        .await
 }

@@ -11,5 +11,6 @@ mod crash;
 mod network;
 mod offers;
 mod ops;
+mod planning;
 mod requests;
 mod scoping;

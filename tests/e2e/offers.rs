@@ -21,24 +21,24 @@ both_backends!(
 
 /// A chain vendor → A → B → C → D with one `probe` technician each, D's nearest
 /// to the job and A's farthest, and a dispatcher login per organisation.
-struct Chain {
-    orgs: Vec<String>,
-    techs: Vec<String>,
-    dispatchers: Vec<String>,
-    admin: String,
+pub struct Chain {
+    pub orgs: Vec<String>,
+    pub techs: Vec<String>,
+    pub dispatchers: Vec<String>,
+    pub admin: String,
 }
 
-const JOB_LAT: f64 = 60.0;
-const JOB_LON: f64 = 100.0;
+pub const JOB_LAT: f64 = 60.0;
+pub const JOB_LON: f64 = 100.0;
 
-async fn login_with(app: &TestApp, email: &str, password: &str) -> anyhow::Result<String> {
+pub async fn login_with(app: &TestApp, email: &str, password: &str) -> anyhow::Result<String> {
     let r =
         app.call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": password}))).await?;
     anyhow::ensure!(r.status == StatusCode::OK, "login {email}: {}", r.body);
     Ok(r.str("access_token"))
 }
 
-async fn technician(
+pub async fn technician(
     app: &TestApp,
     admin: &str,
     org: &str,
@@ -59,7 +59,7 @@ async fn technician(
     Ok(t.str("id"))
 }
 
-async fn chain(app: &TestApp) -> anyhow::Result<Chain> {
+pub async fn chain(app: &TestApp) -> anyhow::Result<Chain> {
     let admin = app.login("admin@demo.sortie").await?;
     let mut parent = app.org("vendor").await?.id;
     let (mut orgs, mut techs, mut dispatchers) = (Vec::new(), Vec::new(), Vec::new());
@@ -91,14 +91,14 @@ async fn chain(app: &TestApp) -> anyhow::Result<Chain> {
     Ok(Chain { orgs, techs, dispatchers, admin })
 }
 
-fn probe_booking() -> Value {
+pub fn probe_booking() -> Value {
     let mut b = booking();
     b["location"] = json!({"lat": JOB_LAT, "lon": JOB_LON});
     b["required_skills"] = json!(["probe"]);
     b
 }
 
-async fn job(app: &TestApp, token: &str, id: &str) -> anyhow::Result<Value> {
+pub async fn job(app: &TestApp, token: &str, id: &str) -> anyhow::Result<Value> {
     let r = app.get(&format!("/v1/jobs/{id}"), token).await?;
     anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
     Ok(r.body)

@@ -227,6 +227,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     offers,
     job_explanations,
+    route_stops,
 );
 
 diesel::table! {
@@ -253,4 +254,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    route_stops (job_id) {
+        job_id -> Text,
+        technician_id -> Text,
+        route_date -> Text,
+        position -> Integer,
+        planned_arrival -> Timestamp,
+        planned_start -> Timestamp,
+        planned_departure -> Timestamp,
+        feasible -> Bool,
+        travel_m -> Double,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(offers -> jobs (job_id));
+diesel::joinable!(route_stops -> jobs (job_id));

@@ -259,11 +259,12 @@ pub async fn cancel(
     caller.require(&[Role::Dispatcher, Role::Admin])?;
     body.0.validate()?;
     let now = db_time(state.now());
+    let speed_kmh = state.config.travel_speed_kmh;
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
-            let job = cancel_inner(conn, &caller, &id, &body.0, now)?;
+            let job = cancel_inner(conn, &caller, &id, &body.0, now, speed_kmh)?;
             job_view(conn, job)
         })
         .await?;
@@ -289,6 +290,7 @@ pub fn cancel_inner(
     id: &str,
     body: &CancelBody,
     now: NaiveDateTime,
+    speed_kmh: f64,
 ) -> Result<jobs::Job, ApiError> {
     let reason = body.reason.as_deref().map(|r| validate::text("reason", r, validate::MAX_TEXT_CHARS)).transpose()?;
     let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
@@ -308,8 +310,9 @@ pub fn cancel_inner(
         now,
     )?;
     if let Some(tech) = &job.technician_id {
-        // The assigned phone drops the job on its next pull.
+        // The assigned phone drops the job on its next pull; the day is re-planned without it.
         jobs::log_change(conn, "job", &job.id, Some(tech), true, now)?;
+        crate::planning::after_job_left(conn, &job.id, tech, utc(job.window_start), utc(now), speed_kmh)?;
     }
     jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
 }
@@ -321,6 +324,7 @@ pub fn reschedule_inner(
     id: &str,
     window: &TimeWindow,
     now: NaiveDateTime,
+    speed_kmh: f64,
 ) -> Result<jobs::Job, ApiError> {
     let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
     let new = (db_time(window.start), db_time(window.end));
@@ -342,6 +346,9 @@ pub fn reschedule_inner(
     )?;
     if let Some(tech) = &job.technician_id {
         jobs::log_change(conn, "job", &job.id, Some(tech), false, now)?;
+        // Re-plan the day it left and the day it joined.
+        crate::planning::replan_technician_day(conn, tech, utc(job.window_start), utc(now), speed_kmh)?;
+        crate::planning::replan_technician_day(conn, tech, window.start, utc(now), speed_kmh)?;
     }
     jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod customers;
+pub mod day_plans;
 pub mod jobs;
 pub mod offers;
 pub mod ops;
@@ -56,5 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(offers::explanation)
         .service(offers::position)
         .service(customers::update_card)
+        .service(day_plans::route)
+        .service(day_plans::plan_org)
         .service(customers::get_card);
 }

@@ -80,10 +80,10 @@ pub async fn accept(
     caller.require(&[Role::Dispatcher])?;
     let id = id.into_inner();
     let now = state.now();
-    let job_id = id.clone();
+    let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
     state
         .db
-        .write(move |conn| flow::accept_inner(conn, &caller, &job_id, body.0.technician_id.as_deref(), now))
+        .write(move |conn| flow::accept_inner(conn, &caller, &job_id, body.0.technician_id.as_deref(), now, speed_kmh))
         .await?;
     respond(&state, id).await
 }
@@ -140,8 +140,11 @@ pub async fn reassign(
     caller.require(&[Role::Dispatcher, Role::Admin])?;
     let id = id.into_inner();
     let now = state.now();
-    let job_id = id.clone();
-    state.db.write(move |conn| flow::reassign_inner(conn, &caller, &job_id, &body.0.technician_id, now)).await?;
+    let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
+    state
+        .db
+        .write(move |conn| flow::reassign_inner(conn, &caller, &job_id, &body.0.technician_id, now, speed_kmh))
+        .await?;
     respond(&state, id).await
 }
 

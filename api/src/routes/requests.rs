@@ -414,11 +414,12 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
     let now = db_time(state.now());
+    let speed_kmh = state.config.travel_speed_kmh;
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
-            let job = job_routes::cancel_inner(conn, &caller, &id, &body.0, now)?;
+            let job = job_routes::cancel_inner(conn, &caller, &id, &body.0, now, speed_kmh)?;
             request_view(conn, job)
         })
         .await?;
@@ -439,11 +440,12 @@ pub async fn reschedule(
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
     let now = state.now();
     body.0.validate_at(now)?;
+    let speed_kmh = state.config.travel_speed_kmh;
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
-            let job = job_routes::reschedule_inner(conn, &caller, &id, &body.0.window, db_time(now))?;
+            let job = job_routes::reschedule_inner(conn, &caller, &id, &body.0.window, db_time(now), speed_kmh)?;
             request_view(conn, job)
         })
         .await?;

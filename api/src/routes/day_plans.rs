@@ -1,0 +1,148 @@
+//! `GET /v1/technicians/{id}/route` and `POST /v1/orgs/{id}/plan`: planned days.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::domain::{JobStatus, Role};
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::planning::{self, PlanReport};
+use crate::routes::jobs::TimeWindow;
+use crate::routes::technicians::LatLon;
+use crate::state::AppState;
+use crate::storage::{orgs, routes, technicians, utc};
+
+/// `?date=YYYY-MM-DD` in the technician's time zone (default: today there).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DateQuery {
+    pub date: Option<String>,
+}
+
+fn parse_date(value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    value
+        .map(|d| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid("date", "must be a date as YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+/// One planned visit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteStopView {
+    pub position: i32,
+    pub job_id: String,
+    pub status: JobStatus,
+    pub address: String,
+    pub location: LatLon,
+    /// The customer's window.
+    pub window: TimeWindow,
+    pub planned_arrival: DateTime<Utc>,
+    /// When service starts (after waiting for the window, if early).
+    pub planned_start: DateTime<Utc>,
+    pub planned_departure: DateTime<Utc>,
+    /// False when the visit cannot start inside its window (kept in the route, flagged).
+    pub feasible: bool,
+    /// Straight-line distance from the previous stop (or the start), metres.
+    pub travel_m: f64,
+}
+
+/// A technician's planned day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteView {
+    pub technician_id: String,
+    pub date: String,
+    pub timezone: String,
+    pub stops: Vec<RouteStopView>,
+    pub travel_m: f64,
+}
+
+/// A technician's visits of a date in planned order with planned arrival times.
+#[utoipa::path(get, path = "/v1/technicians/{id}/route", tag = "planning", params(DateQuery),
+    responses((status = 200, body = RouteView), (status = 404)), security(("bearer" = [])))]
+#[get("/v1/technicians/{id}/route")]
+pub async fn route(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    query: Query<DateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Technician, Role::Dispatcher, Role::Admin])?;
+    let date = parse_date(query.0.date.as_deref())?;
+    let now = state.now();
+    let id = id.into_inner();
+    let view = state
+        .db
+        .run(move |conn| {
+            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
+            if !(caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str())) {
+                return Err(ApiError::NotFound);
+            }
+            let date = date.unwrap_or_else(|| planning::local_date(&t, now)).to_string();
+            let stops: Vec<RouteStopView> = routes::of_day(conn, &t.id, &date)?
+                .into_iter()
+                .map(|(s, j)| RouteStopView {
+                    position: s.position,
+                    job_id: j.id,
+                    status: j.status,
+                    address: j.address,
+                    location: LatLon { lat: j.lat, lon: j.lon },
+                    window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
+                    planned_arrival: utc(s.planned_arrival),
+                    planned_start: utc(s.planned_start),
+                    planned_departure: utc(s.planned_departure),
+                    feasible: s.feasible,
+                    travel_m: s.travel_m.round(),
+                })
+                .collect();
+            Ok(RouteView {
+                travel_m: stops.iter().map(|s| s.travel_m).sum(),
+                technician_id: t.id,
+                date,
+                timezone: t.timezone,
+                stops,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Re-optimises the day of every active technician of an organisation
+/// (admin; a dispatcher of it or an ancestor): visits may move between its
+/// technicians; visits already en route or on site stay where they are.
+#[utoipa::path(post, path = "/v1/orgs/{id}/plan", tag = "planning", params(DateQuery),
+    responses((status = 200, body = PlanReport), (status = 404)), security(("bearer" = [])))]
+#[post("/v1/orgs/{id}/plan")]
+pub async fn plan_org(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    query: Query<DateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let date = parse_date(query.0.date.as_deref())?;
+    let now = state.now();
+    let speed = state.config.travel_speed_kmh;
+    let id = id.into_inner();
+    let report = state
+        .db
+        .write(move |conn| {
+            let org = orgs::find(conn, &id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+            let techs: Vec<technicians::Technician> = technicians::list(conn, &org.path, Some(&org.id), None, 10_000)?
+                .into_iter()
+                .filter(|t| t.active)
+                .collect();
+            let date = match (date, techs.first()) {
+                (Some(d), _) => d,
+                (None, Some(t)) => planning::local_date(t, now),
+                (None, None) => now.date_naive(),
+            };
+            planning::plan_days(conn, techs, date, true, now, speed)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,209 @@
+//! Planned days in the product: routes with planned times, ETAs for
+//! customers, re-planning on change and on demand.
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+use crate::offers::{JOB_LAT, JOB_LON, chain, job, login_with, probe_booking, technician};
+
+both_backends!(
+    accepted_jobs_join_the_technicians_route_in_window_order_and_customers_see_an_eta,
+    cancelling_or_reassigning_takes_the_visit_out_of_the_old_route,
+    an_org_plan_moves_visits_to_the_nearer_technician_but_never_one_under_way,
+    a_visit_nobody_can_reach_in_its_window_is_kept_and_flagged,
+);
+
+/// Tomorrow's date and a window on it, given in Moscow time.
+fn window(from_h: u32, to_h: u32) -> (String, Value) {
+    let day = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+    (
+        day.to_string(),
+        json!({"start": format!("{day}T{from_h:02}:00:00+03:00"), "end": format!("{day}T{to_h:02}:00:00+03:00")}),
+    )
+}
+
+fn at(lat: f64, lon: f64, w: &Value) -> Value {
+    let mut b = probe_booking();
+    b["location"] = json!({"lat": lat, "lon": lon});
+    b["window"] = w.clone();
+    b
+}
+
+async fn route(app: &TestApp, token: &str, tech: &str, date: &str) -> anyhow::Result<Value> {
+    let r = app.get(&format!("/v1/technicians/{tech}/route?date={date}"), token).await?;
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+    Ok(r.body)
+}
+
+fn stop_jobs(route: &Value) -> Vec<String> {
+    route["stops"].as_array().into_iter().flatten().filter_map(|s| s["job_id"].as_str().map(str::to_owned)).collect()
+}
+
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default()
+}
+
+async fn accepted_jobs_join_the_technicians_route_in_window_order_and_customers_see_an_eta(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    let (date, late) = window(14, 16);
+    let (_, early) = window(9, 11);
+    // Booked late window first: the route still serves the early window first.
+    let second = app.book(&customer, &at(JOB_LAT, JOB_LON, &late), None).await?.str("id");
+    let first = app.book(&customer, &at(JOB_LAT + 0.05, JOB_LON, &early), None).await?.str("id");
+    for id in [&second, &first] {
+        let r = app.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[3], &json!({})).await?;
+        assert_eq!(r.body["technician_id"], c.techs[3].as_str(), "{}", r.body);
+    }
+    let day = route(&app, &c.dispatchers[3], &c.techs[3], &date).await?;
+    assert_eq!(stop_jobs(&day), [first.clone(), second.clone()]);
+    assert_eq!(day["timezone"], "Asia/Krasnoyarsk");
+    for stop in day["stops"].as_array().into_iter().flatten() {
+        assert_eq!(stop["feasible"], true);
+        let start = time(&stop["planned_start"]);
+        assert!(start >= time(&stop["window"]["start"]) && start <= time(&stop["window"]["end"]), "{stop}");
+        assert!(time(&stop["planned_arrival"]) <= start);
+        assert!(time(&stop["planned_departure"]) > start);
+    }
+    // The ETA window surrounds the planned start, for the customer and the tracking link.
+    let planned = time(&day["stops"][1]["planned_start"]);
+    let mine = app.get(&format!("/v1/requests/{second}"), &customer).await?;
+    let (eta_start, eta_end) = (time(&mine.body["eta"]["start"]), time(&mine.body["eta"]["end"]));
+    assert!(
+        eta_start <= planned && planned <= eta_end && eta_end - eta_start == chrono::Duration::minutes(30),
+        "{}",
+        mine.body
+    );
+    let track =
+        app.call(reqwest::Method::GET, &format!("/v1/track/{}", mine.str("tracking_token")), None, None).await?;
+    assert_eq!(track.body["eta"], mine.body["eta"]);
+
+    // The technician sees its own route; another partner's dispatcher gets 404; a bad date 422.
+    let u = app.post("/v1/users", &c.admin, &json!({"email": "tech-d@probe.example", "password": "probe-password", "role": "technician", "technician_id": c.techs[3]})).await?;
+    assert_eq!(u.status, StatusCode::CREATED, "{}", u.body);
+    let own = login_with(&app, "tech-d@probe.example", "probe-password").await?;
+    assert_eq!(stop_jobs(&route(&app, &own, &c.techs[3], &date).await?).len(), 2);
+    let ural = app.login("dispatcher@ural.demo.sortie").await?;
+    assert_eq!(
+        app.get(&format!("/v1/technicians/{}/route?date={date}", c.techs[3]), &ural).await?.status,
+        StatusCode::NOT_FOUND
+    );
+    let bad = app.get(&format!("/v1/technicians/{}/route?date=tomorrow", c.techs[3]), &own).await?;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "date"));
+    Ok(())
+}
+
+async fn cancelling_or_reassigning_takes_the_visit_out_of_the_old_route(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    let (date, w) = window(10, 12);
+    let (_, w2) = window(13, 15);
+    let a = app.book(&customer, &at(JOB_LAT, JOB_LON, &w), None).await?.str("id");
+    let b = app.book(&customer, &at(JOB_LAT, JOB_LON, &w2), None).await?.str("id");
+    for id in [&a, &b] {
+        app.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[3], &json!({})).await?;
+    }
+    assert_eq!(stop_jobs(&route(&app, &c.admin, &c.techs[3], &date).await?).len(), 2);
+
+    let r = app.post(&format!("/v1/requests/{a}/cancel"), &customer, &json!({})).await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["eta"].is_null(), "a cancelled request has no ETA");
+    assert_eq!(stop_jobs(&route(&app, &c.admin, &c.techs[3], &date).await?), std::slice::from_ref(&b));
+
+    let r =
+        app.post(&format!("/v1/jobs/{b}/reassign"), &c.dispatchers[2], &json!({"technician_id": c.techs[2]})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(stop_jobs(&route(&app, &c.admin, &c.techs[3], &date).await?).is_empty());
+    assert_eq!(stop_jobs(&route(&app, &c.admin, &c.techs[2], &date).await?), std::slice::from_ref(&b));
+    Ok(())
+}
+
+async fn an_org_plan_moves_visits_to_the_nearer_technician_but_never_one_under_way(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    // Two technicians of D 100 km apart; jobs at each one's door given to the other.
+    let south = technician(&app, &c.admin, &c.orgs[3], "South", 0.0, 5).await?;
+    let north = technician(&app, &c.admin, &c.orgs[3], "North", 100.0, 5).await?;
+    let near_north = JOB_LAT + 100.0 / 111.0;
+    let customer = app.login("customer@demo.sortie").await?;
+    let (date, w) = window(10, 12);
+    let (_, w2) = window(13, 15);
+    let mut booked = Vec::new();
+    for (lat, win, wrong) in [(near_north, &w, &south), (JOB_LAT, &w, &north), (near_north, &w2, &south)] {
+        let id = app.book(&customer, &at(lat, JOB_LON, win), None).await?.str("id");
+        let r = app.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[3], &json!({"technician_id": wrong})).await?;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        booked.push(id);
+    }
+    // The third is already under way with South: it must stay.
+    let under_way = booked[2].clone();
+    let id = under_way.clone();
+    app.with_db(move |conn| {
+        use api::db::schema::jobs;
+        diesel::update(jobs::table.find(id)).set(jobs::status.eq("en_route")).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+
+    let r = app
+        .call(reqwest::Method::POST, &format!("/v1/orgs/{}/plan?date={date}", c.orgs[3]), Some(&c.dispatchers[3]), None)
+        .await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["moved"], 2, "{}", r.body);
+    let (before, after) =
+        (r.body["distance_before_m"].as_f64().unwrap_or(0.0), r.body["distance_after_m"].as_f64().unwrap_or(f64::MAX));
+    assert!(after < before, "{before} → {after}");
+    assert_eq!(job(&app, &c.admin, &booked[0]).await?["technician_id"], north.as_str());
+    // South's day now continues from the visit under way up north, so the visit at the
+    // south end goes to D's first technician, 10 km away, rather than back to South.
+    assert_eq!(job(&app, &c.admin, &booked[1]).await?["technician_id"], c.techs[3].as_str());
+    assert_eq!(job(&app, &c.admin, &under_way).await?["technician_id"], south.as_str(), "never move a visit under way");
+    let south_day = route(&app, &c.admin, &south, &date).await?;
+    assert_eq!(stop_jobs(&south_day).first(), Some(&under_way), "the day continues from the visit under way");
+    let events = app.get(&format!("/v1/jobs/{}/events", booked[0]), &c.admin).await?;
+    let last = events.body["items"].as_array().and_then(|v| v.last()).cloned().unwrap_or_default();
+    assert_eq!((last["type"].as_str(), last["data"]["reason"].as_str()), (Some("assigned"), Some("replanned")));
+    // Another partner may not plan D.
+    let ural = app.login("dispatcher@ural.demo.sortie").await?;
+    let r =
+        app.call(reqwest::Method::POST, &format!("/v1/orgs/{}/plan?date={date}", c.orgs[3]), Some(&ural), None).await?;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn a_visit_nobody_can_reach_in_its_window_is_kept_and_flagged(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    // An evening technician of D (20:00-23:00 Krasnoyarsk) is given a 14:00-16:00 local visit.
+    let evening = app
+        .post(
+            "/v1/technicians",
+            &c.admin,
+            &json!({"org_id": c.orgs[3], "name": "Evening", "skills": ["probe"],
+            "home_base": {"lat": JOB_LAT, "lon": JOB_LON}, "shift": {"start": "20:00", "end": "23:00"},
+            "timezone": "Asia/Krasnoyarsk", "daily_capacity": 3}),
+        )
+        .await?
+        .str("id");
+    let customer = app.login("customer@demo.sortie").await?;
+    let (date, w) = window(10, 12);
+    let id = app.book(&customer, &at(JOB_LAT, JOB_LON, &w), None).await?.str("id");
+    let r = app.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[3], &json!({"technician_id": evening})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let day = route(&app, &c.admin, &evening, &date).await?;
+    assert_eq!(stop_jobs(&day), std::slice::from_ref(&id), "kept in the route, never dropped");
+    assert_eq!(day["stops"][0]["feasible"], false);
+    Ok(())
+}
