@@ -38,8 +38,20 @@ const CHANGE_LOOKBACK_SECS: i64 = 120;
 /// Accept deadline when no agreement applies.
 const DEFAULT_ACCEPT_MIN: u32 = 60;
 
-/// A replica's dispatch state, shared by its workers.
-pub type SharedCache = Arc<RwLock<Option<DispatchCache>>>;
+/// A replica's dispatch state, shared by its workers, and the travel speed
+/// its decisions assume (for ranking today's jobs by added travel).
+#[derive(Clone)]
+pub struct SharedCache {
+    cache: Arc<RwLock<Option<DispatchCache>>>,
+    travel_speed_kmh: f64,
+}
+
+impl SharedCache {
+    /// An empty cache (loaded at the first decision).
+    pub fn new(travel_speed_kmh: f64) -> SharedCache {
+        SharedCache { cache: Arc::default(), travel_speed_kmh }
+    }
+}
 
 /// Parses a stored UUID into dispatch's 128-bit id.
 fn bits(id: &str) -> Result<u128, ApiError> {
@@ -213,7 +225,8 @@ fn with_cache<T>(
     now: DateTime<Utc>,
     f: impl FnOnce(&DispatchCache) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let mut guard = shared.write().map_err(|_| ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned")))?;
+    let mut guard =
+        shared.cache.write().map_err(|_| ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned")))?;
     match guard.as_mut() {
         Some(cache) => cache.refresh(conn, now)?,
         None => *guard = Some(DispatchCache::load(conn)?),
@@ -369,6 +382,9 @@ pub fn dispatch_inner(
     let now_db = db_time(now);
     match outcome {
         DispatchOutcome::Offer { decision, route, escalations } => {
+            let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
+            let (decision, route, by_travel) =
+                prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
             for e in &escalations {
                 offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
                 jobs::append_event(
@@ -380,7 +396,12 @@ pub fn dispatch_inner(
                     now_db,
                 )?;
             }
-            offers::add_explanation(conn, job_id, &explanation_json(&decision.explanation).to_string(), now_db)?;
+            let mut explained = explanation_json(&decision.explanation);
+            if let (Some(extra), Some(o)) = (by_travel, explained.as_object_mut()) {
+                o.insert("added_travel".into(), extra);
+                o.insert("reason".into(), json!({"code": "least_added_travel"}));
+            }
+            offers::add_explanation(conn, job_id, &explained.to_string(), now_db)?;
             let chosen =
                 decision.chosen.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
             for org in route.escalated_through.iter().chain(&route.passed) {
@@ -420,6 +441,51 @@ pub fn dispatch_inner(
             Ok(JobStatus::Unassignable)
         }
     }
+}
+
+/// For a job due within a day, re-ranks dispatch's near-equal candidates by the
+/// travel each would add to its planned day (the cheapest feasible insertion),
+/// rather than straight-line distance; returns the (possibly new) choice, its
+/// offer route and what was compared.
+fn prefer_least_added_travel(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job: &jobs::Job,
+    mut decision: dispatch::decision::Decision,
+    route: dispatch::offers::OfferRoute,
+    contractor: &str,
+    now: DateTime<Utc>,
+) -> Result<(dispatch::decision::Decision, dispatch::offers::OfferRoute, Option<Value>), ApiError> {
+    let due_soon = utc(job.window_start) < now + chrono::Duration::hours(24);
+    if !due_soon || decision.explanation.ranked.len() < 2 {
+        return Ok((decision, route, None));
+    }
+    let mut costs = Vec::new();
+    for candidate in decision.explanation.ranked.iter().take(5) {
+        let id = uuid_text(candidate.technician_id.0);
+        if let Some(added_m) = crate::planning::added_travel_m(conn, &id, job, now, cache.travel_speed_kmh)? {
+            costs.push((candidate.clone(), added_m));
+        }
+    }
+    let compared = json!(
+        costs
+            .iter()
+            .map(|(c, m)| json!({"technician_id": uuid_text(c.technician_id.0), "added_m": m.round()}))
+            .collect::<Vec<_>>()
+    );
+    let best = costs.into_iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.technician_id.cmp(&b.0.technician_id)));
+    let Some((best, _)) = best else { return Ok((decision, route, None)) };
+    if decision.chosen.as_ref().is_some_and(|c| c.technician_id == best.technician_id) {
+        return Ok((decision, route, Some(compared)));
+    }
+    let contractor = OrgId(bits(contractor)?);
+    let route = with_cache(cache, conn, now, |c| {
+        dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
+            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
+    })?;
+    decision.explanation.chosen = Some(best.technician_id);
+    decision.chosen = Some(best);
+    Ok((decision, route, Some(compared)))
 }
 
 /// Opens an offer to `org_id` with its agreement's deadline and records it.

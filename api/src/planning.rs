@@ -238,16 +238,26 @@ fn stored_distance(conn: &mut DbConnection, days: &[Day]) -> Result<f64, ApiErro
     Ok(total)
 }
 
-/// Plans one group of days together (one technician, or an organisation's).
-fn plan_group(
-    days: &[Day],
+/// A planning problem built from some technicians' days.
+struct Built<'d> {
+    instance: Instance,
+    origin: DateTime<Utc>,
+    /// Where and when each technician's plannable day starts (after visits under way).
+    starts: Vec<(Location, DateTime<Utc>)>,
+    /// The job behind each visit of `instance`.
+    visit_jobs: Vec<&'d jobs::Job>,
+    /// The visits under way, per day index, already timed.
+    pinned: Vec<(usize, Vec<Planned>)>,
+}
+
+fn build_instance<'d>(
+    days: &'d [Day],
     group: &[usize],
     with_skills: bool,
     now: DateTime<Utc>,
     speed: f64,
-    out: &mut HashMap<usize, Vec<Planned>>,
-) -> Result<(), ApiError> {
-    let Some(first) = group.first().and_then(|&i| days.get(i)) else { return Ok(()) };
+) -> Result<Option<Built<'d>>, ApiError> {
+    let Some(first) = group.first().and_then(|&i| days.get(i)) else { return Ok(None) };
     // Seconds from 14 h before the date's UTC midnight: every time zone's day is positive.
     let origin = first.date.and_time(NaiveTime::MIN).and_utc() - chrono::Duration::hours(14);
     let mut instance = Instance {
@@ -257,15 +267,14 @@ fn plan_group(
         technicians: Vec::new(),
         visits: Vec::new(),
     };
-    let mut starts: Vec<(Location, DateTime<Utc>)> = Vec::new();
-    let mut visit_jobs: Vec<&jobs::Job> = Vec::new();
+    let (mut starts, mut visit_jobs, mut pinned_all) = (Vec::new(), Vec::new(), Vec::new());
     for &i in group {
         let day = &days[i];
         let mut pinned = Vec::new();
         let (from, start, end) = day_start(day, now, speed, &mut pinned)?;
         let capacity =
             usize::try_from(day.tech.daily_capacity).unwrap_or(0).saturating_sub(day.other_booked + pinned.len());
-        out.insert(i, pinned);
+        pinned_all.push((i, pinned));
         starts.push((from, start));
         instance.locations.push(from);
         instance.locations.push(loc(day.tech.home_lat, day.tech.home_lon));
@@ -279,23 +288,48 @@ fn plan_group(
             skills,
         });
         for job in &day.movable {
-            instance.locations.push(loc(job.lat, job.lon));
-            let required: Vec<String> =
-                if with_skills { storage::from_json(&job.required_skills)? } else { Vec::new() };
-            instance.visits.push(Visit {
-                id: job.id.clone(),
-                location: instance.locations.len() - 1,
-                window: TimeWindow {
-                    start: secs(origin, utc(job.window_start)),
-                    end: secs(origin, utc(job.window_end)),
-                },
-                service_secs: service_secs(job.kind),
-                demand: 1.0,
-                required_skills: required,
-            });
+            let visit = visit_of(&mut instance, origin, job, with_skills)?;
+            instance.visits.push(visit);
             visit_jobs.push(job);
         }
     }
+    Ok(Some(Built { instance, origin, starts, visit_jobs, pinned: pinned_all }))
+}
+
+/// A job as a planner visit (its location appended to the instance).
+fn visit_of(
+    instance: &mut Instance,
+    origin: DateTime<Utc>,
+    job: &jobs::Job,
+    with_skills: bool,
+) -> Result<Visit, ApiError> {
+    instance.locations.push(loc(job.lat, job.lon));
+    let required: Vec<String> = if with_skills { storage::from_json(&job.required_skills)? } else { Vec::new() };
+    Ok(Visit {
+        id: job.id.clone(),
+        location: instance.locations.len() - 1,
+        window: TimeWindow { start: secs(origin, utc(job.window_start)), end: secs(origin, utc(job.window_end)) },
+        service_secs: service_secs(job.kind),
+        demand: 1.0,
+        required_skills: required,
+    })
+}
+
+/// Plans one group of days together (one technician, or an organisation's).
+fn plan_group(
+    days: &[Day],
+    group: &[usize],
+    with_skills: bool,
+    now: DateTime<Utc>,
+    speed: f64,
+    out: &mut HashMap<usize, Vec<Planned>>,
+) -> Result<(), ApiError> {
+    let Some(Built { instance, origin, starts, visit_jobs, pinned }) =
+        build_instance(days, group, with_skills, now, speed)?
+    else {
+        return Ok(());
+    };
+    out.extend(pinned);
     if instance.visits.is_empty() {
         return Ok(());
     }
@@ -449,4 +483,31 @@ pub fn after_job_left(
 ) -> Result<(), ApiError> {
     routes::set_eta(conn, job_id, None)?;
     replan_technician_day(conn, technician_id, window_start, now, speed_kmh)
+}
+
+/// The travel (metres) a job would add to a technician's planned day at the
+/// cheapest feasible place in its current route; `None` when it does not fit.
+/// Dispatch ranks near-equal candidates by it for jobs due within a day.
+pub fn added_travel_m(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    job: &jobs::Job,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<Option<f64>, ApiError> {
+    let Some((tech, _)) = technicians::find_with_org_path(conn, technician_id)? else { return Ok(None) };
+    let date = local_date(&tech, utc(job.window_start));
+    let order: Vec<String> =
+        routes::of_day(conn, &tech.id, &date.to_string())?.into_iter().map(|(s, _)| s.job_id).collect();
+    let days = vec![load_day(conn, tech, date)?];
+    let speed = (speed_kmh / 3.6).max(0.1);
+    let Some(mut built) = build_instance(&days, &[0], false, now, speed)? else { return Ok(None) };
+    // The current route in its stored order (visits not yet in it go last).
+    let position = |id: &str| order.iter().position(|o| o == id).unwrap_or(usize::MAX);
+    let mut visits: Vec<usize> = (0..built.instance.visits.len()).collect();
+    visits.sort_by_key(|&v| position(&built.instance.visits[v].id));
+    let route = dispatch::plan::Route { technician: 0, visits };
+    let visit = visit_of(&mut built.instance, built.origin, job, false)?;
+    let matrix = DenseMatrix::for_instance(&built.instance);
+    Ok(dispatch::plan::best_insertion(&built.instance, &[route], &visit, &matrix).map(|i| i.added_distance))
 }

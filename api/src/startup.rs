@@ -131,7 +131,7 @@ impl Application {
             keys: JwtKeys::new(&secret),
             clock,
             metrics: metrics_handle(),
-            dispatch: crate::flow::SharedCache::default(),
+            dispatch: crate::flow::SharedCache::new(config.travel_speed_kmh),
         };
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;

@@ -14,6 +14,7 @@ both_backends!(
     cancelling_or_reassigning_takes_the_visit_out_of_the_old_route,
     an_org_plan_moves_visits_to_the_nearer_technician_but_never_one_under_way,
     a_visit_nobody_can_reach_in_its_window_is_kept_and_flagged,
+    for_a_job_due_today_dispatch_prefers_the_least_added_travel_among_near_equals,
 );
 
 /// Tomorrow's date and a window on it, given in Moscow time.
@@ -205,5 +206,44 @@ async fn a_visit_nobody_can_reach_in_its_window_is_kept_and_flagged(backend: Bac
     let day = route(&app, &c.admin, &evening, &date).await?;
     assert_eq!(stop_jobs(&day), std::slice::from_ref(&id), "kept in the route, never dropped");
     assert_eq!(day["stops"][0]["feasible"], false);
+    Ok(())
+}
+
+async fn for_a_job_due_today_dispatch_prefers_the_least_added_travel_among_near_equals(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use chrono::Timelike as _;
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    // Two technicians of D near point A, 55 km south of the chain's: P 100 m north, Q 400 m south.
+    let a_lat = JOB_LAT - 0.5;
+    let p = technician(&app, &c.admin, &c.orgs[3], "P", -0.5 * 111.0 + 0.1, 5).await?;
+    let q = technician(&app, &c.admin, &c.orgs[3], "Q", -0.5 * 111.0 - 0.4, 5).await?;
+    // Times on one Krasnoyarsk day, all within the next 24 hours.
+    let krasnoyarsk = chrono::FixedOffset::east_opt(7 * 3600).ok_or_else(|| anyhow::anyhow!("offset"))?;
+    let local = chrono::Utc::now().with_timezone(&krasnoyarsk);
+    let base = if local.hour() < 17 {
+        local
+    } else {
+        (local.date_naive() + chrono::Duration::days(1))
+            .and_hms_opt(6, 0, 0)
+            .and_then(|t| t.and_local_timezone(krasnoyarsk).single())
+            .unwrap_or(local)
+    };
+    let w = |from_h: i64, to_h: i64| json!({"start": (base + chrono::Duration::hours(from_h)).to_rfc3339(), "end": (base + chrono::Duration::hours(to_h)).to_rfc3339()});
+    let customer = app.login("customer@demo.sortie").await?;
+    // Q already has a later visit 2 km north of A: A lies on Q's way there.
+    let v = app.book(&customer, &at(a_lat + 0.018, JOB_LON, &w(3, 6)), None).await?.str("id");
+    let r = app.post(&format!("/v1/jobs/{v}/accept"), &c.dispatchers[3], &json!({"technician_id": q})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let j = app.book(&customer, &at(a_lat, JOB_LON, &w(1, 2)), None).await?.str("id");
+    let ex = app.get(&format!("/v1/jobs/{j}/explanation"), &c.admin).await?;
+    let last = ex.body["decisions"].as_array().and_then(|d| d.last()).cloned().unwrap_or_default();
+    assert_eq!(last["ranked"][0]["technician_id"], p.as_str(), "P is nearest: {last}");
+    assert_eq!(last["reason"]["code"], "least_added_travel", "{last}");
+    assert_eq!(last["chosen"], q.as_str(), "Q passes by anyway: {last}");
+    let accepted = app.post(&format!("/v1/jobs/{j}/accept"), &c.dispatchers[3], &json!({})).await?;
+    assert_eq!(accepted.body["technician_id"], q.as_str());
     Ok(())
 }
