@@ -29,5 +29,6 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 pub mod workers;

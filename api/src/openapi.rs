@@ -24,6 +24,7 @@ use crate::routes;
         routes::offers::explanation, routes::offers::position,
         routes::customers::get_card, routes::customers::update_card,
         routes::day_plans::route, routes::day_plans::plan_org,
+        routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -34,6 +35,7 @@ use crate::routes;
         (name = "jobs", description = "The network's view of jobs"),
         (name = "customers", description = "Client cards"),
         (name = "planning", description = "Technicians' planned days"),
+        (name = "sync", description = "Technicians' phones: devices, pull, push, photos"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

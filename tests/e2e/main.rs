@@ -14,3 +14,4 @@ mod ops;
 mod planning;
 mod requests;
 mod scoping;
+mod sync;

@@ -227,6 +227,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     offers,
     job_explanations,
+    sync_devices,
+    sync_mutations,
+    report_notes,
+    report_checklist,
+    report_parts,
+    report_photos,
+    report_signatures,
+    report_visits,
+    photo_blobs,
     route_stops,
 );
 
@@ -271,3 +280,108 @@ diesel::table! {
 
 diesel::joinable!(offers -> jobs (job_id));
 diesel::joinable!(route_stops -> jobs (job_id));
+
+diesel::table! {
+    sync_devices (id) {
+        id -> Text,
+        user_id -> Text,
+        technician_id -> Nullable<Text>,
+        platform -> Text,
+        push_token -> Nullable<Text>,
+        app_version -> Text,
+        last_seq -> BigInt,
+        clock_offset_ms -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sync_mutations (device_id, seq) {
+        device_id -> Text,
+        seq -> BigInt,
+        mutation_id -> Text,
+        claimed_id -> Nullable<Text>,
+        name -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        message -> Nullable<Text>,
+        current -> Nullable<Text>,
+        processed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_notes (id) {
+        id -> Text,
+        job_id -> Text,
+        technician_id -> Text,
+        text -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_checklist (job_id, item) {
+        job_id -> Text,
+        item -> Text,
+        value -> Text,
+        technician_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_parts (id) {
+        id -> Text,
+        job_id -> Text,
+        technician_id -> Text,
+        sku -> Text,
+        qty -> Integer,
+        serial -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_photos (id) {
+        id -> Text,
+        job_id -> Text,
+        technician_id -> Text,
+        sha256 -> Text,
+        taken_at -> Timestamp,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_signatures (job_id) {
+        job_id -> Text,
+        technician_id -> Text,
+        signer_name -> Text,
+        image_sha256 -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_visits (job_id, visit) {
+        job_id -> Text,
+        visit -> Integer,
+        technician_id -> Text,
+        arrived_at -> Timestamp,
+        departed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    photo_blobs (sha256) {
+        sha256 -> Text,
+        content -> Binary,
+        size_bytes -> BigInt,
+        uploaded_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod orgs;
 pub mod pagination;
 pub mod requests;
+pub mod sync;
 pub mod technicians;
 pub mod track;
 pub mod users;
@@ -59,5 +60,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(customers::update_card)
         .service(day_plans::route)
         .service(day_plans::plan_org)
-        .service(customers::get_card);
+        .service(customers::get_card)
+        .service(sync::register_device)
+        .service(sync::pull)
+        .service(sync::push)
+        .service(sync::put_photo);
 }

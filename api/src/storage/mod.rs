@@ -9,6 +9,7 @@ pub mod offers;
 pub mod orgs;
 pub mod routes;
 pub mod settings;
+pub mod sync;
 pub mod technicians;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,536 @@
+//! Mobile sync storage: devices, processed mutations, the work report
+//! (notes, checklist answers, part uses, photos, signature, visits), photo
+//! bytes behind [`PhotoStore`], and the one backend-specific read of the
+//! change log ([`read_changes`], [`snapshot_cursor`]).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use mobile_sync::cursor::Cursor;
+
+use crate::db::schema::{
+    change_log, photo_blobs, report_checklist, report_notes, report_parts, report_photos, report_signatures,
+    report_visits, sync_devices, sync_mutations,
+};
+use crate::db::{DbConnection, insert_unless_exists};
+
+/// A registered phone.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = sync_devices, treat_none_as_default_value = false)]
+pub struct Device {
+    pub id: String,
+    pub user_id: String,
+    pub technician_id: Option<String>,
+    pub platform: String,
+    pub push_token: Option<String>,
+    pub app_version: String,
+    pub last_seq: i64,
+    pub clock_offset_ms: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// Registers a device.
+pub fn insert_device(conn: &mut DbConnection, device: &Device) -> QueryResult<()> {
+    diesel::insert_into(sync_devices::table).values(device).execute(conn).map(drop)
+}
+
+/// The device with this id if it belongs to `user_id` (another user's device is "not found").
+pub fn find_device(conn: &mut DbConnection, id: &str, user_id: &str) -> QueryResult<Option<Device>> {
+    sync_devices::table.filter(sync_devices::id.eq(id)).filter(sync_devices::user_id.eq(user_id)).first(conn).optional()
+}
+
+/// The device's last processed seq.
+pub fn last_seq(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+    sync_devices::table.find(id).select(sync_devices::last_seq).first(conn)
+}
+
+/// Claims `seq` as the device's next mutation: true only if the last
+/// processed one is `seq - 1`. The update is the guard (and on PostgreSQL
+/// the row lock) that makes two concurrent pushes of one device process each
+/// seq exactly once.
+pub fn advance_seq(conn: &mut DbConnection, id: &str, seq: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(sync_devices::table.find(id).filter(sync_devices::last_seq.eq(seq - 1)))
+        .set((sync_devices::last_seq.eq(seq), sync_devices::last_seen_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Remembers the clock offset measured at a push.
+pub fn set_clock_offset(conn: &mut DbConnection, id: &str, offset_ms: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sync_devices::table.find(id))
+        .set((sync_devices::clock_offset_ms.eq(offset_ms), sync_devices::last_seen_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A processed mutation.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = sync_mutations, treat_none_as_default_value = false)]
+pub struct MutationRecord {
+    pub device_id: String,
+    pub seq: i64,
+    pub mutation_id: String,
+    pub claimed_id: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub current: Option<String>,
+    pub processed_at: NaiveDateTime,
+}
+
+/// Records a processed mutation; `Ok(false)` when its `claimed_id` is already
+/// owned by another row (the mutation id was used before).
+pub fn insert_record(conn: &mut DbConnection, record: &MutationRecord) -> QueryResult<bool> {
+    insert_unless_exists(conn, |conn| diesel::insert_into(sync_mutations::table).values(record).execute(conn))
+}
+
+/// Sets the outcome of a recorded mutation.
+pub fn set_outcome(
+    conn: &mut DbConnection,
+    device_id: &str,
+    seq: i64,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    current: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(sync_mutations::table.find((device_id, seq)))
+        .set((
+            sync_mutations::status.eq(status),
+            sync_mutations::reason.eq(reason),
+            sync_mutations::message.eq(message),
+            sync_mutations::current.eq(current),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The record of a device's mutation `seq`.
+pub fn find_record(conn: &mut DbConnection, device_id: &str, seq: i64) -> QueryResult<Option<MutationRecord>> {
+    sync_mutations::table.find((device_id, seq)).first(conn).optional()
+}
+
+/// The device that owns a mutation id, if any.
+pub fn claim_owner(conn: &mut DbConnection, mutation_id: &str) -> QueryResult<Option<String>> {
+    sync_mutations::table
+        .filter(sync_mutations::claimed_id.eq(mutation_id))
+        .select(sync_mutations::device_id)
+        .first(conn)
+        .optional()
+}
+
+/// Adds a note; `Ok(Some(job_id))` of the existing note when its id is taken.
+pub fn insert_note(
+    conn: &mut DbConnection,
+    id: &str,
+    job_id: &str,
+    technician_id: &str,
+    text: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let inserted = insert_unless_exists(conn, |conn| {
+        diesel::insert_into(report_notes::table)
+            .values((
+                report_notes::id.eq(id),
+                report_notes::job_id.eq(job_id),
+                report_notes::technician_id.eq(technician_id),
+                report_notes::text.eq(text),
+                report_notes::at.eq(at),
+            ))
+            .execute(conn)
+    })?;
+    if inserted {
+        return Ok(None);
+    }
+    report_notes::table.find(id).select(report_notes::job_id).first(conn).map(Some)
+}
+
+/// Sets a checklist answer. Callers hold the job's lock, so update-then-insert does not race.
+pub fn set_checklist(
+    conn: &mut DbConnection,
+    job_id: &str,
+    item: &str,
+    value_json: &str,
+    technician_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let n = diesel::update(report_checklist::table.find((job_id, item)))
+        .set((
+            report_checklist::value.eq(value_json),
+            report_checklist::technician_id.eq(technician_id),
+            report_checklist::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(report_checklist::table)
+            .values((
+                report_checklist::job_id.eq(job_id),
+                report_checklist::item.eq(item),
+                report_checklist::value.eq(value_json),
+                report_checklist::technician_id.eq(technician_id),
+                report_checklist::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A part use row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = report_parts, treat_none_as_default_value = false)]
+pub struct PartUse {
+    pub id: String,
+    pub job_id: String,
+    pub technician_id: String,
+    pub sku: String,
+    pub qty: i32,
+    pub serial: Option<String>,
+    pub at: NaiveDateTime,
+}
+
+/// Adds a part use; `Ok(Some(job_id))` of the existing one when its id is taken.
+pub fn insert_part(conn: &mut DbConnection, part: &PartUse) -> QueryResult<Option<String>> {
+    if insert_unless_exists(conn, |conn| diesel::insert_into(report_parts::table).values(part).execute(conn))? {
+        return Ok(None);
+    }
+    report_parts::table.find(&part.id).select(report_parts::job_id).first(conn).map(Some)
+}
+
+/// A photo's metadata row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = report_photos, treat_none_as_default_value = false)]
+pub struct Photo {
+    pub id: String,
+    pub job_id: String,
+    pub technician_id: String,
+    pub sha256: String,
+    pub taken_at: NaiveDateTime,
+    pub at: NaiveDateTime,
+}
+
+/// Attaches a photo; `Ok(Some(job_id))` of the existing one when its id is taken.
+pub fn insert_photo(conn: &mut DbConnection, photo: &Photo) -> QueryResult<Option<String>> {
+    if insert_unless_exists(conn, |conn| diesel::insert_into(report_photos::table).values(photo).execute(conn))? {
+        return Ok(None);
+    }
+    report_photos::table.find(&photo.id).select(report_photos::job_id).first(conn).map(Some)
+}
+
+/// Sets the signature (the later write wins). Callers hold the job's lock.
+pub fn set_signature(
+    conn: &mut DbConnection,
+    job_id: &str,
+    technician_id: &str,
+    signer_name: &str,
+    image_sha256: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(report_signatures::table.find(job_id)).execute(conn)?;
+    diesel::insert_into(report_signatures::table)
+        .values((
+            report_signatures::job_id.eq(job_id),
+            report_signatures::technician_id.eq(technician_id),
+            report_signatures::signer_name.eq(signer_name),
+            report_signatures::image_sha256.eq(image_sha256),
+            report_signatures::at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A visit on site.
+#[derive(Debug, Clone, Queryable)]
+pub struct Visit {
+    pub job_id: String,
+    pub visit: i32,
+    pub technician_id: String,
+    pub arrived_at: NaiveDateTime,
+    pub departed_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Records an arrival: a new visit, the job's visit count and its first arrival.
+pub fn open_visit(
+    conn: &mut DbConnection,
+    job_id: &str,
+    technician_id: &str,
+    arrived_at: NaiveDateTime,
+) -> QueryResult<()> {
+    use crate::db::schema::jobs;
+    let last: Option<i32> = report_visits::table
+        .filter(report_visits::job_id.eq(job_id))
+        .select(diesel::dsl::max(report_visits::visit))
+        .first(conn)?;
+    diesel::insert_into(report_visits::table)
+        .values((
+            report_visits::job_id.eq(job_id),
+            report_visits::visit.eq(last.unwrap_or(0) + 1),
+            report_visits::technician_id.eq(technician_id),
+            report_visits::arrived_at.eq(arrived_at),
+        ))
+        .execute(conn)?;
+    diesel::update(jobs::table.find(job_id)).set(jobs::visits.eq(jobs::visits + 1)).execute(conn)?;
+    diesel::update(jobs::table.find(job_id).filter(jobs::first_on_site_at.is_null()))
+        .set(jobs::first_on_site_at.eq(arrived_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Closes the open visit of a job; returns its seconds on site.
+pub fn close_visit(
+    conn: &mut DbConnection,
+    job_id: &str,
+    departed_at: NaiveDateTime,
+    outcome: &str,
+    reason: Option<&str>,
+) -> QueryResult<i64> {
+    let open: Option<Visit> = report_visits::table
+        .filter(report_visits::job_id.eq(job_id))
+        .filter(report_visits::departed_at.is_null())
+        .order(report_visits::visit.desc())
+        .first(conn)
+        .optional()?;
+    let Some(open) = open else { return Ok(0) };
+    // Corrected phone times may disagree slightly; a visit never lasts less than nothing.
+    let departed_at = departed_at.max(open.arrived_at);
+    diesel::update(report_visits::table.find((job_id, open.visit)))
+        .set((
+            report_visits::departed_at.eq(departed_at),
+            report_visits::outcome.eq(outcome),
+            report_visits::reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok((departed_at - open.arrived_at).num_seconds())
+}
+
+/// Everything of one job's work report.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub notes: Vec<(String, String, NaiveDateTime)>,
+    pub checklist: Vec<(String, String)>,
+    pub parts: Vec<PartUse>,
+    pub photos: Vec<(Photo, bool)>,
+    pub signature: Option<(String, String)>,
+    pub visits: Vec<Visit>,
+}
+
+/// Loads a job's work report, in a stable order (the phone's checksum depends on it).
+pub fn report(conn: &mut DbConnection, job_id: &str) -> QueryResult<Report> {
+    let notes = report_notes::table
+        .filter(report_notes::job_id.eq(job_id))
+        .order((report_notes::at.asc(), report_notes::id.asc()))
+        .select((report_notes::id, report_notes::text, report_notes::at))
+        .load(conn)?;
+    let checklist = report_checklist::table
+        .filter(report_checklist::job_id.eq(job_id))
+        .select((report_checklist::item, report_checklist::value))
+        .load(conn)?;
+    let parts = report_parts::table
+        .filter(report_parts::job_id.eq(job_id))
+        .order((report_parts::at.asc(), report_parts::id.asc()))
+        .load(conn)?;
+    let photos: Vec<Photo> = report_photos::table
+        .filter(report_photos::job_id.eq(job_id))
+        .order((report_photos::taken_at.asc(), report_photos::id.asc()))
+        .load(conn)?;
+    let shas: Vec<&str> = photos.iter().map(|p| p.sha256.as_str()).collect();
+    let uploaded: Vec<String> = if shas.is_empty() {
+        Vec::new()
+    } else {
+        photo_blobs::table.filter(photo_blobs::sha256.eq_any(&shas)).select(photo_blobs::sha256).load(conn)?
+    };
+    let photos = photos
+        .into_iter()
+        .map(|p| {
+            let up = uploaded.contains(&p.sha256);
+            (p, up)
+        })
+        .collect();
+    let signature = report_signatures::table
+        .find(job_id)
+        .select((report_signatures::signer_name, report_signatures::image_sha256))
+        .first(conn)
+        .optional()?;
+    let visits =
+        report_visits::table.filter(report_visits::job_id.eq(job_id)).order(report_visits::visit.asc()).load(conn)?;
+    Ok(Report { notes, checklist, parts, photos, signature, visits })
+}
+
+/// Where photo bytes live. The database is the default; an S3-compatible
+/// store implements the same two calls.
+pub trait PhotoStore: Send + Sync {
+    /// Stores the bytes under their SHA-256; `Ok(false)` if they were already there.
+    fn put(
+        &self,
+        conn: &mut DbConnection,
+        sha256: &str,
+        bytes: &[u8],
+        uploaded_by: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool>;
+    /// Whether the bytes of this SHA-256 are stored.
+    fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool>;
+}
+
+/// Photo bytes in the `photo_blobs` table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DbPhotoStore;
+
+impl PhotoStore for DbPhotoStore {
+    fn put(
+        &self,
+        conn: &mut DbConnection,
+        sha256: &str,
+        bytes: &[u8],
+        uploaded_by: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        if self.exists(conn, sha256)? {
+            return Ok(false);
+        }
+        // The primary key makes a concurrent upload of the same bytes a no-op.
+        insert_unless_exists(conn, |conn| {
+            diesel::insert_into(photo_blobs::table)
+                .values((
+                    photo_blobs::sha256.eq(sha256),
+                    photo_blobs::content.eq(bytes),
+                    photo_blobs::size_bytes.eq(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
+                    photo_blobs::uploaded_by.eq(uploaded_by),
+                    photo_blobs::created_at.eq(now),
+                ))
+                .execute(conn)
+        })
+    }
+
+    fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(photo_blobs::table.find(sha256))).get_result(conn)
+    }
+}
+
+/// Jobs whose report references these photo bytes, with their current technician.
+pub fn jobs_with_photo(conn: &mut DbConnection, sha256: &str) -> QueryResult<Vec<(String, Option<String>)>> {
+    use crate::db::schema::jobs;
+    let ids: Vec<String> =
+        report_photos::table.filter(report_photos::sha256.eq(sha256)).select(report_photos::job_id).load(conn)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    jobs::table.filter(jobs::id.eq_any(ids)).select((jobs::id, jobs::technician_id)).load(conn)
+}
+
+/// One change-log row as the sync feed reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub tx: u64,
+    pub seq: i64,
+    pub entity: String,
+    pub entity_id: String,
+}
+
+#[derive(QueryableByName)]
+struct PgChangeRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    txid: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    entity: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    entity_id: String,
+}
+
+#[derive(QueryableByName)]
+struct Horizon {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    xmin: i64,
+}
+
+/// The technician's change-log rows after `after`, in `(tx, seq)` order, at
+/// most `limit`, and only those no transaction still in flight can precede.
+///
+/// This is the one backend-specific read of the sync feed:
+/// - PostgreSQL: sequence numbers are handed out before commit, so a row
+///   with a lower `seq` can become visible after a higher one was read. Each
+///   row carries its writing transaction (`txid`); only rows of transactions
+///   older than the oldest one still running (`pg_snapshot_xmin`) are read,
+///   ordered by `(txid, seq)`. Those transactions are finished, so nothing
+///   can appear behind the cursor later. (A long transaction delays pulls; it
+///   never makes them skip.)
+/// - SQLite: one writer at a time, and `seq` is assigned under the write
+///   lock, so commit order is `seq` order and every visible row is final.
+pub fn read_changes(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    after: Cursor,
+    limit: i64,
+) -> QueryResult<Vec<ChangeRow>> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            let tx = i64::try_from(after.tx).unwrap_or(i64::MAX);
+            let rows: Vec<PgChangeRow> = diesel::sql_query(
+                "SELECT txid, seq, entity, entity_id FROM change_log \
+                 WHERE technician_id = $1 AND (txid, seq) > ($2, $3) \
+                   AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                 ORDER BY txid, seq LIMIT $4",
+            )
+            .bind::<diesel::sql_types::Text, _>(technician_id)
+            .bind::<diesel::sql_types::BigInt, _>(tx)
+            .bind::<diesel::sql_types::BigInt, _>(after.seq)
+            .bind::<diesel::sql_types::BigInt, _>(limit)
+            .load(pg)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| ChangeRow {
+                    tx: u64::try_from(r.txid).unwrap_or(0),
+                    seq: r.seq,
+                    entity: r.entity,
+                    entity_id: r.entity_id,
+                })
+                .collect())
+        }
+        DbConnection::Sqlite(_) => {
+            let rows: Vec<(i64, String, String)> = change_log::table
+                .filter(change_log::technician_id.eq(technician_id))
+                .filter(change_log::seq.gt(after.seq))
+                .order(change_log::seq.asc())
+                .limit(limit)
+                .select((change_log::seq, change_log::entity, change_log::entity_id))
+                .load(conn)?;
+            Ok(rows.into_iter().map(|(seq, entity, entity_id)| ChangeRow { tx: 0, seq, entity, entity_id }).collect())
+        }
+    }
+}
+
+/// A cursor that covers every change committed before now, for a full pull:
+/// read it *before* loading the state, so the state is at least as new.
+/// Changes of transactions still in flight come after it (and a change
+/// already reflected in the state may come once more, harmlessly).
+pub fn snapshot_cursor(conn: &mut DbConnection) -> QueryResult<Cursor> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            let h: Horizon = diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
+                .get_result(pg)?;
+            // Every row with txid < xmin is delivered by the state; (xmin - 1, MAX) is just below the rest.
+            Ok(Cursor::at(u64::try_from(h.xmin - 1).unwrap_or(0), i64::MAX))
+        }
+        DbConnection::Sqlite(_) => Ok(Cursor::at(0, super::jobs::last_change_seq(conn)?)),
+    }
+}
+
+/// Whether a cursor can be served here: not from the future (a restored
+/// database) and not from another backend's numbering.
+pub fn cursor_servable(conn: &mut DbConnection, cursor: Cursor) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            let h: Horizon = diesel::sql_query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmin")
+                .get_result(pg)?;
+            Ok(cursor.tx <= u64::try_from(h.xmin).unwrap_or(0))
+        }
+        DbConnection::Sqlite(_) => {
+            let max = super::jobs::last_change_seq(conn)?;
+            Ok(cursor.tx == 0 && cursor.seq <= max)
+        }
+    }
+}

@@ -1,0 +1,11 @@
+DROP INDEX change_log_technician_tx;
+ALTER TABLE change_log DROP COLUMN txid;
+DROP TABLE photo_blobs;
+DROP TABLE report_visits;
+DROP TABLE report_signatures;
+DROP TABLE report_photos;
+DROP TABLE report_parts;
+DROP TABLE report_checklist;
+DROP TABLE report_notes;
+DROP TABLE sync_mutations;
+DROP TABLE sync_devices;

@@ -1,0 +1,9 @@
+DROP TABLE photo_blobs;
+DROP TABLE report_visits;
+DROP TABLE report_signatures;
+DROP TABLE report_photos;
+DROP TABLE report_parts;
+DROP TABLE report_checklist;
+DROP TABLE report_notes;
+DROP TABLE sync_mutations;
+DROP TABLE sync_devices;
