@@ -804,15 +804,14 @@ pub fn close_offer_on_cancel(conn: &mut DbConnection, job_id: &str, now: DateTim
 /// in its own transaction. Safe in every replica at once. Returns how many
 /// jobs moved.
 pub fn sweep(db_conn: &mut DbConnection, cache: &SharedCache, now: DateTime<Utc>) -> Result<usize, ApiError> {
-    let mut moved = 0;
-    loop {
-        let done = crate::db::write_tx(db_conn, |conn| {
-            let Some(offer_id) = offers::claim_expired(conn, db_time(now), 1)?.into_iter().next() else {
-                return Ok(false);
-            };
-            let offer = offers::of_job_offer(conn, &offer_id)?;
+    let expired = sweep_batches(
+        db_conn,
+        "expired offer",
+        |conn| offers::claim_expired(conn, db_time(now), SWEEP_BATCH),
+        |conn, offer_id| {
+            let offer = offers::of_job_offer(conn, offer_id)?;
             if !offers::close(conn, &offer.id, OfferStatus::Expired, None, None, db_time(now))? {
-                return Ok(true);
+                return Ok(());
             }
             jobs::append_event(
                 conn,
@@ -822,27 +821,50 @@ pub fn sweep(db_conn: &mut DbConnection, cache: &SharedCache, now: DateTime<Utc>
                 &json!({"status": JobStatus::Offered, "org_id": offer.org_id, "deadline": utc(offer.deadline)}),
                 db_time(now),
             )?;
-            dispatch_inner(conn, cache, &offer.job_id, Step::default(), now)?;
-            Ok(true)
-        })?;
-        if !done {
-            break;
-        }
-        moved += 1;
-    }
+            dispatch_inner(conn, cache, &offer.job_id, Step::default(), now).map(drop)
+        },
+    )?;
     let stale = db_time(now - chrono::Duration::seconds(10));
+    let undispatched = sweep_batches(
+        db_conn,
+        "undispatched job",
+        |conn| offers::claim_undispatched(conn, stale, SWEEP_BATCH),
+        |conn, job_id| dispatch_inner(conn, cache, job_id, Step::default(), now).map(drop),
+    )?;
+    Ok(expired + undispatched)
+}
+
+/// How many items one sweep transaction claims.
+const SWEEP_BATCH: i64 = 50;
+
+/// Claims batches (one transaction each, rows locked by `claim`) and handles
+/// each item in a savepoint: an item that fails is logged and left for the
+/// next pass, and the others still move. Returns how many were handled.
+fn sweep_batches(
+    db_conn: &mut DbConnection,
+    what: &str,
+    claim: impl Fn(&mut DbConnection) -> diesel::QueryResult<Vec<String>>,
+    handle: impl Fn(&mut DbConnection, &str) -> Result<(), ApiError>,
+) -> Result<usize, ApiError> {
+    use diesel::Connection as _;
+    let mut total = 0;
     loop {
-        let done = crate::db::write_tx(db_conn, |conn| {
-            let Some(job_id) = offers::claim_undispatched(conn, stale, 1)?.into_iter().next() else { return Ok(false) };
-            dispatch_inner(conn, cache, &job_id, Step::default(), now)?;
-            Ok(true)
+        let (claimed, handled) = crate::db::write_tx(db_conn, |conn| {
+            let ids = claim(conn)?;
+            let mut handled = 0;
+            for id in &ids {
+                match conn.transaction(|c| handle(c, id)) {
+                    Ok(()) => handled += 1,
+                    Err(e) => tracing::error!(item = %id, error = %e, "Deadline sweep could not handle {what} {id}"),
+                }
+            }
+            Ok((ids.len(), handled))
         })?;
-        if !done {
-            break;
+        total += handled;
+        if claimed < usize::try_from(SWEEP_BATCH).unwrap_or(0) || handled == 0 {
+            return Ok(total);
         }
-        moved += 1;
     }
-    Ok(moved)
 }
 
 /// The stored explanations of a job, oldest first.

@@ -106,12 +106,16 @@ pub async fn replan_once(state: &AppState) -> Result<usize, crate::error::ApiErr
             let days = crate::storage::routes::days_on(conn, &dates)?;
             for (tech, date) in &days {
                 let Ok(date) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
-                crate::db::write_tx(conn, |conn| {
+                let planned = crate::db::write_tx(conn, |conn| {
                     let Some((t, _)) = crate::storage::technicians::find_with_org_path(conn, tech)? else {
                         return Ok(());
                     };
                     crate::planning::plan_days(conn, vec![t], date, false, now, speed).map(drop)
-                })?;
+                });
+                // A day that fails is logged; the others are still planned.
+                if let Err(e) = planned {
+                    tracing::error!(technician.id = %tech, %date, error = %e, "Scheduled re-plan of a day failed");
+                }
             }
             Ok(days.len())
         })

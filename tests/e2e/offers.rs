@@ -17,6 +17,7 @@ both_backends!(
     a_technician_is_never_booked_past_capacity_even_when_accepts_race,
     reassigning_moves_the_job_within_the_assignees_subtree_only,
     two_replicas_on_one_database_follow_each_others_changes_and_never_accept_twice,
+    a_job_the_deadline_worker_cannot_handle_does_not_hold_up_the_others,
 );
 
 /// A chain vendor → A → B → C → D with one `probe` technician each, D's nearest
@@ -397,5 +398,30 @@ async fn two_replicas_on_one_database_follow_each_others_changes_and_never_accep
     let mut statuses = [a?.status, b?.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    Ok(())
+}
+
+async fn a_job_the_deadline_worker_cannot_handle_does_not_hold_up_the_others(backend: Backend) -> anyhow::Result<()> {
+    use diesel::prelude::*;
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    let broken = app.book(&customer, &probe_booking(), None).await?.str("id");
+    let fine = app.book(&customer, &probe_booking(), None).await?.str("id");
+    // Break one job for real: its stored skills no longer parse, so re-dispatching it fails.
+    let id = broken.clone();
+    app.with_db(move |conn| {
+        use api::db::schema::jobs;
+        diesel::update(jobs::table.find(id)).set(jobs::required_skills.eq("not json")).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    app.clock.advance(chrono::Duration::minutes(121));
+    assert_eq!(app.sweep().await?, 1, "the healthy job moved on");
+    assert_eq!(job(&app, &c.admin, &fine).await?["offer"]["org_id"], c.orgs[2].as_str());
+    // The broken one keeps its (expired, still pending) offer for the next pass; nothing half-done.
+    let events = app.get(&format!("/v1/jobs/{broken}/events"), &c.admin).await?;
+    let types: Vec<&str> = events.body["items"].as_array().into_iter().flatten().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, ["created", "offered"]);
     Ok(())
 }
