@@ -59,6 +59,8 @@ pub enum BenchCommand {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Mobile sync over HTTP on SQLite and PostgreSQL: a 20-job day's pull, a 100-mutation push, many phones at once.
+    Sync(crate::sync_bench::SyncBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -146,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Plan { dir, args, only }) => {
             tokio::task::spawn_blocking(move || crate::plan_cli::bench_plan(&dir, &args, only.as_deref())).await?
         }
+        Command::Bench(BenchCommand::Sync(args)) => crate::sync_bench::bench_sync(&args).await,
     }
 }
 

@@ -30,5 +30,6 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod sync;
+pub mod sync_bench;
 pub mod telemetry;
 pub mod workers;

@@ -286,18 +286,20 @@ pub fn pull(
     }
     latest.reverse();
     let mut changes = Vec::with_capacity(latest.len() + 1);
-    let mut any_job = false;
+    // Any job change (or a re-planned day) may reorder the route.
+    let mut route_changed = false;
     for (entity, id) in latest {
         match entity.as_str() {
             "job" => {
-                any_job = true;
+                route_changed = true;
                 changes.push(job_change(conn, technician_id, &id)?);
             }
+            "route" => route_changed = true,
             "technician" if id == technician_id => changes.push(technician_change(conn, technician_id)?),
             _ => {}
         }
     }
-    if any_job {
+    if route_changed {
         changes.push(route_change(conn, technician_id)?);
     }
     Ok(PullResponse { changes, cursor: next.encode(), has_more, reset_required: false })

@@ -24,6 +24,7 @@ both_backends!(
     an_older_app_that_omits_newer_optional_fields_keeps_working,
     bad_mutations_are_rejected_one_by_one_and_bad_requests_apply_nothing,
     photos_upload_content_addressed_idempotent_and_limited,
+    an_incomplete_visit_sends_the_job_back_with_its_reason_and_counts_the_visit,
 );
 
 const LAT: f64 = 60.0;
@@ -906,5 +907,47 @@ async fn photos_upload_content_addressed_idempotent_and_limited(backend: Backend
     phone.queue("job.add_note", note(&job, "photo sent"));
     phone.converge().await?;
     assert_eq!(phone.job(&job).map(|j| j["report"]["photos"][0]["uploaded"].clone()), Some(json!(true)));
+    Ok(())
+}
+
+async fn an_incomplete_visit_sends_the_job_back_with_its_reason_and_counts_the_visit(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let f = fixture(&app).await?;
+    let job = f.job_for(&app, 0, "parts_replacement").await?;
+    let mut phone = Phone::register(&app, &f.tech_tokens[0]).await?;
+    let arrived = (phone.now() - Duration::minutes(20)).to_rfc3339();
+    let ids = [
+        phone.queue("job.set_status", json!({"job_id": job, "status": "en_route"})),
+        phone.queue("job.set_status", json!({"job_id": job, "status": "on_site", "at": arrived})),
+        phone.queue("job.set_status", json!({"job_id": job, "status": "incomplete", "reason": "part_missing"})),
+        // Not after an incomplete visit: the job is back with the dispatcher.
+        phone.queue("job.set_status", json!({"job_id": job, "status": "completed"})),
+        phone.queue("job.add_note", note(&job, "after the visit")),
+    ];
+    phone.converge().await?;
+    phone.assert_exactly_once();
+    assert_eq!(ids[..3].iter().map(|id| phone.status_of(id)).collect::<Vec<_>>(), ["applied"; 3]);
+    assert_eq!(phone.reason_of(&ids[3]), "invalid_transition");
+    assert_eq!(phone.reason_of(&ids[4]), "job_not_active");
+    let j = phone.job(&job).cloned().unwrap_or_default();
+    assert_eq!(j["status"], "incomplete");
+    assert_eq!(j["report"]["visits"][0]["outcome"], "incomplete");
+    assert_eq!(j["report"]["visits"][0]["reason"], "part_missing");
+    let secs = j["report"]["time_on_site_secs"].as_i64().unwrap_or(0);
+    assert!((20 * 60 - 10..=20 * 60 + 10).contains(&secs), "{secs}");
+    assert_eq!(phone.view["route/current"]["stops"], json!([]), "off the route until it is scheduled again");
+    assert_eq!(event_types(&app, &job).await?.last().map(String::as_str), Some("incomplete"));
+    let visits = app
+        .with_db({
+            let job = job.clone();
+            move |conn| {
+                Ok(api::storage::jobs::find_scoped(conn, &job, api::storage::jobs::JobScope::All)?
+                    .map(|j| (j.visits, j.first_on_site_at.is_some())))
+            }
+        })
+        .await?;
+    assert_eq!(visits, Some((1, true)));
     Ok(())
 }
