@@ -90,6 +90,12 @@ fn main() {
         black_box(moving.nearest_eligible_in(at, &scope, 1, |id| available(&fleet.techs[id.0 as usize])));
     });
     report("index after all moved (k=1)", &h);
+    let mut compacted = moving.clone();
+    compacted.compact();
+    let h = record(&jobs, |&at| {
+        black_box(compacted.nearest_eligible_in(at, &scope, 1, |id| available(&fleet.techs[id.0 as usize])));
+    });
+    report("index after all moved, compacted (k=1)", &h);
     for &at in &jobs[..200] {
         let got = moving.nearest_eligible_in(at, &scope, 1, |id| available(&fleet.techs[id.0 as usize]));
         let want = fleet.brute_force(at, 1, ONE_PCT);

@@ -117,6 +117,16 @@ fn bench_fleet(c: &mut Criterion, n: usize) {
             black_box(moving.nearest_eligible_in(at, &scope, 1, |id| fleet.techs[id.0 as usize].available))
         })
     });
+    // The same once every tree is rebuilt (what a fresh bulk load would give).
+    moving.compact();
+    let mut i = 0;
+    g.bench_function("index_after_all_moved_compacted/1pct/k1", |b| {
+        b.iter(|| {
+            i += 1;
+            let at = jobs[i % jobs.len()];
+            black_box(moving.nearest_eligible_in(at, &scope, 1, |id| fleet.techs[id.0 as usize].available))
+        })
+    });
     g.finish();
 }
 

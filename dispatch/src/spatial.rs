@@ -18,7 +18,8 @@
 //! one stale entry per two live ones, so it never grows past 1.5× its size and query speed does not decay as
 //! everybody moves (amortised O(log n) per update; the rebuild itself is a pause of O(n log n) for that one update).
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use rstar::{RStarInsertionStrategy, RTree, RTreeParams};
 use rstar::primitives::GeomWithData;
@@ -46,6 +47,12 @@ const REBUILD_MIN_STALE: usize = 64;
 /// 1.5× its live size (walks slow down by at most that much) for an amortised rebuild cost of two bulk-loaded
 /// entries per update; 4 measured barely faster queries and slower updates.
 const LIVE_PER_STALE: usize = 2;
+
+/// An eager tree (a skill's) is rebuilt once this share of its entries was removed or inserted one by one:
+/// inserted entries are scattered over the heap and split nodes half full, which at 1M technicians slowed
+/// queries 2× even without stale entries. Only skills have eager trees and there are few, so rebuilding
+/// often costs little on average (0.4 µs per bulk-loaded entry, × 8 per move of a skill holder).
+const LIVE_PER_REPACK: usize = 8;
 
 /// A static attribute that selects a smaller tree: technicians of an organisation's subtree, or with a skill.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,8 +97,21 @@ pub struct TechIndex {
     free: Vec<u32>,
     all: Tree,
     trees: Vec<Tree>,
-    tree_of: HashMap<PartitionKey, u32>,
+    /// Tracked partition keys, by key id.
+    keys: Vec<KeyInfo>,
+    key_of: HashMap<PartitionKey, u32>,
+    /// The tree of each distinct set of organisation key ids (a technician's chain of organisations).
+    chain_tree: HashMap<Vec<u32>, u32>,
     untracked: HashSet<PartitionKey>,
+}
+
+/// A tracked partition key: its holders are the union of `trees` (one tree for a skill; for an
+/// organisation, the trees of every organisation chain it is part of).
+#[derive(Debug, Clone)]
+struct KeyInfo {
+    key: PartitionKey,
+    trees: Vec<u32>,
+    live: usize,
 }
 
 /// A nearest-first walk over one tree of the index, yielding `(technician, distance_m)`.
@@ -131,19 +151,30 @@ impl RTreeParams for IndexParams {
 /// with an older version are stale and skipped by walks until the next rebuild drops them. So an update
 /// costs one R-tree insertion per tree, never a removal (rstar's removal walks and reshuffles nodes and
 /// costs several times an insertion).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Slot {
     id: TechnicianId,
     version: u32,
+    /// The position of its current entries.
+    xyz: [f64; 3],
+    /// Key ids held (sorted), for scope checks.
+    keys: Vec<u32>,
+    /// Trees the technician is in besides the tree of everybody (sorted).
     trees: Vec<u32>,
 }
 
+/// Key ids and tree ids of one technician.
+type Placement = (Vec<u32>, Vec<u32>);
+
 #[derive(Debug, Clone)]
 struct Tree {
-    key: Option<PartitionKey>,
+    /// Moves remove the old entry at once (skill trees) instead of leaving it stale (the others).
+    eager: bool,
     rtree: RTree<Node, IndexParams>,
     live: usize,
     stale: usize,
+    /// Entries inserted or removed one by one since the last bulk load (eager trees).
+    churn: usize,
 }
 
 /// Great-circle distance in metres by the haversine formula (the reference the index is tested against).
@@ -207,15 +238,24 @@ impl TechIndex {
             let xyz = checked_unit_vector(t.id, t.position)?;
             if let Some(&slot) = index.by_id.get(&t.id) {
                 // A repeated id: its earlier nodes go stale and are filtered out below.
-                index.slots[slot as usize].version = index.slots[slot as usize].version.wrapping_add(1);
+                let s = &mut index.slots[slot as usize];
+                s.version = s.version.wrapping_add(1);
+                for &key in &s.keys {
+                    index.keys[key as usize].live -= 1;
+                }
             }
-            let trees = index.tree_ids(t.partitions);
-            let slot = index.slot_for(t.id, trees.clone());
-            let node = Node::new(xyz, Stamp { slot, version: index.slots[slot as usize].version });
+            let placement = index.placement(t.partitions);
+            let slot = index.slot_for(t.id, placement);
+            let s = &mut index.slots[slot as usize];
+            s.xyz = xyz;
+            let node = Node::new(xyz, Stamp { slot, version: s.version });
             all.push(node);
-            for &tree in &trees {
+            for &tree in &s.trees {
                 per_tree.resize_with(per_tree.len().max(tree as usize + 1), Vec::new);
                 per_tree[tree as usize].push(node);
+            }
+            for &key in &s.keys {
+                index.keys[key as usize].live += 1;
             }
         }
         let slots = &index.slots;
@@ -246,7 +286,7 @@ impl TechIndex {
 
     /// How many technicians hold a partition key that has a tree (0 when nobody does or the key has no tree).
     pub fn partition_len(&self, key: &PartitionKey) -> usize {
-        self.tree_of.get(key).map_or(0, |&t| self.trees[t as usize].live)
+        self.key_of.get(key).map_or(0, |&k| self.keys[k as usize].live)
     }
 
     /// Moves a technician (or adds it, without partitions); its partitions stay as they were.
@@ -255,7 +295,7 @@ impl TechIndex {
         match self.by_id.get(&id) {
             Some(&slot) => self.move_slot(slot, xyz),
             None => {
-                let slot = self.slot_for(id, Vec::new());
+                let slot = self.slot_for(id, Placement::default());
                 self.insert_slot(slot, xyz);
             }
         }
@@ -266,8 +306,8 @@ impl TechIndex {
     pub fn upsert_technician(&mut self, technician: IndexedTechnician) -> Result<(), PositionError> {
         let xyz = checked_unit_vector(technician.id, technician.position)?;
         self.remove(technician.id);
-        let trees = self.tree_ids(technician.partitions);
-        let slot = self.slot_for(technician.id, trees);
+        let placement = self.placement(technician.partitions);
+        let slot = self.slot_for(technician.id, placement);
         self.insert_slot(slot, xyz);
         Ok(())
     }
@@ -276,13 +316,21 @@ impl TechIndex {
     pub fn remove(&mut self, id: TechnicianId) -> bool {
         let Some(slot) = self.by_id.remove(&id) else { return false };
         let s = &mut self.slots[slot as usize];
+        for &key in &s.keys {
+            self.keys[key as usize].live -= 1;
+        }
+        let old = Node::new(s.xyz, Stamp { slot, version: s.version });
         s.version = s.version.wrapping_add(1);
         let trees = std::mem::take(&mut s.trees);
-        for tree in std::iter::once(None).chain(trees.into_iter().map(Some)) {
-            let t = self.tree_mut(tree);
+        s.keys.clear();
+        self.all.live -= 1;
+        self.all.stale += 1;
+        self.maybe_rebuild(None);
+        for tree in trees {
+            let t = &mut self.trees[tree as usize];
             t.live -= 1;
-            t.stale += 1;
-            self.maybe_rebuild(tree);
+            t.remove(&old);
+            self.maybe_rebuild(Some(tree));
         }
         self.free.push(slot);
         true
@@ -293,33 +341,42 @@ impl TechIndex {
         self.nearest_in(point, &[])
     }
 
-    /// Technicians holding every key in `scope`, nearest first; walks the smallest of the scope's trees.
+    /// Technicians holding every key in `scope`, nearest first; walks the smallest of the scope's partitions.
     ///
     /// `scope` lists keys that every technician the caller wants holds. Keys held too widely to get a tree
     /// (see [`MAX_PARTITION_SHARE`]) are not checked here: the caller's own eligibility test must check
     /// them (`decision` checks everything anyway). A key nobody holds yields nothing; an empty scope walks
-    /// everybody.
+    /// everybody. An organisation's partition is walked by merging the trees of the organisation chains
+    /// under it, nearest first.
     pub fn nearest_in(&self, point: LatLon, scope: &[PartitionKey]) -> Nearest<'_> {
         let ids: Option<Vec<u32>> = scope
             .iter()
             .filter(|k| !self.untracked.contains(*k))
-            .map(|k| self.tree_of.get(k).copied().filter(|&t| self.trees[t as usize].live > 0))
+            .map(|k| self.key_of.get(k).copied().filter(|&k| self.keys[k as usize].live > 0))
             .collect();
-        let Some(ids) = ids.filter(|_| is_valid_position(point)) else {
+        let Some(mut ids) = ids.filter(|_| is_valid_position(point)) else {
             return Nearest { inner: None, partition: None, scope: Vec::new(), slots: &self.slots };
         };
-        let smallest = ids.iter().copied().min_by_key(|&t| self.trees[t as usize].live);
-        let tree = match smallest {
-            Some(t) => &self.trees[t as usize],
-            None => &self.all,
+        ids.sort_unstable();
+        ids.dedup();
+        let xyz = unit_vector(point);
+        let smallest = ids.iter().copied().min_by_key(|&k| self.keys[k as usize].live);
+        let (inner, partition): (Box<dyn Iterator<Item = (&Node, f64)> + '_>, _) = match smallest {
+            None => (Box::new(self.all.rtree.nearest_neighbor_iter_with_distance_2(&xyz)), None),
+            Some(k) => {
+                let info = &self.keys[k as usize];
+                let trees: Vec<&RTree<Node, IndexParams>> =
+                    info.trees.iter().map(|&t| &self.trees[t as usize].rtree).filter(|t| t.size() > 0).collect();
+                let walk: Box<dyn Iterator<Item = (&Node, f64)> + '_> = match trees[..] {
+                    [one] => Box::new(one.nearest_neighbor_iter_with_distance_2(&xyz)),
+                    _ => Box::new(MergedWalk::new(xyz, trees)),
+                };
+                // A key's trees hold only its holders; the other keys are checked per technician.
+                ids.retain(|&o| o != k);
+                (walk, Some(&info.key))
+            }
         };
-        let walk = tree.rtree.nearest_neighbor_iter_with_distance_2(&unit_vector(point));
-        Nearest {
-            inner: Some(Box::new(walk)),
-            partition: tree.key.as_ref(),
-            scope: if ids.len() > 1 { ids } else { Vec::new() },
-            slots: &self.slots,
-        }
+        Nearest { inner: Some(inner), partition, scope: ids, slots: &self.slots }
     }
 
     /// The `k` nearest technicians for which `eligible` holds, nearest first; exact ties break by id.
@@ -359,40 +416,93 @@ impl TechIndex {
         found.into_iter().map(|(id, d2)| (id, chord_to_m(d2.sqrt()))).collect()
     }
 
-    /// Tree ids for partition keys, creating trees for new keys; sorted, without duplicates.
-    fn tree_ids(&mut self, keys: Vec<PartitionKey>) -> Vec<u32> {
-        let mut ids: Vec<u32> = keys
-            .into_iter()
-            .filter(|key| !self.untracked.contains(key))
-            .map(|key| match self.tree_of.get(&key) {
+    /// Rebuilds every tree holding stale entries (packed by a bulk load), e.g. in a quiet hour.
+    pub fn compact(&mut self) {
+        for tree in std::iter::once(None).chain((0..self.trees.len() as u32).map(Some)) {
+            if self.tree_mut(tree).stale > 0 {
+                self.rebuild(tree);
+            }
+        }
+    }
+
+    /// Key ids and trees for partition keys, creating keys and trees for new ones; both sorted.
+    ///
+    /// A skill key has a tree of its own; the organisation keys a technician holds (its organisation and
+    /// ancestors) share one tree, that of this chain, so a move pays one insertion for all of them.
+    fn placement(&mut self, keys: Vec<PartitionKey>) -> Placement {
+        let mut key_ids = Vec::new();
+        let mut trees = Vec::new();
+        let mut chain = Vec::new();
+        for key in keys {
+            if self.untracked.contains(&key) {
+                continue;
+            }
+            let is_org = matches!(key, PartitionKey::Org(_));
+            let k = match self.key_of.get(&key) {
+                Some(&k) => k,
+                None => {
+                    let k = self.keys.len() as u32;
+                    let mut info = KeyInfo { key: key.clone(), trees: Vec::new(), live: 0 };
+                    if !is_org {
+                        let t = self.new_tree();
+                        self.trees[t as usize].eager = true;
+                        info.trees.push(t);
+                    }
+                    self.keys.push(info);
+                    self.key_of.insert(key, k);
+                    k
+                }
+            };
+            key_ids.push(k);
+            if is_org {
+                chain.push(k);
+            } else {
+                trees.push(self.keys[k as usize].trees[0]);
+            }
+        }
+        chain.sort_unstable();
+        chain.dedup();
+        if !chain.is_empty() {
+            let tree = match self.chain_tree.get(&chain) {
                 Some(&t) => t,
                 None => {
-                    let t = self.trees.len() as u32;
-                    self.trees.push(Tree { key: Some(key.clone()), ..Tree::default() });
-                    self.tree_of.insert(key, t);
+                    let t = self.new_tree();
+                    for &k in &chain {
+                        self.keys[k as usize].trees.push(t);
+                    }
+                    self.chain_tree.insert(chain, t);
                     t
                 }
-            })
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+            };
+            trees.push(tree);
+        }
+        key_ids.sort_unstable();
+        key_ids.dedup();
+        trees.sort_unstable();
+        trees.dedup();
+        (key_ids, trees)
+    }
+
+    fn new_tree(&mut self) -> u32 {
+        self.trees.push(Tree::default());
+        (self.trees.len() - 1) as u32
     }
 
     /// A slot for a technician not in the index (reusing a free one), registered under its id.
-    fn slot_for(&mut self, id: TechnicianId, trees: Vec<u32>) -> u32 {
+    fn slot_for(&mut self, id: TechnicianId, (keys, trees): Placement) -> u32 {
         if let Some(&slot) = self.by_id.get(&id) {
-            self.slots[slot as usize].trees = trees;
+            let s = &mut self.slots[slot as usize];
+            (s.keys, s.trees) = (keys, trees);
             return slot;
         }
         let slot = match self.free.pop() {
             Some(slot) => {
                 let s = &mut self.slots[slot as usize];
-                (s.id, s.trees) = (id, trees);
+                (s.id, s.keys, s.trees) = (id, keys, trees);
                 slot
             }
             None => {
-                self.slots.push(Slot { id, version: 0, trees });
+                self.slots.push(Slot { id, version: 0, xyz: [0.0; 3], keys, trees });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -402,8 +512,13 @@ impl TechIndex {
 
     /// Inserts a fresh slot's node into its trees.
     fn insert_slot(&mut self, slot: u32, xyz: [f64; 3]) {
-        let node = Node::new(xyz, Stamp { slot, version: self.slots[slot as usize].version });
-        let trees = std::mem::take(&mut self.slots[slot as usize].trees);
+        let s = &mut self.slots[slot as usize];
+        s.xyz = xyz;
+        let node = Node::new(xyz, Stamp { slot, version: s.version });
+        for &key in &s.keys {
+            self.keys[key as usize].live += 1;
+        }
+        let trees = std::mem::take(&mut s.trees);
         for tree in std::iter::once(None).chain(trees.iter().copied().map(Some)) {
             let t = self.tree_mut(tree);
             t.rtree.insert(node);
@@ -415,14 +530,19 @@ impl TechIndex {
     /// Moves a slot: its old nodes go stale, a new node goes into each of its trees.
     fn move_slot(&mut self, slot: u32, xyz: [f64; 3]) {
         let s = &mut self.slots[slot as usize];
+        let old = Node::new(s.xyz, Stamp { slot, version: s.version });
         s.version = s.version.wrapping_add(1);
+        s.xyz = xyz;
         let node = Node::new(xyz, Stamp { slot, version: s.version });
         let trees = std::mem::take(&mut s.trees);
-        for tree in std::iter::once(None).chain(trees.iter().copied().map(Some)) {
-            let t = self.tree_mut(tree);
+        self.all.rtree.insert(node);
+        self.all.stale += 1;
+        self.maybe_rebuild(None);
+        for &tree in &trees {
+            let t = &mut self.trees[tree as usize];
+            t.remove(&old);
             t.rtree.insert(node);
-            t.stale += 1;
-            self.maybe_rebuild(tree);
+            self.maybe_rebuild(Some(tree));
         }
         self.slots[slot as usize].trees = trees;
     }
@@ -436,17 +556,94 @@ impl TechIndex {
 
     /// Rebuilds a tree once it holds too many stale entries (amortised O(log n) per update).
     fn maybe_rebuild(&mut self, tree: Option<u32>) {
+        let t = self.tree_mut(tree);
+        if t.stale > (t.live / LIVE_PER_STALE).max(REBUILD_MIN_STALE)
+            || (t.eager && t.churn > (t.live / LIVE_PER_REPACK).max(REBUILD_MIN_STALE))
+        {
+            self.rebuild(tree);
+        }
+    }
+
+    /// Rebuilds a tree from its live entries.
+    fn rebuild(&mut self, tree: Option<u32>) {
         let t = match tree {
             Some(t) => &mut self.trees[t as usize],
             None => &mut self.all,
         };
-        if t.stale <= (t.live / LIVE_PER_STALE).max(REBUILD_MIN_STALE) {
-            return;
-        }
         let slots = &self.slots;
         let live: Vec<Node> =
             t.rtree.iter().filter(|n| slots[n.data.slot as usize].version == n.data.version).copied().collect();
         t.rebuild_from(live);
+    }
+}
+
+/// A nearest-first walk over several trees at once: a tree is opened only once its bounding box is the
+/// nearest thing left, so trees far from the point cost one box distance.
+struct MergedWalk<'a> {
+    point: [f64; 3],
+    trees: Vec<&'a RTree<Node, IndexParams>>,
+    walks: Vec<Option<NearestIter<'a>>>,
+    heap: BinaryHeap<Pending<'a>>,
+}
+
+type NearestIter<'a> = Box<dyn Iterator<Item = (&'a Node, f64)> + 'a>;
+
+/// An entry of a merged walk: the next node of an open tree, or (`node: None`) a tree not opened yet,
+/// at the distance of its bounding box. Ordered nearest first.
+struct Pending<'a> {
+    d2: f64,
+    tree: usize,
+    node: Option<&'a Node>,
+}
+
+impl PartialEq for Pending<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Pending<'_> {}
+
+impl PartialOrd for Pending<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // BinaryHeap is a max-heap: the nearest compares greatest; at equal distance an unopened tree first.
+        other.d2.total_cmp(&self.d2).then(other.node.is_some().cmp(&self.node.is_some()))
+    }
+}
+
+impl<'a> MergedWalk<'a> {
+    fn new(point: [f64; 3], trees: Vec<&'a RTree<Node, IndexParams>>) -> MergedWalk<'a> {
+        let heap = trees
+            .iter()
+            .enumerate()
+            .map(|(tree, t)| Pending { d2: t.root().envelope().distance_2(&point), tree, node: None })
+            .collect();
+        let walks = trees.iter().map(|_| None).collect();
+        MergedWalk { point, trees, walks, heap }
+    }
+}
+
+impl<'a> Iterator for MergedWalk<'a> {
+    type Item = (&'a Node, f64);
+
+    fn next(&mut self) -> Option<(&'a Node, f64)> {
+        loop {
+            let Pending { d2, tree, node } = self.heap.pop()?;
+            let walk = self.walks[tree]
+                .get_or_insert_with(|| Box::new(self.trees[tree].nearest_neighbor_iter_with_distance_2(&self.point)));
+            if let Some((next, next_d2)) = walk.next() {
+                self.heap.push(Pending { d2: next_d2, tree, node: Some(next) });
+            }
+            if let Some(node) = node {
+                return Some((node, d2));
+            }
+        }
     }
 }
 
@@ -465,8 +662,8 @@ impl Nearest<'_> {
             if slot.version != node.data.version {
                 continue;
             }
-            // The tree walked is one scope key's; the others are checked here.
-            if self.scope.iter().all(|t| slot.trees.binary_search(t).is_ok()) {
+            // The trees walked are one scope key's; the others are checked here.
+            if self.scope.iter().all(|k| slot.keys.binary_search(k).is_ok()) {
                 return Some((slot.id, d2));
             }
         }
@@ -483,15 +680,24 @@ impl Iterator for Nearest<'_> {
 
 impl Default for Tree {
     fn default() -> Tree {
-        Tree { key: None, rtree: RTree::new_with_params(), live: 0, stale: 0 }
+        Tree { eager: false, rtree: RTree::new_with_params(), live: 0, stale: 0, churn: 0 }
     }
 }
 
 impl Tree {
+    /// Removes an entry now in an eager tree, else counts it stale (also if it is not found, which does not happen).
+    fn remove(&mut self, node: &Node) {
+        self.churn += 1;
+        if !self.eager || self.rtree.remove(node).is_none() {
+            self.stale += 1;
+        }
+    }
+
     /// Replaces the tree's content with these live nodes, packed by a bulk load.
     fn rebuild_from(&mut self, live: Vec<Node>) {
         self.live = live.len();
         self.stale = 0;
+        self.churn = 0;
         self.rtree = RTree::bulk_load_with_params(live);
     }
 }
@@ -503,3 +709,4 @@ fn checked_unit_vector(id: TechnicianId, p: LatLon) -> Result<[f64; 3], Position
         Err(PositionError::Invalid { id, lat: p.lat, lon: p.lon })
     }
 }
+

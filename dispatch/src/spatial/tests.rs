@@ -236,7 +236,15 @@ fn chord_and_haversine_agree() {
 #[test]
 fn scoped_queries_match_a_model_through_moves_removals_and_re_additions() -> anyhow::Result<()> {
     // A model map beside the index; random operations; every query compared with a scan of the model.
-    let keys = [PartitionKey::Skill("a".into()), PartitionKey::Skill("b".into()), PartitionKey::Org(OrgId(9))];
+    // Several organisation keys, so technicians form different organisation chains (one tree each) and an
+    // organisation's walk merges several trees.
+    let keys = [
+        PartitionKey::Skill("a".into()),
+        PartitionKey::Skill("b".into()),
+        PartitionKey::Org(OrgId(9)),
+        PartitionKey::Org(OrgId(10)),
+        PartitionKey::Org(OrgId(11)),
+    ];
     let mut rng = StdRng::seed_from_u64(7);
     let mut model: std::collections::HashMap<TechnicianId, (LatLon, Vec<PartitionKey>)> = Default::default();
     let mut index = TechIndex::new();
