@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p dispatch --bench latency` prints p50/p99/max for: the index (nearest eligible, k = 1),
 //! the filtered walk over the tree of everybody, the filter-first brute-force haversine scan, position
-//! updates while every technician moves once, and the index again after everybody moved.
+//! updates while every technician moves once, and the index again after everybody moved (and once more
+//! after `compact()`, to tell tree state from other effects).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,6 +1,6 @@
 //! Criterion benches of the technician index against the filter-first brute-force haversine scan.
 //!
-//! `cargo bench -p dispatch --bench nearest` (about 4 minutes on 2 cores). Fleets of 10k, 100k and 1M
+//! `cargo bench -p dispatch --bench nearest` (about 3 minutes under `chrt -f 20`). Fleets of 10k, 100k and 1M
 //! technicians spread like the demo data (see `support/fleet.rs`). "1 %" means the required skill is held by
 //! 1 % of technicians and 90 % of those are available (the predicate); likewise "10 %".
 
@@ -84,8 +84,8 @@ fn bench_fleet(c: &mut Criterion, n: usize) {
         })
     });
 
-    // Position updates: a random technician moves up to 1 km (its ~5 trees each get a removal and an insertion;
-    // periodic rebuilds are inside the measurement).
+    // Position updates: a random technician moves up to 1 km (each of its ~2.1 trees gets an insertion, skill
+    // trees also a removal; periodic rebuilds are inside the measurement).
     let mut moving = index.clone();
     let mut rng = StdRng::seed_from_u64(3);
     let mut next = 0usize;

@@ -5,18 +5,28 @@
 //! great-circle order: exact at the poles and across the ±180° meridian, where a lon/lat tree is wrong.
 //! A chord `c` converts to metres as `2·R·asin(c/2)`.
 //!
-//! Besides the tree of all technicians the index keeps one smaller tree per selective [`PartitionKey`] (an
+//! Besides the tree of all technicians the index keeps smaller trees for selective [`PartitionKey`]s (an
 //! organisation's subtree, a skill held by at most [`MAX_PARTITION_SHARE`] of technicians). A query names the
 //! keys every eligible technician must hold ([`TechIndex::nearest_in`]); the index walks the smallest matching
-//! tree and leaves the dynamic conditions (shift, capacity, parts…) to a predicate. At 100k technicians with
-//! 1 % eligible this is the difference between walking ~100 neighbours and walking one or two (see
+//! partition and leaves the dynamic conditions (shift, capacity, parts…) to a predicate. At 100k technicians
+//! with 1 % eligible this is the difference between walking ~100 neighbours and walking one or two (see
 //! `dispatch/README.md`, "Benchmarks"). Widely held keys get no tree: filtering finds a holder within a few
 //! steps, and each tree costs every position update one more insertion.
 //!
-//! A position update inserts a fresh entry into each of the technician's trees and marks the old ones stale
-//! (a version stamp; walks skip stale entries). A tree is rebuilt with a bulk load once it holds more than
-//! one stale entry per two live ones, so it never grows past 1.5× its size and query speed does not decay as
-//! everybody moves (amortised O(log n) per update; the rebuild itself is a pause of O(n log n) for that one update).
+//! Every skill key has a tree of its own. Organisation keys do not: a technician's organisation and its
+//! ancestors (its *chain*) share one tree, that of the chain, so a move pays one insertion for all of them
+//! (2.1 trees per technician in the benchmark fleet instead of 3.8). An organisation's partition is the union
+//! of the trees of the chains it is part of; its walk merges them nearest first, opening a tree only once its
+//! bounding box is the nearest thing left.
+//!
+//! A position update inserts a fresh entry into each of the technician's trees. In the tree of everybody and
+//! the chain trees the old entry is left behind, stale (a version stamp; walks skip stale entries), and the
+//! tree is rebuilt with a bulk load once it holds more than one stale entry per two live ones (amortised
+//! O(log n) per update; the rebuild is a pause of O(n log n) in that one update, rare enough to stay above
+//! the p99 of updates). Skill trees, the ones a selective query walks, are few, so they afford more: the
+//! old entry is removed at once, and the tree is rebuilt (repacked) once an eighth of it was inserted or
+//! removed one by one, so a walk after everybody moved meets no stale entries and an almost packed tree.
+//! [`TechIndex::compact`] rebuilds every tree that is not packed.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -48,10 +58,10 @@ const REBUILD_MIN_STALE: usize = 64;
 /// entries per update; 4 measured barely faster queries and slower updates.
 const LIVE_PER_STALE: usize = 2;
 
-/// An eager tree (a skill's) is rebuilt once this share of its entries was removed or inserted one by one:
-/// inserted entries are scattered over the heap and split nodes half full, which at 1M technicians slowed
-/// queries 2× even without stale entries. Only skills have eager trees and there are few, so rebuilding
-/// often costs little on average (0.4 µs per bulk-loaded entry, × 8 per move of a skill holder).
+/// An eager tree (a skill's) is rebuilt once more than one entry per this many live ones was removed or
+/// inserted one by one since its last bulk load (inserts split packed nodes and land wherever the allocator
+/// puts them). Skill trees are few, so the rebuild rate stays far below 1 % of updates; the amortised cost is
+/// 8 bulk-loaded entries (~0.3 µs each) per move of a skill holder.
 const LIVE_PER_REPACK: usize = 8;
 
 /// A static attribute that selects a smaller tree: technicians of an organisation's subtree, or with a skill.
@@ -554,7 +564,7 @@ impl TechIndex {
         }
     }
 
-    /// Rebuilds a tree once it holds too many stale entries (amortised O(log n) per update).
+    /// Rebuilds a tree once it holds too many stale entries, or (eager trees) too many one-by-one changes.
     fn maybe_rebuild(&mut self, tree: Option<u32>) {
         let t = self.tree_mut(tree);
         if t.stale > (t.live / LIVE_PER_STALE).max(REBUILD_MIN_STALE)
