@@ -363,6 +363,8 @@ struct PushCtx<'a> {
     org_id: &'a str,
     device_id: &'a str,
     offset: ClockOffset,
+    /// The phone sent its clock: the offset is stored with each mutation's seq.
+    sent_clock: bool,
     now: DateTime<Utc>,
 }
 
@@ -396,10 +398,15 @@ pub fn push(
     let device = store::find_device(conn, &req.device_id, user_id)?.ok_or(ApiError::NotFound)?;
     let (technician, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     let offset = ClockOffset::measure(now, req.sent_at);
-    if req.sent_at.is_some() {
-        write_tx(conn, |c| Ok(store::set_clock_offset(c, &device.id, offset.millis(), db_time(now))?))?;
-    }
-    let ctx = PushCtx { user_id, technician_id, org_id: &technician.org_id, device_id: &device.id, offset, now };
+    let ctx = PushCtx {
+        user_id,
+        technician_id,
+        org_id: &technician.org_id,
+        device_id: &device.id,
+        offset,
+        sent_clock: req.sent_at.is_some(),
+        now,
+    };
     let seqs: Vec<u64> = req.mutations.iter().map(|m| m.seq).collect();
     let last = u64::try_from(device.last_seq).unwrap_or(0);
     let plan = mobile_sync::seq::plan_batch(last, &seqs).map_err(|g| gap(g.expected_seq))?;
@@ -485,7 +492,8 @@ fn replay(conn: &mut DbConnection, ctx: &PushCtx<'_>, env: &Envelope) -> Result<
 fn apply_one(c: &mut DbConnection, ctx: &PushCtx<'_>, env: &Envelope) -> Result<Option<MutationResult>, ApiError> {
     let seq = seq_i64(env.seq);
     let now = db_time(ctx.now);
-    if !store::advance_seq(c, ctx.device_id, seq, now)? {
+    let offset_ms = ctx.sent_clock.then(|| ctx.offset.millis());
+    if !store::advance_seq(c, ctx.device_id, seq, offset_ms, now)? {
         return Ok(None);
     }
     let id = env.id.to_string();

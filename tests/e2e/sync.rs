@@ -715,6 +715,10 @@ async fn clock_skew_of_hours_on_the_phone_changes_nothing(backend: Backend) -> a
 
     let j = fast.job(&job).cloned().unwrap_or_default();
     assert_eq!(j["checklist"][2]["value"], "slow phone", "server order, not phone clocks");
+    // The offsets measured at the pushes are kept per device (-5 h and +3 h, give or take the round trip).
+    let five_fast = "SELECT COUNT(*) AS n FROM sync_devices WHERE clock_offset_ms BETWEEN -18030000 AND -17970000";
+    let three_slow = "SELECT COUNT(*) AS n FROM sync_devices WHERE clock_offset_ms BETWEEN 10770000 AND 10830000";
+    assert_eq!((count(&app, five_fast).await?, count(&app, three_slow).await?), (1, 1));
     let secs = j["report"]["time_on_site_secs"].as_i64().unwrap_or(0);
     assert!((30 * 60 - 10..=30 * 60 + 10).contains(&secs), "{secs}");
     let arrived_at =

@@ -47,20 +47,28 @@ pub fn last_seq(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
 /// Claims `seq` as the device's next mutation: true only if the last
 /// processed one is `seq - 1`. The update is the guard (and on PostgreSQL
 /// the row lock) that makes two concurrent pushes of one device process each
-/// seq exactly once.
-pub fn advance_seq(conn: &mut DbConnection, id: &str, seq: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    let n = diesel::update(sync_devices::table.find(id).filter(sync_devices::last_seq.eq(seq - 1)))
-        .set((sync_devices::last_seq.eq(seq), sync_devices::last_seen_at.eq(now)))
-        .execute(conn)?;
+/// seq exactly once. The clock offset measured at the push, if any, is stored with it.
+pub fn advance_seq(
+    conn: &mut DbConnection,
+    id: &str,
+    seq: i64,
+    clock_offset_ms: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let target = sync_devices::table.find(id).filter(sync_devices::last_seq.eq(seq - 1));
+    let n = match clock_offset_ms {
+        Some(ms) => diesel::update(target)
+            .set((
+                sync_devices::last_seq.eq(seq),
+                sync_devices::last_seen_at.eq(now),
+                sync_devices::clock_offset_ms.eq(ms),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((sync_devices::last_seq.eq(seq), sync_devices::last_seen_at.eq(now)))
+            .execute(conn)?,
+    };
     Ok(n == 1)
-}
-
-/// Remembers the clock offset measured at a push.
-pub fn set_clock_offset(conn: &mut DbConnection, id: &str, offset_ms: i64, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(sync_devices::table.find(id))
-        .set((sync_devices::clock_offset_ms.eq(offset_ms), sync_devices::last_seen_at.eq(now)))
-        .execute(conn)
-        .map(drop)
 }
 
 /// A processed mutation.
