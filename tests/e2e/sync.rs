@@ -25,6 +25,7 @@ both_backends!(
     bad_mutations_are_rejected_one_by_one_and_bad_requests_apply_nothing,
     photos_upload_content_addressed_idempotent_and_limited,
     an_incomplete_visit_sends_the_job_back_with_its_reason_and_counts_the_visit,
+    a_position_ping_moves_the_technician_in_the_dispatch_index,
 );
 
 const LAT: f64 = 60.0;
@@ -217,8 +218,10 @@ impl<'a> Phone<'a> {
     }
 
     fn apply(view: &mut BTreeMap<String, Value>, changes: &Value) {
+        let mut seen = std::collections::HashSet::new();
         for c in changes.as_array().into_iter().flatten() {
             let key = format!("{}/{}", c["entity"].as_str().unwrap_or(""), c["id"].as_str().unwrap_or(""));
+            assert!(seen.insert(key.clone()), "{key} twice in one answer: {changes}");
             if c["op"] == "delete" {
                 view.remove(&key);
             } else {
@@ -953,5 +956,24 @@ async fn an_incomplete_visit_sends_the_job_back_with_its_reason_and_counts_the_v
         })
         .await?;
     assert_eq!(visits, Some((1, true)));
+    Ok(())
+}
+
+async fn a_position_ping_moves_the_technician_in_the_dispatch_index(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let f = fixture(&app).await?;
+    // Technician 1 lives farther away, but pings from the job's doorstep.
+    let mut phone = Phone::register(&app, &f.tech_tokens[1]).await?;
+    let ping = phone
+        .queue("position.ping", json!({"lat": LAT, "lon": LON, "accuracy_m": 5.0, "at": phone.now().to_rfc3339()}));
+    phone.converge().await?;
+    assert_eq!(phone.status_of(&ping), "applied");
+    let mut b = booking();
+    b["location"] = json!({"lat": LAT, "lon": LON});
+    b["required_skills"] = json!(["probe"]);
+    let id = app.book(&f.customer, &b, None).await?.str("id");
+    let ex = app.get(&format!("/v1/jobs/{id}/explanation"), &f.dispatcher).await?;
+    assert_eq!(ex.status, StatusCode::OK, "{}", ex.body);
+    assert_eq!(ex.body["decisions"][0]["chosen"], f.techs[1].as_str(), "{}", ex.body);
     Ok(())
 }
