@@ -198,20 +198,41 @@ pub fn technician_view(conn: &mut DbConnection, technician_id: &str) -> Result<O
     Ok(Some(TechnicianView { id: t.id, name: t.name, position, parts, timezone: t.timezone }))
 }
 
-/// The technician's route. Until the day planner's routes are wired in, it is
-/// the open assigned visits ordered by window start (DESIGN.md, Decisions);
-/// this is the one function to change when they are.
+/// A job on the phone's route: id, window, and its planned stop (date, position, arrival, start), if any.
+type RouteRow = (
+    String,
+    chrono::NaiveDateTime,
+    chrono::NaiveDateTime,
+    Option<(String, i32, chrono::NaiveDateTime, chrono::NaiveDateTime)>,
+);
+
+/// The technician's route: the open assigned visits in the day planner's
+/// order with planned times (by planned start, then position); a visit the
+/// planner has not placed yet goes by its window's start among them.
 pub fn route_for(conn: &mut DbConnection, technician_id: &str) -> Result<RouteView, ApiError> {
-    let rows: Vec<(String, chrono::NaiveDateTime, chrono::NaiveDateTime)> = jobs_t::table
+    use crate::db::schema::route_stops as stops_t;
+    let mut rows: Vec<RouteRow> = jobs_t::table
+        .left_join(stops_t::table)
         .filter(jobs_t::technician_id.eq(technician_id))
         .filter(jobs_t::status.eq_any([JobStatus::Scheduled, JobStatus::EnRoute, JobStatus::OnSite]))
-        .order((jobs_t::window_start.asc(), jobs_t::id.asc()))
-        .select((jobs_t::id, jobs_t::window_start, jobs_t::window_end))
+        .select((
+            jobs_t::id,
+            jobs_t::window_start,
+            jobs_t::window_end,
+            (stops_t::route_date, stops_t::position, stops_t::planned_arrival, stops_t::planned_start).nullable(),
+        ))
         .load(conn)?;
+    let key = |r: &RouteRow| r.3.as_ref().map_or((r.1, i32::MAX), |s| (s.3, s.1));
+    rows.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.0.cmp(&b.0)));
     Ok(RouteView {
         stops: rows
             .into_iter()
-            .map(|(job_id, s, e)| RouteStop { job_id, window: Window { start: utc(s), end: utc(e) } })
+            .map(|(job_id, s, e, planned)| RouteStop {
+                job_id,
+                window: Window { start: utc(s), end: utc(e) },
+                planned_arrival: planned.as_ref().map(|p| utc(p.2)),
+                planned_start: planned.as_ref().map(|p| utc(p.3)),
+            })
             .collect(),
     })
 }
@@ -366,6 +387,8 @@ struct PushCtx<'a> {
     /// The phone sent its clock: the offset is stored with each mutation's seq.
     sent_clock: bool,
     now: DateTime<Utc>,
+    /// Travel speed for re-planning the day when a visit starts or ends.
+    speed_kmh: f64,
 }
 
 impl PushCtx<'_> {
@@ -394,6 +417,7 @@ pub fn push(
     technician_id: &str,
     req: &PushRequest,
     now: DateTime<Utc>,
+    speed_kmh: f64,
 ) -> Result<PushResponse, ApiError> {
     let device = store::find_device(conn, &req.device_id, user_id)?.ok_or(ApiError::NotFound)?;
     let (technician, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
@@ -406,6 +430,7 @@ pub fn push(
         offset,
         sent_clock: req.sent_at.is_some(),
         now,
+        speed_kmh,
     };
     let seqs: Vec<u64> = req.mutations.iter().map(|m| m.seq).collect();
     let last = u64::try_from(device.last_seq).unwrap_or(0);
@@ -727,6 +752,9 @@ fn set_status(
             )?;
         }
     }
+    // The day continues from a visit under way, and a finished one leaves the
+    // route: re-plan it (routes and customers' ETAs follow).
+    crate::planning::replan_technician_day(c, ctx.technician_id, utc(job.window_start), ctx.now, ctx.speed_kmh)?;
     Ok(())
 }
 

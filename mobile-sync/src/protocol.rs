@@ -300,6 +300,12 @@ pub struct TechnicianView {
 pub struct RouteStop {
     pub job_id: String,
     pub window: Window,
+    /// When the day planner expects the technician to arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_arrival: Option<DateTime<Utc>>,
+    /// When the planner expects service to start (after waiting for the window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_start: Option<DateTime<Utc>>,
 }
 
 /// The technician's open visits in the order to do them.

@@ -15,6 +15,7 @@ both_backends!(
     an_org_plan_moves_visits_to_the_nearer_technician_but_never_one_under_way,
     a_visit_nobody_can_reach_in_its_window_is_kept_and_flagged,
     for_a_job_due_today_dispatch_prefers_the_least_added_travel_among_near_equals,
+    the_phones_route_follows_the_plan_and_a_visit_under_way_leads_the_day,
 );
 
 /// Tomorrow's date and a window on it, given in Moscow time.
@@ -245,5 +246,50 @@ async fn for_a_job_due_today_dispatch_prefers_the_least_added_travel_among_near_
     assert_eq!(last["chosen"], q.as_str(), "Q passes by anyway: {last}");
     let accepted = app.post(&format!("/v1/jobs/{j}/accept"), &c.dispatchers[3], &json!({})).await?;
     assert_eq!(accepted.body["technician_id"], q.as_str());
+    Ok(())
+}
+
+/// The `route` entity of a full pull.
+async fn pulled_route(app: &TestApp, token: &str, device: &str) -> anyhow::Result<Value> {
+    let r = app.post("/v1/sync/pull", token, &json!({"device_id": device, "cursor": null, "limit": 500})).await?;
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+    r.body["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["entity"] == "route")
+        .map(|c| c["data"].clone())
+        .ok_or_else(|| anyhow::anyhow!("no route in {}", r.body))
+}
+
+async fn the_phones_route_follows_the_plan_and_a_visit_under_way_leads_the_day(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    let (_, late) = window(14, 16);
+    let (_, early) = window(9, 11);
+    let b = app.book(&customer, &at(JOB_LAT, JOB_LON, &late), None).await?.str("id");
+    let a = app.book(&customer, &at(JOB_LAT + 0.05, JOB_LON, &early), None).await?.str("id");
+    for id in [&b, &a] {
+        app.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[3], &json!({})).await?;
+    }
+    let u = app.post("/v1/users", &c.admin, &json!({"email": "phone-d@probe.example", "password": "probe-password", "role": "technician", "technician_id": c.techs[3]})).await?;
+    assert_eq!(u.status, StatusCode::CREATED, "{}", u.body);
+    let tech = login_with(&app, "phone-d@probe.example", "probe-password").await?;
+    let device =
+        app.post("/v1/devices", &tech, &json!({"platform": "android", "app_version": "1.0.0"})).await?.str("device_id");
+
+    let route = pulled_route(&app, &tech, &device).await?;
+    let ids: Vec<&str> = route["stops"].as_array().into_iter().flatten().filter_map(|s| s["job_id"].as_str()).collect();
+    assert_eq!(ids, [a.as_str(), b.as_str()], "{route}");
+    assert!(route["stops"][0]["planned_start"].is_string(), "{route}");
+
+    // The technician sets off to the later visit first: the day is re-planned from it.
+    let push = json!({"device_id": device, "mutations": [{"seq": 1, "id": uuid::Uuid::new_v4().to_string(), "name": "job.set_status", "args": {"job_id": b, "status": "en_route"}}]});
+    let r = app.post("/v1/sync/push", &tech, &push).await?;
+    assert_eq!(r.body["results"][0]["status"], "applied", "{}", r.body);
+    let route = pulled_route(&app, &tech, &device).await?;
+    let ids: Vec<&str> = route["stops"].as_array().into_iter().flatten().filter_map(|s| s["job_id"].as_str()).collect();
+    assert_eq!(ids, [b.as_str(), a.as_str()], "{route}");
     Ok(())
 }

@@ -86,8 +86,9 @@ pub async fn push(
     }
     sync::validate_push(&body.0)?;
     let now = state.now();
+    let speed_kmh = state.config.travel_speed_kmh;
     let answer: PushResponse =
-        state.db.run(move |conn| sync::push(conn, &caller.id, &technician_id, &body.0, now)).await?;
+        state.db.run(move |conn| sync::push(conn, &caller.id, &technician_id, &body.0, now, speed_kmh)).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
