@@ -36,33 +36,44 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            let mut body = web::BytesMut::new();
-            let mut too_large = declared.is_some_and(|n| n > limit);
-            let mut seen = 0usize;
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    code: "malformed_body",
-                    field: None,
-                    message: format!("could not read the request body: {e}"),
-                })?;
-                seen += chunk.len();
-                if seen > limit {
-                    too_large = true;
-                }
-                if too_large {
-                    if seen > DRAIN_LIMIT_BYTES {
-                        break;
-                    }
-                    continue;
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if too_large {
-                return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
-            }
+            let body = read_body(&mut payload, limit, declared).await?;
             parse_json(&body).map(Json)
         })
     }
+}
+
+/// Reads a request body of at most `limit` bytes (413 beyond it, also when
+/// the declared length says so). An oversized body is read and discarded up
+/// to [`DRAIN_LIMIT_BYTES`] so a client still sending sees the answer rather
+/// than a reset connection.
+pub async fn read_body<S, E>(payload: &mut S, limit: usize, declared: Option<usize>) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut body = web::BytesMut::new();
+    let mut too_large = declared.is_some_and(|n| n > limit);
+    let mut seen = 0usize;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            code: "malformed_body",
+            field: None,
+            message: format!("could not read the request body: {e}"),
+        })?;
+        seen += chunk.len();
+        too_large |= seen > limit;
+        if too_large {
+            if seen > DRAIN_LIMIT_BYTES {
+                break;
+            }
+            continue;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if too_large {
+        return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+    }
+    Ok(body)
 }
 
 /// Parses JSON, mapping serde's errors to DESIGN.md's: syntax → 400

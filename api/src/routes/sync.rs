@@ -3,7 +3,6 @@
 //! parse strictly and run one use case.
 
 use actix_web::{HttpResponse, post, put, web};
-use futures_util::StreamExt as _;
 use mobile_sync::protocol::{
     DeviceRegistered, MAX_BATCH, PullRequest, PullResponse, PushRequest, PushResponse, RegisterDevice,
 };
@@ -15,9 +14,6 @@ use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
 use crate::sync::{self, PHOTO_MAX_BYTES};
-
-/// How much of an oversized photo is read and discarded before answering 413.
-const PHOTO_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
 fn technician_of(caller: &AuthUser) -> Result<String, ApiError> {
     caller.require(&[Role::Technician])?;
@@ -111,27 +107,7 @@ pub async fn put_photo(
     if !sync::is_photo_hash(&sha256) {
         return Err(ApiError::invalid("sha256", "64 lower-case hex digits"));
     }
-    let mut body = web::BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "malformed_body",
-            field: None,
-            message: format!("could not read the request body: {e}"),
-        })?;
-        seen += chunk.len();
-        if seen > PHOTO_MAX_BYTES {
-            // Keep reading (and discarding) a while so the client sees the answer, not a reset.
-            if seen > PHOTO_DRAIN_BYTES {
-                break;
-            }
-            continue;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if seen > PHOTO_MAX_BYTES {
-        return Err(ApiError::PayloadTooLarge { limit_bytes: PHOTO_MAX_BYTES });
-    }
+    let body = crate::extract::read_body(&mut payload, PHOTO_MAX_BYTES, None).await?;
     if body.is_empty() {
         return Err(ApiError::invalid("body", "the photo is empty"));
     }
