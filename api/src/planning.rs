@@ -29,7 +29,8 @@ use crate::storage::{self, db_time, jobs, offers, routes, technicians, utc};
 
 /// Average driving speed between visits (straight-line distance), km/h.
 pub const DEFAULT_SPEED_KMH: f64 = 30.0;
-/// Half-width of the ETA window around the planned start.
+/// Half-width of the ETA window around the planned start (the window is shifted
+/// so it never opens before the customer's own window).
 pub const ETA_HALF_WIDTH_MIN: i64 = 15;
 
 /// How long a visit of this kind takes on site.
@@ -437,7 +438,9 @@ fn store_day(
     routes::replace(conn, &tech.id, &date.to_string(), &rows)?;
     let half = chrono::Duration::minutes(ETA_HALF_WIDTH_MIN);
     for s in stops {
-        let eta = Some((db_time(s.start - half), db_time(s.start + half)));
+        // Planned start ± 15 min, shifted so it never opens before the customer's window.
+        let from = (s.start - half).max(utc(s.job.window_start).min(s.start));
+        let eta = Some((db_time(from), db_time(from + half + half)));
         if s.job.eta_start.zip(s.job.eta_end) != eta {
             routes::set_eta(conn, &s.job.id, eta)?;
         }

@@ -85,6 +85,11 @@ async fn accepted_jobs_join_the_technicians_route_in_window_order_and_customers_
         "{}",
         mine.body
     );
+    assert!(
+        eta_start >= time(&mine.body["window"]["start"]),
+        "the ETA never opens before the customer's window: {}",
+        mine.body
+    );
     let track =
         app.call(reqwest::Method::GET, &format!("/v1/track/{}", mine.str("tracking_token")), None, None).await?;
     assert_eq!(track.body["eta"], mine.body["eta"]);
