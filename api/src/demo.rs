@@ -53,9 +53,8 @@ pub fn cities() -> Vec<City> {
 
 /// Great-circle distance in kilometres.
 fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (lat1, lon1, lat2, lon2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().asin()
+    let at = |p: (f64, f64)| dispatch::model::LatLon::new(p.0, p.1);
+    dispatch::spatial::haversine_m(at(a), at(b)) / 1000.0
 }
 
 /// Federal districts, approximated by the nearest district centre.

@@ -576,14 +576,8 @@ fn assign_technician(
             json!({"field": "technician_id"}),
         ));
     }
-    let tz: chrono_tz::Tz = technician.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let day = utc(job.window_start).with_timezone(&tz).date_naive();
-    let margin = chrono::Duration::days(2);
-    let booked =
-        offers::booked_windows(conn, Some(&technician.id), job.window_start - margin, job.window_end + margin)?
-            .into_iter()
-            .filter(|(_, start)| utc(*start).with_timezone(&tz).date_naive() == day)
-            .count();
+    let day = crate::planning::local_date(technician, utc(job.window_start));
+    let booked = crate::planning::booked_on_day(conn, technician, day)?;
     if booked >= usize::try_from(technician.daily_capacity).unwrap_or(0) {
         return Err(ApiError::conflict(
             "technician_at_capacity",

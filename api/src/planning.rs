@@ -91,10 +91,20 @@ struct Day {
     other_booked: usize,
 }
 
+/// How many jobs book a technician on its local `date` (what daily capacity counts).
+pub fn booked_on_day(
+    conn: &mut DbConnection,
+    tech: &technicians::Technician,
+    date: NaiveDate,
+) -> Result<usize, ApiError> {
+    let (from, to) = day_bounds(tech, date);
+    Ok(offers::booked_windows(conn, Some(&tech.id), db_time(from), db_time(to))?.len())
+}
+
 fn load_day(conn: &mut DbConnection, tech: technicians::Technician, date: NaiveDate) -> Result<Day, ApiError> {
     let (from, to) = day_bounds(&tech, date);
     let planned = routes::plannable_jobs(conn, &tech.id, db_time(from), db_time(to))?;
-    let booked = offers::booked_windows(conn, Some(&tech.id), db_time(from), db_time(to))?.len();
+    let booked = booked_on_day(conn, &tech, date)?;
     let (pinned, movable): (Vec<_>, Vec<_>) =
         planned.into_iter().partition(|j| matches!(j.status, JobStatus::EnRoute | JobStatus::OnSite));
     let in_plan = pinned.len() + movable.iter().filter(|j| j.status.books_technician()).count();
