@@ -210,23 +210,39 @@ pub async fn book(
 }
 
 /// Finds the client card (the caller's own, else by phone, then e-mail) or creates one.
+/// A booking's contact, normalised once: E.164 phone, lower-cased e-mail.
+struct NormalContact {
+    name: String,
+    phone: String,
+    email: Option<String>,
+}
+
+impl NormalContact {
+    fn parse(contact: &Contact) -> Result<NormalContact, ApiError> {
+        Ok(NormalContact {
+            name: validate::text("contact.name", &contact.name, validate::MAX_NAME_CHARS)?,
+            phone: validate::phone("contact.phone", &contact.phone)?,
+            email: contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?,
+        })
+    }
+}
+
 fn find_or_create_card(
     conn: &mut DbConnection,
     caller: &AuthUser,
-    contact: &Contact,
+    contact: &NormalContact,
     now: chrono::NaiveDateTime,
 ) -> Result<customers::Customer, ApiError> {
-    let phone = validate::phone("contact.phone", &contact.phone)?;
-    let email = contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?;
+    let (phone, email) = (&contact.phone, &contact.email);
     let own = match &caller.customer_id {
         Some(id) if caller.role == Role::Customer => customers::find(conn, id)?,
         _ => None,
     };
     let found = match own {
         Some(card) => Some(card),
-        None => match customers::find_by_phone(conn, &phone)? {
+        None => match customers::find_by_phone(conn, phone)? {
             Some(card) => Some(card),
-            None => match &email {
+            None => match email {
                 Some(e) => customers::find_by_email(conn, e)?,
                 None => None,
             },
@@ -234,18 +250,17 @@ fn find_or_create_card(
     };
     let card = match found {
         Some(card) => {
-            customers::complete_contact(conn, &card, Some(&phone), email.as_deref(), now)?;
+            customers::complete_contact(conn, &card, Some(phone), email.as_deref(), now)?;
             card
         }
         None => {
             let id = storage::new_id();
-            let name = validate::text("contact.name", &contact.name, validate::MAX_NAME_CHARS)?;
             customers::insert(
                 conn,
                 &customers::NewCustomer {
                     id: &id,
-                    name: &name,
-                    phone: Some(&phone),
+                    name: &contact.name,
+                    phone: Some(phone),
                     email: email.as_deref(),
                     preferred_address_form: None,
                     contracted_org_id: None,
@@ -275,7 +290,8 @@ fn create_job(
     b: &BookRequest,
     now: chrono::NaiveDateTime,
 ) -> Result<jobs::Job, ApiError> {
-    let card = find_or_create_card(conn, caller, &b.contact, now)?;
+    let contact = NormalContact::parse(&b.contact)?;
+    let card = find_or_create_card(conn, caller, &contact, now)?;
     // The general contractor: the customer's contracted partner, else the
     // booking dispatcher's organisation, else the vendor.
     let contractor = match (&card.contracted_org_id, caller.role) {
@@ -300,9 +316,9 @@ fn create_job(
         parts: to_json(&b.parts)?,
         window_start: db_time(b.window.start),
         window_end: db_time(b.window.end),
-        contact_name: b.contact.name.trim().to_owned(),
-        contact_phone: validate::phone("contact.phone", &b.contact.phone)?,
-        contact_email: b.contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?,
+        contact_name: contact.name.clone(),
+        contact_phone: contact.phone.clone(),
+        contact_email: contact.email.clone(),
         tracking_token: new_tracking_token(),
         created_at: now,
         updated_at: now,
