@@ -52,7 +52,8 @@ impl Config {
     /// - `SORTIE_BIND`: address to listen on. Defaults to `127.0.0.1:8080`; port 0 picks a free port.
     /// - `SORTIE_JWT_SECRET`: token signing secret (at least 32 bytes). Required unless demo mode is on,
     ///   which generates one and stores it in the database.
-    /// - `SORTIE_DEMO`: `true`/`false`, seed the demo network into an empty database.
+    /// - `SORTIE_DEMO`: seed the demo network into an empty database (booleans accept `1/0`,
+    ///   `true/false`, `yes/no`, `on/off`).
     ///   Defaults to on for SQLite, off for PostgreSQL.
     /// - `SORTIE_ACCESS_TOKEN_TTL_SECS`: access token lifetime. Defaults to 900 (15 minutes).
     /// - `SORTIE_REFRESH_TOKEN_TTL_DAYS`: refresh token lifetime. Defaults to 30.
@@ -84,7 +85,7 @@ impl Config {
             database_url,
             bind: var_parsed("SORTIE_BIND")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             jwt_secret: var("SORTIE_JWT_SECRET").map(SecretString::from),
-            demo: var_parsed::<bool>("SORTIE_DEMO")?.unwrap_or(demo_default),
+            demo: var_bool("SORTIE_DEMO")?.unwrap_or(demo_default),
             access_token_ttl: Duration::from_secs(var_parsed("SORTIE_ACCESS_TOKEN_TTL_SECS")?.unwrap_or(900)),
             refresh_token_ttl: Duration::from_secs(
                 86_400 * var_parsed::<u64>("SORTIE_REFRESH_TOKEN_TTL_DAYS")?.unwrap_or(30),
@@ -150,4 +151,42 @@ where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     var(name).map(|v| v.trim().parse::<T>().with_context(|| format!("Failed to parse {name}"))).transpose()
+}
+
+/// A boolean setting: `1/0`, `true/false`, `yes/no`, `on/off` (any case).
+fn var_bool(name: &str) -> anyhow::Result<Option<bool>> {
+    var(name)
+        .map(|v| {
+            parse_bool(&v).with_context(|| {
+                format!("Failed to parse {name}: expected 1/0, true/false, yes/no or on/off, got `{}`", v.trim())
+            })
+        })
+        .transpose()
+}
+
+/// Parses the boolean spellings every setting accepts; `None` for anything else.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bool;
+
+    #[test]
+    fn boolean_settings_accept_the_usual_spellings_and_refuse_anything_else() {
+        for yes in ["1", "true", "TRUE", "yes", "On", " on "] {
+            assert_eq!(parse_bool(yes), Some(true), "{yes}");
+        }
+        for no in ["0", "false", "No", "off"] {
+            assert_eq!(parse_bool(no), Some(false), "{no}");
+        }
+        for bad in ["2", "y", "enabled", ""] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
+    }
 }

@@ -20,6 +20,10 @@ pub enum ApiError {
     /// 404: not found, or outside the caller's scope (never say which).
     #[error("not found")]
     NotFound,
+    /// 404 for a path that matches no route at all (a typo, a wrong method):
+    /// `no_such_route`, so a client can tell it from an object it may not see.
+    #[error("no route matches {method} {path}")]
+    NoSuchRoute { method: String, path: String },
     /// 409: the state does not allow this; `details` carries the current state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, details: Map<String, Value> },
@@ -59,6 +63,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
+            ApiError::NoSuchRoute { .. } => "no_such_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Unexpected(_) => "internal",
@@ -72,7 +77,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoSuchRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,

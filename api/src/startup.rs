@@ -203,6 +203,7 @@ impl Application {
     }
 }
 
-async fn not_found() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound)
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let error = ApiError::NoSuchRoute { method: req.method().to_string(), path: req.path().to_owned() };
+    actix_web::ResponseError::error_response(&error)
 }

@@ -51,7 +51,8 @@ fn main() {
     let index = TechIndex::bulk_load(fleet.indexed()).unwrap();
     let jobs = fleet.jobs(100_000, 11);
     let scope = [PartitionKey::Skill(SkillCode("one_pct".to_owned()))];
-    let eligible_share = fleet.techs.iter().filter(|t| t.skill_bits & ONE_PCT != 0 && t.available).count() as f64 / n as f64;
+    let eligible_share =
+        fleet.techs.iter().filter(|t| t.skill_bits & ONE_PCT != 0 && t.available).count() as f64 / n as f64;
     println!("{n} technicians, {:.2} % eligible (skill held by 1 %, 90 % of them available)", eligible_share * 100.0);
 
     let available = |t: &fleet::FleetTech| t.available;

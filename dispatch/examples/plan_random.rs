@@ -20,7 +20,8 @@ fn main() -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(7);
     let hour = 3600.0;
     // Around Lyon, about 30 km across.
-    let near = |rng: &mut StdRng| Location { x: 4.83 + rng.random_range(-0.2..0.2), y: 45.76 + rng.random_range(-0.13..0.13) };
+    let near =
+        |rng: &mut StdRng| Location { x: 4.83 + rng.random_range(-0.2..0.2), y: 45.76 + rng.random_range(-0.13..0.13) };
     let mut locations = Vec::new();
     let technicians: Vec<Technician> = (0..technicians)
         .map(|k| {
@@ -57,7 +58,8 @@ fn main() -> anyhow::Result<()> {
         visits,
     };
     for objective in [Objective::Distance, Objective::Vehicles] {
-        let options = PlanOptions { objective, time_limit: Duration::from_secs_f64(seconds), iterations: None, seed: 1 };
+        let options =
+            PlanOptions { objective, time_limit: Duration::from_secs_f64(seconds), iterations: None, seed: 1 };
         let started = Instant::now();
         let day = plan::solve(&instance, &options, &MonotonicClock::new());
         let took = started.elapsed();

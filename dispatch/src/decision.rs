@@ -189,14 +189,8 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
     let scope = search_scope(subtree.root, input);
     let walk = input.index.nearest_in(input.job.location, &scope);
     let partition = walk.walked_partition().cloned();
-    let mut eligibility = Eligibility::new(
-        input.job,
-        subtree.root,
-        input.orgs,
-        input.territories,
-        input.excluded_orgs,
-        input.org_stock,
-    );
+    let mut eligibility =
+        Eligibility::new(input.job, subtree.root, input.orgs, input.territories, input.excluded_orgs, input.org_stock);
     let tolerance_m = options.tolerance_m();
     let (mut considered, mut looked_at, mut excluded) = (Vec::new(), 0, 0);
     let mut eligible = Vec::new();
@@ -282,15 +276,14 @@ fn search_scope(subtree_root: OrgId, input: &DispatchInput<'_>) -> Vec<Partition
 
 fn choice_reason(chosen: Option<&Candidate>, ranked: &[Candidate]) -> ChoiceReason {
     let Some(chosen) = chosen else { return ChoiceReason::NobodyEligible };
-    let nearest = ranked
-        .iter()
-        .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.technician_id.cmp(&b.technician_id)));
+    let nearest =
+        ranked.iter().min_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.technician_id.cmp(&b.technician_id)));
     match nearest {
-        Some(n) if n.technician_id != chosen.technician_id => ChoiceReason::NearEqualBetterQuality {
-            nearest: n.technician_id,
-            extra_m: chosen.distance_m - n.distance_m,
-        },
-        _ => match ranked.iter().find(|c| c.technician_id != chosen.technician_id && c.distance_m == chosen.distance_m) {
+        Some(n) if n.technician_id != chosen.technician_id => {
+            ChoiceReason::NearEqualBetterQuality { nearest: n.technician_id, extra_m: chosen.distance_m - n.distance_m }
+        }
+        _ => match ranked.iter().find(|c| c.technician_id != chosen.technician_id && c.distance_m == chosen.distance_m)
+        {
             Some(t) => ChoiceReason::TieBrokenById { tied_with: t.technician_id },
             None => ChoiceReason::Nearest,
         },

@@ -69,7 +69,12 @@ pub fn route_offer(contractor: OrgId, technician_org: OrgId, orgs: &OrgTree) -> 
     };
     let below: Vec<OrgId> = orgs.path_down(top, technician_org).unwrap_or_default().into_iter().skip(1).collect();
     let Some(last) = below.last().copied() else {
-        return Ok(OfferRoute { escalated_through, passed: Vec::new(), offered_to: top, stop: OfferStop::TechnicianOrg });
+        return Ok(OfferRoute {
+            escalated_through,
+            passed: Vec::new(),
+            offered_to: top,
+            stop: OfferStop::TechnicianOrg,
+        });
     };
     let offered_to = below.iter().copied().find(|&o| orgs.manual_routing(o)).unwrap_or(last);
     let stop = if offered_to == last { OfferStop::TechnicianOrg } else { OfferStop::ManualRouting };

@@ -89,9 +89,7 @@ impl OrgTree {
                     Some(r) => return Err(OrgTreeError::MultipleRoots(nodes[r].org.id, nodes[i].org.id)),
                 },
                 Some(parent) => {
-                    let p = *index
-                        .get(&parent)
-                        .ok_or(OrgTreeError::UnknownParent { org: nodes[i].org.id, parent })?;
+                    let p = *index.get(&parent).ok_or(OrgTreeError::UnknownParent { org: nodes[i].org.id, parent })?;
                     nodes[i].parent = Some(p);
                     nodes[p].children.push(i);
                 }

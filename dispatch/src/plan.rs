@@ -161,12 +161,7 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions {
-            objective: Objective::Vehicles,
-            time_limit: Duration::from_secs(1),
-            iterations: None,
-            seed: 1,
-        }
+        PlanOptions { objective: Objective::Vehicles, time_limit: Duration::from_secs(1), iterations: None, seed: 1 }
     }
 }
 

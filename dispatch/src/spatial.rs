@@ -31,8 +31,8 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use rstar::{RStarInsertionStrategy, RTree, RTreeParams};
 use rstar::primitives::GeomWithData;
+use rstar::{RStarInsertionStrategy, RTree, RTreeParams};
 
 use crate::model::{LatLon, OrgId, SkillCode, TechnicianId};
 
@@ -713,10 +713,5 @@ impl Tree {
 }
 
 fn checked_unit_vector(id: TechnicianId, p: LatLon) -> Result<[f64; 3], PositionError> {
-    if is_valid_position(p) {
-        Ok(unit_vector(p))
-    } else {
-        Err(PositionError::Invalid { id, lat: p.lat, lon: p.lon })
-    }
+    if is_valid_position(p) { Ok(unit_vector(p)) } else { Err(PositionError::Invalid { id, lat: p.lat, lon: p.lon }) }
 }
-

@@ -40,8 +40,11 @@ async fn health_readiness_metrics_and_docs_are_served(backend: Backend) -> anyho
     let js = app.client.get(format!("{}/docs/swagger-ui-bundle.js", app.base)).send().await?;
     assert_eq!(js.status(), StatusCode::OK);
 
+    // A path no route matches says so, unlike an object outside the caller's scope.
     let unknown = app.call(Method::GET, "/v1/nothing-here", None, None).await?;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    assert_eq!(unknown.code(), "not_found");
+    assert_eq!(unknown.code(), "no_such_route");
+    let wrong_method = app.call(Method::DELETE, "/v1/requests", None, None).await?;
+    assert_eq!(wrong_method.code(), "no_such_route");
     Ok(())
 }

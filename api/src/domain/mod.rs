@@ -2,6 +2,7 @@
 //! as TEXT with CHECK constraints), validated values parsed once at the edge.
 
 mod enums;
+pub mod sla;
 pub mod validate;
 
 pub use enums::*;

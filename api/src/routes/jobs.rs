@@ -10,7 +10,7 @@ use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority, Role, validate};
 use crate::error::ApiError;
-use crate::extract::{Json, Query, Validate};
+use crate::extract::{OptionalJson, Query, Validate};
 use crate::routes::orgs::PartQty;
 use crate::routes::pagination::{self, Page};
 use crate::routes::technicians::LatLon;
@@ -26,7 +26,7 @@ pub struct TimeWindow {
 }
 
 /// `POST …/cancel` body.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     pub reason: Option<String>,
@@ -254,7 +254,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<String>,
-    body: Json<CancelBody>,
+    body: OptionalJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Admin])?;
     body.0.validate()?;

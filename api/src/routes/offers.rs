@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::domain::{JobStatus, Role, validate};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, OptionalJson};
 use crate::flow;
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
@@ -75,7 +75,7 @@ pub async fn accept(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<String>,
-    body: Json<AcceptBody>,
+    body: OptionalJson<AcceptBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Dispatcher])?;
     let id = id.into_inner();

@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::domain::{EventType, JobKind, JobStatus, Priority, Role, Stage, validate};
 use crate::error::ApiError;
-use crate::extract::{Json, Validate};
+use crate::extract::{Json, OptionalJson, Validate};
 use crate::flow;
 use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
 use crate::routes::orgs::{PartQty, validate_parts};
@@ -426,7 +426,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<String>,
-    body: Json<CancelBody>,
+    body: OptionalJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
     let now = db_time(state.now());

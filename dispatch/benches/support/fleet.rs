@@ -54,7 +54,8 @@ impl CitySampler {
         let mut cities = Vec::new();
         for line in CITIES_CSV.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
-            let (lat, lon, pop): (f64, f64, f64) = (f[3].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap());
+            let (lat, lon, pop): (f64, f64, f64) =
+                (f[3].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap());
             let region: u32 = f[6].chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
             cities.push((lat, lon, pop, region));
         }
@@ -99,7 +100,11 @@ pub fn org_tree() -> OrgTree {
             let sub = 100 + 10 * p + s;
             rows.push(Org { id: OrgId(sub), parent_id: Some(OrgId(1 + p)), manual_routing: false });
             for c in 0..2u128 {
-                rows.push(Org { id: OrgId(1000 + 20 * p + 2 * s + c), parent_id: Some(OrgId(sub)), manual_routing: false });
+                rows.push(Org {
+                    id: OrgId(1000 + 20 * p + 2 * s + c),
+                    parent_id: Some(OrgId(sub)),
+                    manual_routing: false,
+                });
             }
         }
     }
@@ -133,7 +138,12 @@ pub fn fleet(n: usize, seed: u64) -> Fleet {
 
 impl FleetTech {
     pub fn skills(&self) -> Vec<SkillCode> {
-        SKILLS.iter().enumerate().filter(|(bit, _)| self.skill_bits & (1 << bit) != 0).map(|(_, (s, _))| (*s).into()).collect()
+        SKILLS
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.skill_bits & (1 << bit) != 0)
+            .map(|(_, (s, _))| (*s).into())
+            .collect()
     }
 }
 

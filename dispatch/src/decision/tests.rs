@@ -112,11 +112,8 @@ fn summary(decision: &Decision) -> String {
         Some(c) => format!("{} @ {:.1} km", c.technician_id.0, c.distance_m / 1000.0),
         None => "nobody".to_owned(),
     };
-    let considered: Vec<String> = e
-        .considered
-        .iter()
-        .map(|c| format!("{}:{:?}", c.technician_id.0, c.exclusions))
-        .collect();
+    let considered: Vec<String> =
+        e.considered.iter().map(|c| format!("{}:{:?}", c.technician_id.0, c.exclusions)).collect();
     format!("{chosen} ({:?}) | {}:{:?} | {}", e.reason, e.subtree.root.0, e.subtree.reason, considered.join(" "))
 }
 
@@ -165,7 +162,12 @@ fn equal_distances_are_broken_by_id_and_quality_weighs_in_among_near_equals() {
     let mut world = World::new();
     world.tech(7, 11, 2.0);
     world.tech(5, 11, 2.0);
-    check(&world, &moscow_job(), &[], "5 @ 2.0 km (TieBrokenById { tied_with: TechnicianId(7) }) | 1:WholeNetwork | 5:[] 7:[]");
+    check(
+        &world,
+        &moscow_job(),
+        &[],
+        "5 @ 2.0 km (TieBrokenById { tied_with: TechnicianId(7) }) | 1:WholeNetwork | 5:[] 7:[]",
+    );
 
     world.tech(9, 111, 2.3).scorecard = Some(Scorecard { first_time_fix_rate: Some(0.95), nps: Some(80.0) });
     let decision = decide(&world, &moscow_job(), &[], &RankOptions::default());
@@ -226,7 +228,10 @@ fn an_index_without_partitions_gives_the_same_answer() {
     let decision = choose_technician(&input, &RankOptions::default());
     assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(2)));
     assert_eq!(decision.explanation.partition, None);
-    assert_eq!(decision.explanation.considered[0].exclusions, vec![Exclusion::OutsideSubtree, Exclusion::OrgDoesNotCover]);
+    assert_eq!(
+        decision.explanation.considered[0].exclusions,
+        vec![Exclusion::OutsideSubtree, Exclusion::OrgDoesNotCover]
+    );
 }
 
 fn dispatch(world: &World, job: &Job, excluded: &[u128]) -> DispatchOutcome {

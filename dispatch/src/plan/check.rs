@@ -121,10 +121,7 @@ pub fn check_with_matrix(instance: &Instance, matrix: &dyn TravelMatrix, plan: &
     let mut vehicles = 0;
     for (r, route) in plan.routes.iter().enumerate() {
         let t = route.technician;
-        let tech = instance
-            .technicians
-            .get(t)
-            .ok_or(Violation::UnknownTechnician { route: r, technician: t })?;
+        let tech = instance.technicians.get(t).ok_or(Violation::UnknownTechnician { route: r, technician: t })?;
         if std::mem::replace(&mut used[t], true) {
             return Err(Violation::TechnicianReused { technician: t });
         }

@@ -28,9 +28,8 @@ pub(crate) fn regret_insertion(model: &Model, sol: &mut Solution, rng: &mut Rng)
         for &r in &candidates {
             if !fresh[r] {
                 for (c, &job) in pending.iter().enumerate() {
-                    cost[c * m + r] = sol.routes[r]
-                        .best_insert(model, job, f64::INFINITY, 0.0, rng)
-                        .unwrap_or((f64::INFINITY, 0));
+                    cost[c * m + r] =
+                        sol.routes[r].best_insert(model, job, f64::INFINITY, 0.0, rng).unwrap_or((f64::INFINITY, 0));
                 }
                 fresh[r] = true;
             }

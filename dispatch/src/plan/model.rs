@@ -58,8 +58,7 @@ impl Model {
         let techs = &techs[..m];
         // A technician with a location outside the instance is kept (indices stay aligned)
         // but may serve nothing; its route points at location 0 so its arrays stay valid.
-        let usable: Vec<bool> =
-            techs.iter().map(|t| t.start_location < nloc && t.end_location < nloc).collect();
+        let usable: Vec<bool> = techs.iter().map(|t| t.start_location < nloc && t.end_location < nloc).collect();
         let known = |l: usize| if l < nloc { l } else { 0 };
         let mut model = Model {
             n: 0,
@@ -143,7 +142,9 @@ impl Model {
             .map(|i| {
                 let mut others: Vec<u32> = (0..n as u32).filter(|&j| j as usize != i).collect();
                 others.sort_by(|&a, &b| {
-                    model.d(model.loc[i], model.loc[a as usize]).total_cmp(&model.d(model.loc[i], model.loc[b as usize]))
+                    model
+                        .d(model.loc[i], model.loc[a as usize])
+                        .total_cmp(&model.d(model.loc[i], model.loc[b as usize]))
                 });
                 others.truncate(keep);
                 others

@@ -103,7 +103,14 @@ impl RouteState {
     /// Cheapest feasible position for `job` costing less than `bound`, skipping each feasible
     /// position with probability `blink` (SISR's blinks).
     #[inline]
-    pub fn best_insert(&self, model: &Model, job: usize, bound: f64, blink: f64, rng: &mut Rng) -> Option<(f64, usize)> {
+    pub fn best_insert(
+        &self,
+        model: &Model,
+        job: usize,
+        bound: f64,
+        blink: f64,
+        rng: &mut Rng,
+    ) -> Option<(f64, usize)> {
         if self.load + model.demand[job] > model.capacity[self.vehicle] || !model.allowed(job, self.vehicle) {
             return None;
         }

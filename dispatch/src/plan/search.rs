@@ -9,9 +9,7 @@ use super::construct::regret_insertion;
 use super::model::Model;
 use super::rng::Rng;
 use super::route::RouteState;
-use super::{
-    Clock, DayPlan, Instance, Objective, PlanOptions, Route, TravelMatrix, Unassigned, UnassignedReason,
-};
+use super::{Clock, DayPlan, Instance, Objective, PlanOptions, Route, TravelMatrix, Unassigned, UnassignedReason};
 
 /// `route_of` for a job in no route.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -477,13 +475,8 @@ pub(crate) fn solve_with_params(
     clock: &dyn Clock,
     params: Params,
 ) -> DayPlan {
-    let mut budget = Budget {
-        clock,
-        start: clock.elapsed(),
-        limit: options.time_limit,
-        iterations: options.iterations,
-        done: 0,
-    };
+    let mut budget =
+        Budget { clock, start: clock.elapsed(), limit: options.time_limit, iterations: options.iterations, done: 0 };
     let model = Model::build(instance, matrix);
     let mut rng = Rng::new(options.seed);
     let mut sol = Solution::empty(&model);
@@ -545,9 +538,8 @@ fn to_plan(model: &Model, instance: &Instance, sol: &Solution) -> DayPlan {
         .map(|r| Route { technician: r.vehicle, visits: r.jobs.iter().map(|&j| model.visit_of[j]).collect() })
         .collect();
     let mut unassigned = model.rejected.clone();
-    unassigned.extend(
-        sol.absent.iter().map(|&j| Unassigned { visit: model.visit_of[j], reason: UnassignedReason::NoRoom }),
-    );
+    unassigned
+        .extend(sol.absent.iter().map(|&j| Unassigned { visit: model.visit_of[j], reason: UnassignedReason::NoRoom }));
     unassigned.sort_by_key(|u| u.visit);
     debug_assert!(instance.visits.len() >= unassigned.len());
     DayPlan { vehicles: routes.len(), distance: sol.distance(), routes, unassigned }

@@ -122,7 +122,12 @@ fn checker_rejects_each_kind_of_violation() -> anyhow::Result<()> {
     let instance = solomon::parse(text)?;
     let plan = |routes: Vec<(usize, Vec<usize>)>, distance: f64| {
         let routes: Vec<Route> = routes.into_iter().map(|(technician, visits)| Route { technician, visits }).collect();
-        DayPlan { vehicles: routes.iter().filter(|r| !r.visits.is_empty()).count(), routes, unassigned: vec![], distance }
+        DayPlan {
+            vehicles: routes.iter().filter(|r| !r.visits.is_empty()).count(),
+            routes,
+            unassigned: vec![],
+            distance,
+        }
     };
 
     // Act / Assert
@@ -342,11 +347,14 @@ fn visits_nobody_can_serve_are_unassigned_with_a_reason() -> anyhow::Result<()> 
 
     // Assert
     let reasons: Vec<(usize, UnassignedReason)> = plan.unassigned.iter().map(|u| (u.visit, u.reason)).collect();
-    assert_eq!(reasons[..3], [
-        (0, UnassignedReason::NoTechnicianWithSkills),
-        (1, UnassignedReason::DemandExceedsCapacity),
-        (2, UnassignedReason::WindowUnreachable),
-    ]);
+    assert_eq!(
+        reasons[..3],
+        [
+            (0, UnassignedReason::NoTechnicianWithSkills),
+            (1, UnassignedReason::DemandExceedsCapacity),
+            (2, UnassignedReason::WindowUnreachable),
+        ]
+    );
     assert_eq!(reasons.len(), 4);
     assert!(matches!(reasons[3], (3 | 4, UnassignedReason::NoRoom)));
     assert_eq!(plan.vehicles, 1);
@@ -374,12 +382,8 @@ fn the_time_limit_is_read_from_the_injected_clock() {
         reads.set(reads.get() + 1);
         Duration::from_millis(10 * reads.get())
     };
-    let options = PlanOptions {
-        objective: Objective::Vehicles,
-        time_limit: Duration::from_secs(1),
-        iterations: None,
-        seed: 1,
-    };
+    let options =
+        PlanOptions { objective: Objective::Vehicles, time_limit: Duration::from_secs(1), iterations: None, seed: 1 };
 
     // Act
     let plan = solve(&instance, &options, &clock);

@@ -182,8 +182,11 @@ fn nearest_eligible_equals_a_brute_force_haversine_scan() -> anyhow::Result<()> 
             // Act
             let got = index.nearest_eligible(at, k, |id| eligible[id.0 as usize]);
             // Assert
-            let mut want: Vec<(f64, TechnicianId)> =
-                positions.iter().filter(|(id, _)| eligible[id.0 as usize]).map(|&(id, pos)| (haversine_m(at, pos), id)).collect();
+            let mut want: Vec<(f64, TechnicianId)> = positions
+                .iter()
+                .filter(|(id, _)| eligible[id.0 as usize])
+                .map(|&(id, pos)| (haversine_m(at, pos), id))
+                .collect();
             want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             want.truncate(k);
             assert_eq!(got.len(), want.len());
@@ -267,7 +270,8 @@ fn scoped_queries_match_a_model_through_moves_removals_and_re_additions() -> any
         if step % 50 == 0 {
             let scope: Vec<PartitionKey> = keys.iter().filter(|_| rng.random_bool(0.4)).cloned().collect();
             let at = random_position(&mut rng);
-            let got: Vec<TechnicianId> = index.nearest_eligible_in(at, &scope, 3, |_| true).into_iter().map(|x| x.0).collect();
+            let got: Vec<TechnicianId> =
+                index.nearest_eligible_in(at, &scope, 3, |_| true).into_iter().map(|x| x.0).collect();
             let mut want: Vec<(f64, TechnicianId)> = model
                 .iter()
                 .filter(|(_, (_, p))| scope.iter().all(|k| p.contains(k)))
