@@ -156,6 +156,24 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a change-log row is about (CHECK constraint since migration 000005).
+    ChangeEntity {
+        Job => "job",
+        Technician => "technician",
+        Org => "org",
+        Route => "route",
+    }
+}
+
+text_enum! {
+    /// What happened to a change-log entity: phones upsert or delete their copy.
+    ChangeOp {
+        Upsert => "upsert",
+        Delete => "delete",
+    }
+}
+
+text_enum! {
     /// The simpler stage a customer sees, derived from the status.
     Stage {
         Received => "received",
@@ -187,21 +205,6 @@ impl JobStatus {
         matches!(self, JobStatus::Approved | JobStatus::Cancelled)
     }
 
-    /// Whether the customer may still cancel or reschedule: the technician is
-    /// not on the way yet and the work is not done.
-    pub fn customer_may_change(self) -> bool {
-        matches!(
-            self,
-            JobStatus::New
-                | JobStatus::Offered
-                | JobStatus::Accepted
-                | JobStatus::Scheduled
-                | JobStatus::Unassignable
-                | JobStatus::Incomplete
-                | JobStatus::Returned
-        )
-    }
-
     /// Whether a technician holding this job has it on their day (counts against capacity).
     pub fn books_technician(self) -> bool {
         matches!(
@@ -214,11 +217,6 @@ impl JobStatus {
                 | JobStatus::Approved
                 | JobStatus::Returned
         )
-    }
-
-    /// Whether a dispatcher or admin may still cancel (before completion).
-    pub fn may_cancel(self) -> bool {
-        !matches!(self, JobStatus::Completed | JobStatus::InReview | JobStatus::Approved | JobStatus::Cancelled)
     }
 }
 
@@ -233,13 +231,5 @@ mod tests {
             let json = serde_json::to_string(s).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", s.as_str()));
         }
-    }
-
-    #[test]
-    fn the_customer_cannot_change_a_job_once_the_technician_is_on_the_way() {
-        assert!(JobStatus::Scheduled.customer_may_change());
-        assert!(!JobStatus::EnRoute.customer_may_change());
-        assert!(!JobStatus::OnSite.customer_may_change());
-        assert!(!JobStatus::Cancelled.customer_may_change());
     }
 }
