@@ -15,7 +15,7 @@ use dispatch::orgs::{Org, OrgTree};
 use dispatch::spatial::{IndexedTechnician, TechIndex};
 use dispatch::territories::{Territory, TerritoryIndex};
 
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::{self, ChangeEntity, LocalShift};
 use crate::storage::{change_log, db_time, json, orgs, technicians};

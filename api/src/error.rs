@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, json};
 
-pub use crate::app::error::ApiError;
+pub use crate::app_error::ApiError;
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {

@@ -12,6 +12,7 @@
 //! - [`demo`]: the demo network.
 
 pub mod app;
+pub mod app_error;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -25,7 +25,7 @@ impl Workers {
 }
 
 /// One pass of the deadline worker on the shared state.
-pub async fn sweep_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+pub async fn sweep_once(state: &AppState) -> Result<usize, crate::app_error::ApiError> {
     let cache = state.dispatch.clone();
     let now = state.now();
     state.db.run(move |conn| sweep::sweep(conn, &cache, now)).await
@@ -92,7 +92,7 @@ pub fn spawn(state: &AppState) -> Workers {
 /// One pass of the scheduled re-plan: every technician's route for yesterday,
 /// today and tomorrow (UTC dates, so every time zone's "today" is covered) is
 /// planned again, orders and ETAs only. Each day in its own transaction.
-pub async fn replan_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+pub async fn replan_once(state: &AppState) -> Result<usize, crate::app_error::ApiError> {
     let now = state.now();
     let speed = state.config.travel_speed_kmh;
     state.db.run(move |conn| planning::replan_stored_days(conn, now, speed)).await

@@ -7,8 +7,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
 
-use crate::app::error::ApiError;
 use crate::app::{offers, planning};
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::{self, Actor as By, Transition};
 use crate::domain::{

@@ -13,8 +13,8 @@ use dispatch::offers::OfferStop;
 use dispatch::ranking::RankOptions;
 use serde_json::{Value, json};
 
-use crate::app::error::ApiError;
 use crate::app::explanation::explanation_json;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::{SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::agreement::DEFAULT_ACCEPT_MIN;

@@ -6,7 +6,7 @@ use dispatch::decision::{ChoiceReason, Explanation, SubtreeReason};
 use dispatch::eligibility::Exclusion;
 use serde_json::{Value, json};
 
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::uuid_text;
 use crate::storage::{offers, utc};

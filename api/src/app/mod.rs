@@ -3,7 +3,6 @@
 
 pub mod booking;
 pub mod dispatching;
-pub mod error;
 pub mod explanation;
 pub mod network;
 pub mod offers;

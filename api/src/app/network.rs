@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use geo::MultiPolygon;
 use serde_json::json;
 
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::{Absence, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
 use crate::geojson::{self, Geometry};

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::app::dispatching::{Step, dispatch_one, open_offer};
-use crate::app::error::ApiError;
 use crate::app::planning;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::SharedCache;
 use crate::domain::{Caller, ChainRole, ChangeEntity, EventType, JobStatus, OfferStatus, lifecycle};

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::app::dispatching::{Step, dispatch_one};
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::{DbConnection, savepoint, write_tx};
 use crate::dispatch_cache::SharedCache;
 use crate::domain::{EventType, JobStatus, OfferStatus};

@@ -1,11 +1,9 @@
 //! Enumerations stored as TEXT. Each maps to the same snake_case word on the
-//! wire, in the database (CHECK constraints list them) and in Rust.
+//! wire, in the database (CHECK constraints list them) and in Rust. The
+//! diesel derives must sit on the type; the `ToSql`/`FromSql` impls are in
+//! `storage::sql_enums`.
 
-use diesel::deserialize::{self, FromSql};
-use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
-
-use crate::db::MultiBackend;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -36,30 +34,6 @@ macro_rules! text_enum {
             }
         }
 
-        impl FromSql<Text, MultiBackend> for $name {
-            fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                let s = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
-                $name::parse(&s).ok_or_else(|| format!("unknown {} `{s}` in the database", stringify!($name)).into())
-            }
-        }
-
-        impl ToSql<Text, MultiBackend> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                <str as ToSql<Text, MultiBackend>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl ToSql<Text, diesel::sqlite::Sqlite> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
-                <str as ToSql<Text, diesel::sqlite::Sqlite>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl ToSql<Text, diesel::pg::Pg> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
-                <str as ToSql<Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
-            }
-        }
     };
 }
 

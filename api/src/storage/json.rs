@@ -106,3 +106,9 @@ pub fn codes(text: &str) -> Result<Vec<String>, BadColumn> {
 pub fn codes_text(list: &[String]) -> Result<String, serde_json::Error> {
     serde_json::to_string(list)
 }
+
+impl From<BadColumn> for crate::app_error::ApiError {
+    fn from(e: BadColumn) -> crate::app_error::ApiError {
+        crate::app_error::ApiError::Unexpected(anyhow::Error::new(e))
+    }
+}

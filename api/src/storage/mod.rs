@@ -11,6 +11,7 @@ pub mod offers;
 pub mod orgs;
 pub mod routes;
 pub mod settings;
+mod sql_enums;
 pub mod sync;
 pub mod technicians;
 pub mod tokens;

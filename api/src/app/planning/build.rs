@@ -12,7 +12,7 @@ use dispatch::plan::{
 };
 
 use super::{Day, local_date, service_secs, shift_on};
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::domain::JobStatus;
 use crate::storage::{jobs, json, utc};
 

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use self::build::{Planned, build_instance, plan_group, visit_of};
 
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::Transition;
 use crate::domain::shift::{self, LocalShift};

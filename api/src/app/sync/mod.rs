@@ -22,7 +22,7 @@ use mobile_sync::protocol::{
 pub use self::checklist::checklist_template;
 pub use self::push::push;
 pub use self::views::{job_view, route_for, technician_view};
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::{ChangeEntity, JobStatus};
 use crate::storage::change_log::{self, Change};

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::assigned_job;
 use super::checklist::checklist_template;
-use crate::app::error::ApiError;
 use crate::app::planning;
+use crate::app_error::ApiError;
 use crate::db::{DbConnection, savepoint, write_tx};
 use crate::domain::lifecycle::{self, Actor as By, to_phone};
 use crate::domain::{ChangeEntity, EventType, JobStatus};

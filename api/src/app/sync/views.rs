@@ -9,7 +9,7 @@ use mobile_sync::protocol::{
 use serde_json::json;
 
 use super::checklist::checklist_template;
-use crate::app::error::ApiError;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::to_phone;
 use crate::storage::jobs::Job;

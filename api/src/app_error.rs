@@ -1,6 +1,6 @@
 //! The one error type of the use cases (`ApiError`): what went wrong, with
-//! what a client needs to react. It knows nothing of HTTP; `crate::error`
-//! maps it to a status and DESIGN.md's error object.
+//! what a client needs to react. It knows nothing of HTTP; the HTTP layer's
+//! `error.rs` maps it to a status and DESIGN.md's error object.
 
 use serde_json::{Map, Value};
 
@@ -106,12 +106,6 @@ impl From<BadZone> for ApiError {
 
 impl From<BadId> for ApiError {
     fn from(e: BadId) -> ApiError {
-        ApiError::Unexpected(anyhow::Error::new(e))
-    }
-}
-
-impl From<crate::storage::json::BadColumn> for ApiError {
-    fn from(e: crate::storage::json::BadColumn) -> ApiError {
         ApiError::Unexpected(anyhow::Error::new(e))
     }
 }
