@@ -8,6 +8,10 @@ use secrecy::SecretString;
 
 use crate::db::Backend;
 
+/// Average driving speed between visits (straight-line distance), km/h:
+/// the default of `SORTIE_TRAVEL_SPEED_KMH`.
+pub const DEFAULT_SPEED_KMH: f64 = 30.0;
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -104,7 +108,7 @@ impl Config {
             replan: secs(var_parsed("SORTIE_REPLAN_SECS")?.unwrap_or(900)),
             travel_speed_kmh: var_parsed::<f64>("SORTIE_TRAVEL_SPEED_KMH")?
                 .filter(|s| s.is_finite() && *s > 0.0)
-                .unwrap_or(crate::planning::DEFAULT_SPEED_KMH),
+                .unwrap_or(DEFAULT_SPEED_KMH),
         })
     }
 
@@ -127,7 +131,7 @@ impl Config {
             deadline_sweep: None,
             cache_refresh: None,
             replan: None,
-            travel_speed_kmh: crate::planning::DEFAULT_SPEED_KMH,
+            travel_speed_kmh: DEFAULT_SPEED_KMH,
         }
     }
 

@@ -19,14 +19,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use diesel::prelude::*;
+
 use serde_json::{Value, json};
 
 use crate::auth::jwt::{AUDIENCE, Claims, ISSUER};
 use crate::config::Config;
 use crate::db::{DbConnection, write_tx};
-use crate::domain::{JobKind, JobStatus, Priority, Role};
+use crate::domain::lifecycle::{self, Actor as By};
+use crate::domain::{ChangeEntity, JobKind, JobStatus, Priority, Role};
 use crate::startup::Application;
+use crate::storage::change_log::{self, Change};
 use crate::storage::{self, db_time, jobs, new_id, offers, orgs, technicians, users};
 
 /// Flags of `sortie bench sync`.
@@ -88,16 +90,12 @@ fn throwaway_database(backend: &str, postgres_url: &str) -> anyhow::Result<(Stri
         return Ok((url, Box::new(cleanup)));
     }
     let name = format!("sortie_bench_sync_{tag}");
-    let mut admin = PgConnection::establish(postgres_url).context("Failed to connect to --postgres-url")?;
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+    crate::db::create_postgres_database(postgres_url, &name)
+        .context("Failed to create a database at --postgres-url")?;
     let cut = postgres_url.rfind('/').unwrap_or(postgres_url.len());
     let url = format!("{}/{name}", &postgres_url[..cut]);
     let admin_url = postgres_url.to_owned();
-    let cleanup = move || {
-        if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
-        }
-    };
+    let cleanup = move || crate::db::drop_postgres_database(&admin_url, &name);
     Ok((url, Box::new(cleanup)))
 }
 
@@ -167,7 +165,7 @@ fn seed(conn: &mut DbConnection, app_keys: &crate::auth::jwt::JwtKeys, phones: u
     let vendor = orgs::find_by_slug(conn, "vendor")?.context("the demo network has no vendor")?;
     let admin = users::find_by_email(conn, "admin@demo.sortie")?.context("the demo network has no admin")?;
     let template: technicians::Technician =
-        crate::db::schema::technicians::table.first(conn).context("the demo network has no technician")?;
+        storage::technicians::first(conn)?.context("the demo network has no technician")?;
     let customer_id = new_id();
     storage::customers::insert(
         conn,
@@ -244,8 +242,12 @@ fn seed(conn: &mut DbConnection, app_keys: &crate::auth::jwt::JwtKeys, phones: u
                             updated_at: now_db,
                         },
                     )?;
-                    offers::assign(conn, &id, JobStatus::New, JobStatus::Scheduled, Some(&tech_id), now_db)?;
-                    jobs::log_change(conn, "job", &id, Some(&tech_id), false, now_db)?;
+                    // Through the lifecycle's own moves: offered by dispatch, scheduled by a dispatcher.
+                    let offered = lifecycle::check(JobStatus::New, JobStatus::Offered, By::Worker)?;
+                    offers::assign(conn, &id, offered, None, now_db)?;
+                    let scheduled = lifecycle::check(JobStatus::Offered, JobStatus::Scheduled, By::Dispatcher)?;
+                    offers::assign(conn, &id, scheduled, Some(&tech_id), now_db)?;
+                    change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &id, Some(&tech_id)), now_db)?;
                     job_ids.push(id);
                 }
                 let claims = Claims {

@@ -9,14 +9,15 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::json;
 
+use crate::app::network::slugify;
 use crate::db::DbConnection;
 use crate::domain::Role;
-use crate::routes::orgs::PartQty;
-use crate::routes::technicians::Shift;
-use crate::storage::{self, customers, orgs, technicians, users};
+use crate::domain::shift::every_day;
+use crate::domain::{PartQty, Shift};
+use crate::storage::{self, customers, json, orgs, technicians, users};
 
 /// The city list, embedded so the binary needs no files at run time.
-const CITIES_CSV: &str = include_str!("../data/ru_cities.csv");
+const CITIES_CSV: &str = include_str!("../../data/ru_cities.csv");
 
 /// The shared demo password (demo mode only).
 pub const DEMO_PASSWORD: &str = "demo";
@@ -119,7 +120,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
                 path: &path,
                 timezone: tz,
                 manual_routing: manual,
-                parts: &serde_json::to_string(parts)?,
+                parts: &json::parts_text(parts)?,
                 created_at: now,
                 updated_at: now,
             },
@@ -169,7 +170,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
             continue;
         }
         per_district[d] += 1;
-        let slug = format!("{}-{}", partners[d].slug, crate::routes::orgs::slugify(&city.name));
+        let slug = format!("{}-{}", partners[d].slug, slugify(&city.name));
         let name = format!("{} Service", city.name);
         let parent = OrgSeed {
             id: partners[d].id.clone(),
@@ -306,7 +307,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
         }
         skills.sort();
         let parts = vec![PartQty { sku: SKUS[rng.random_range(0..SKUS.len())].into(), qty: rng.random_range(1..=4) }];
-        let shift = Shift { start: "08:00".into(), end: "20:00".into(), days: vec![1, 2, 3, 4, 5, 6, 7] };
+        let shift = Shift::parse("08:00", "20:00", every_day())?;
         let id = storage::new_id();
         let first =
             ["Ivan", "Anna", "Dmitry", "Olga", "Sergey", "Elena", "Alexey", "Maria", "Pavel", "Natalia"][n % 10];
@@ -320,11 +321,11 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
             pos_lat: Some(lat),
             pos_lon: Some(lon),
             position_at: Some(now),
-            shift: serde_json::to_string(&shift)?,
+            shift: json::shift_text(&shift)?,
             absences: "[]".into(),
             timezone: city.timezone.clone(),
             daily_capacity: rng.random_range(5..=8),
-            parts: serde_json::to_string(&parts)?,
+            parts: json::parts_text(&parts)?,
             active: true,
             created_at: now,
             updated_at: now,

@@ -1,5 +1,9 @@
 //! The `sortie` command line. With no subcommand it serves.
 
+pub mod bench_sync;
+pub mod demo;
+pub mod plan;
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -8,7 +12,6 @@ use clap::{Parser, Subcommand};
 use crate::auth::password;
 use crate::config::Config;
 use crate::db::write_tx;
-use crate::demo;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::startup::{self, Application};
@@ -39,7 +42,7 @@ pub enum Command {
         /// The instance file (Solomon format; CRLF, headers and blank lines are fine).
         file: std::path::PathBuf,
         #[command(flatten)]
-        args: crate::plan_cli::PlanArgs,
+        args: plan::PlanArgs,
     },
     /// Benchmarks.
     #[command(subcommand)]
@@ -54,13 +57,13 @@ pub enum BenchCommand {
         /// A directory of Solomon-format instances with bks.csv (and bks_distance_only.csv).
         dir: std::path::PathBuf,
         #[command(flatten)]
-        args: crate::plan_cli::PlanArgs,
+        args: plan::PlanArgs,
         /// Only instances whose name starts with this (e.g. `rc2`).
         #[arg(long)]
         only: Option<String>,
     },
     /// Mobile sync over HTTP on SQLite and PostgreSQL: a 20-job day's pull, a 100-mutation push, many phones at once.
-    Sync(crate::sync_bench::SyncBenchArgs),
+    Sync(bench_sync::SyncBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -142,13 +145,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Init(args) => init(args).await,
-        Command::Plan { file, args } => {
-            tokio::task::spawn_blocking(move || crate::plan_cli::plan(&file, &args)).await?
-        }
+        Command::Plan { file, args } => tokio::task::spawn_blocking(move || plan::plan(&file, &args)).await?,
         Command::Bench(BenchCommand::Plan { dir, args, only }) => {
-            tokio::task::spawn_blocking(move || crate::plan_cli::bench_plan(&dir, &args, only.as_deref())).await?
+            tokio::task::spawn_blocking(move || plan::bench_plan(&dir, &args, only.as_deref())).await?
         }
-        Command::Bench(BenchCommand::Sync(args)) => crate::sync_bench::bench_sync(&args).await,
+        Command::Bench(BenchCommand::Sync(args)) => bench_sync::bench_sync(&args).await,
     }
 }
 

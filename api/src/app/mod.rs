@@ -1,0 +1,11 @@
+//! Use cases, one module per area. Each is a plain function taking a
+//! connection (inside the caller's transaction) and "now"; none knows HTTP.
+
+pub mod booking;
+pub mod dispatching;
+pub mod explanation;
+pub mod network;
+pub mod offers;
+pub mod planning;
+pub mod sweep;
+pub mod sync;
