@@ -1,15 +1,31 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations, and
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and
 //! the offline docs page (Swagger UI assets are embedded at build time).
+//!
+//! # Layout
+//! - this file: [`ApiDoc`], the paths, tags and modifiers.
+//! - [`sync`]: the phone-sync wire format (`mobile-sync`'s serde types, described here because
+//!   `mobile-sync` may not depend on utoipa), with each mutation's `args`.
+//! - [`errors`]: the error object and the modifier that attaches it to every error response.
+//! - [`views`]: answers built as JSON on the spot (health, readiness, dispatch explanations).
+//!
+//! `docs/sync-protocol.md` explains the sync protocol in prose.
 
+pub mod errors;
+pub mod sync;
+pub mod views;
+
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
+use errors::ErrorResponses;
 
 /// Sortie's API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Sortie API", description = "Field-service dispatch and on-site visit planning. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`."),
+    info(title = "Sortie API", description = "Field-service dispatch and on-site visit planning. Every error is `{\"error\": {\"code\", \"message\", \"field\"?}}` (the `Error` schema). The phone-sync protocol (devices, pull, push, photos) is explained with a worked offline session in `docs/sync-protocol.md`."),
     paths(
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
         routes::auth::login, routes::auth::refresh, routes::auth::logout, routes::auth::change_password,
@@ -26,7 +42,15 @@ use crate::routes;
         routes::day_plans::route, routes::day_plans::plan_org,
         routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(
+        errors::Error,
+        sync::RegisterDevice, sync::DeviceRegistered, sync::PullRequest, sync::PullResponse, sync::Change,
+        sync::PushRequest, sync::Mutation, sync::PushResponse, sync::MutationResult, sync::RejectReason,
+        sync::SetStatusArgs, sync::AddNoteArgs, sync::SetChecklistArgs, sync::AddPartArgs, sync::AttachPhotoArgs,
+        sync::SignArgs, sync::PositionPingArgs, sync::PhotoStored,
+        views::Health, views::Ready, views::Explanation,
+    )),
+    modifiers(&BearerAuth, &ErrorResponses, &GeoJsonCoordinates),
     tags(
         (name = "auth", description = "Sign in, tokens, passwords"),
         (name = "network", description = "Organisations, territories, agreements, technicians"),
@@ -50,5 +74,28 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// `Geometry.coordinates` is read as raw JSON (its shape depends on `type`):
+/// describe it as GeoJSON does instead of as a bare object.
+struct GeoJsonCoordinates;
+
+impl Modify for GeoJsonCoordinates {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(geometry))) = components.schemas.get_mut("Geometry") else { return };
+        // Both nestings are arrays of arrays; the schema says that much, the handler validates the rest (422).
+        let coordinates = ArrayBuilder::new()
+            .items(ArrayBuilder::new())
+            .description(Some(
+                "RFC 7946 coordinates of `[lon, lat]` positions. `Polygon`: a list of linear rings (the first the \
+                 outer boundary; each closed, first position = last); `MultiPolygon`: a list of polygons.",
+            ))
+            .build();
+        geometry.properties.insert("coordinates".into(), RefOr::T(Schema::Array(coordinates)));
+        if let Some(RefOr::T(Schema::Object(kind))) = geometry.properties.get_mut("type") {
+            kind.enum_values = Some(vec!["Polygon".into(), "MultiPolygon".into()]);
+        }
     }
 }
