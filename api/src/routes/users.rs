@@ -62,7 +62,10 @@ pub struct CreateUser {
 
 /// Creates a user.
 #[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 409, description = "e-mail taken, or the technician already has a login")),
+    responses((status = 201, body = UserView),
+        (status = 403, description = "not an admin or dispatcher, or a role a dispatcher may not create (`forbidden`)"),
+        (status = 404, description = "the organisation, technician or customer card is not in your scope (`not_found`)"),
+        (status = 409, description = "e-mail taken, or the technician already has a login (`user_exists`)")),
     security(("bearer" = [])))]
 #[post("/v1/users")]
 pub async fn create(
@@ -184,7 +187,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
 
 /// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail.
 #[utoipa::path(get, path = "/v1/users", tag = "accounts", params(PageQuery),
-    responses((status = 200, body = Page<UserView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<UserView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -202,7 +205,9 @@ pub async fn list(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "accounts", responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "accounts",
+    responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")),
+    security(("bearer" = [])))]
 #[get("/v1/users/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -225,7 +230,7 @@ pub struct UpdateUser {
 
 /// Activates, deactivates or renames a user.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "accounts", request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
