@@ -125,7 +125,7 @@ pub struct JobsQuery {
 }
 
 /// Jobs in the caller's scope, newest first.
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobsQuery),
+#[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs", params(JobsQuery),
     responses((status = 200, body = Page<JobView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/jobs")]
 pub async fn list(
@@ -163,7 +163,7 @@ pub async fn list(
 }
 
 /// One job with its chain and current offer.
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", responses((status = 200, body = JobView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "get_job", tag = "jobs", responses((status = 200, body = JobView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
     (status = 404, description = "no such job in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/jobs/{id}")]
 pub async fn get_one(
@@ -251,7 +251,7 @@ pub async fn events(
 }
 
 /// Cancels a job (dispatchers in the chain, admins), before completion.
-#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", request_body = CancelBody,
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", operation_id = "cancel_job", tag = "jobs", request_body = CancelBody,
     responses((status = 200, body = JobView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such job in your scope (`not_found`)"),
         (status = 409, description = "already completed or cancelled (`invalid_transition`; `current` carries the status)")),

@@ -122,7 +122,7 @@ pub fn slugify(name: &str) -> String {
 }
 
 /// Creates an organisation under a parent (admin; a dispatcher within its own subtree).
-#[utoipa::path(post, path = "/v1/orgs", tag = "network", request_body = CreateOrg,
+#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "network", request_body = CreateOrg,
     responses((status = 201, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "parent not found or outside your subtree (`not_found`)"),
         (status = 409, description = "slug taken (`slug_taken`)")), security(("bearer" = [])))]
@@ -177,7 +177,7 @@ pub async fn create(
 }
 
 /// Lists organisations: the whole tree for admins and reviewers, the own subtree for dispatchers.
-#[utoipa::path(get, path = "/v1/orgs", tag = "network", params(PageQuery),
+#[utoipa::path(get, path = "/v1/orgs", operation_id = "list_orgs", tag = "network", params(PageQuery),
     responses((status = 200, body = Page<OrgView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/orgs")]
 pub async fn list(
@@ -211,7 +211,7 @@ async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result
 }
 
 /// One organisation.
-#[utoipa::path(get, path = "/v1/orgs/{id}", tag = "network",
+#[utoipa::path(get, path = "/v1/orgs/{id}", operation_id = "get_org", tag = "network",
     responses((status = 200, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")),
     security(("bearer" = [])))]
 #[get("/v1/orgs/{id}")]
@@ -236,7 +236,7 @@ pub struct UpdateOrg {
 }
 
 /// Changes an organisation's name, time zone, routing mode or parts stock.
-#[utoipa::path(patch, path = "/v1/orgs/{id}", tag = "network", request_body = UpdateOrg,
+#[utoipa::path(patch, path = "/v1/orgs/{id}", operation_id = "update_org", tag = "network", request_body = UpdateOrg,
     responses((status = 200, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/orgs/{id}")]
 pub async fn update(

@@ -371,7 +371,7 @@ pub struct RequestView {
 }
 
 /// A request with its stage history (the customer's own; dispatchers and admins in scope).
-#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
+#[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "get_request", tag = "requests",
     responses((status = 200, body = RequestView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such request in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/requests/{id}")]
 pub async fn get_one(
@@ -421,7 +421,7 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
 }
 
 /// Cancels a request (the customer before the technician is on the way; dispatchers in the chain and admins before completion).
-#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", request_body = CancelBody,
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", operation_id = "cancel_request", tag = "requests", request_body = CancelBody,
     responses((status = 200, body = RequestView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such request in your scope (`not_found`)"),
         (status = 409, description = "too late to cancel (`invalid_transition`; `current` carries the status)")),
     security(("bearer" = [])))]

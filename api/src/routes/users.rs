@@ -61,7 +61,7 @@ pub struct CreateUser {
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = CreateUser,
+#[utoipa::path(post, path = "/v1/users", operation_id = "create_user", tag = "accounts", request_body = CreateUser,
     responses((status = 201, body = UserView),
         (status = 403, description = "not an admin or dispatcher, or a role a dispatcher may not create (`forbidden`)"),
         (status = 404, description = "the organisation, technician or customer card is not in your scope (`not_found`)"),
@@ -186,7 +186,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
 }
 
 /// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail.
-#[utoipa::path(get, path = "/v1/users", tag = "accounts", params(PageQuery),
+#[utoipa::path(get, path = "/v1/users", operation_id = "list_users", tag = "accounts", params(PageQuery),
     responses((status = 200, body = Page<UserView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
@@ -205,7 +205,7 @@ pub async fn list(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "accounts",
+#[utoipa::path(get, path = "/v1/users/{id}", operation_id = "get_user", tag = "accounts",
     responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")),
     security(("bearer" = [])))]
 #[get("/v1/users/{id}")]
@@ -229,7 +229,7 @@ pub struct UpdateUser {
 }
 
 /// Activates, deactivates or renames a user.
-#[utoipa::path(patch, path = "/v1/users/{id}", tag = "accounts", request_body = UpdateUser,
+#[utoipa::path(patch, path = "/v1/users/{id}", operation_id = "update_user", tag = "accounts", request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
 pub async fn update(
