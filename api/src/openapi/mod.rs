@@ -14,9 +14,9 @@ pub mod errors;
 pub mod sync;
 pub mod views;
 
-use utoipa::openapi::schema::{ArrayBuilder, Schema};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -85,9 +85,11 @@ impl Modify for GeoJsonCoordinates {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let Some(components) = openapi.components.as_mut() else { return };
         let Some(RefOr::T(Schema::Object(geometry))) = components.schemas.get_mut("Geometry") else { return };
-        // Both nestings are arrays of arrays; the schema says that much, the handler validates the rest (422).
+        // The schema says this much; the handler validates the rest (422).
+        // Polygon: rings → positions → numbers; MultiPolygon: polygons → rings → positions.
+        let third = ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Number, Type::Array]));
         let coordinates = ArrayBuilder::new()
-            .items(ArrayBuilder::new())
+            .items(ArrayBuilder::new().items(ArrayBuilder::new().items(third)))
             .description(Some(
                 "RFC 7946 coordinates of `[lon, lat]` positions. `Polygon`: a list of linear rings (the first the \
                  outer boundary; each closed, first position = last); `MultiPolygon`: a list of polygons.",
