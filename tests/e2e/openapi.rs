@@ -127,7 +127,9 @@ async fn every_body_has_a_schema_and_every_error_the_error_object() -> anyhow::R
                             }
                         }
                     }
-                } else if status.starts_with('4') || status.starts_with('5') || status == "default" {
+                } else if status == "default" {
+                    problems.push(format!("{at}: a `default` response would make any status documented"));
+                } else if status.starts_with('4') || status.starts_with('5') {
                     let schema = content.and_then(|c| c.get("application/json")).map(|c| &c["schema"]);
                     if schema.and_then(|s| s["$ref"].as_str()) != Some("#/components/schemas/Error") {
                         problems.push(format!("{at} {status}: not the Error schema"));

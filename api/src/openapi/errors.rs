@@ -57,7 +57,7 @@ pub struct ConflictCurrent {
 /// - an operation with a JSON body answers 400 (malformed JSON, unknown or
 ///   missing field), 413 (body too large) and 422 (a value of the wrong type);
 /// - an operation with query parameters answers 400 (unknown parameter) and 422;
-/// - every operation but the two that touch nothing answers `default` (500 `internal`, 503 `unavailable`).
+/// - every operation but the two that touch nothing answers 500 `internal` and 503 `unavailable`.
 pub struct ErrorResponses;
 
 impl Modify for ErrorResponses {
@@ -83,18 +83,24 @@ impl Modify for ErrorResponses {
 fn complete(path: &str, op: &mut Operation) {
     let bearer = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
-    let query = op.parameters.as_ref().is_some_and(|ps| {
-        ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
-    });
+    let query = op
+        .parameters
+        .as_ref()
+        .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)));
     let responses = &mut op.responses.responses;
     let mut add = |status: &str, description: &str| {
-        responses.entry(status.to_owned()).or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(description).build()));
     };
     if bearer {
         add("401", "no token, a bad or expired one, or the account is deactivated (`unauthorized`)");
     }
     if json_body {
-        add("400", "malformed JSON, an unknown field or a missing one (`malformed_json`, `unknown_field`, `missing_field`; `field` names it)");
+        add(
+            "400",
+            "malformed JSON, an unknown field or a missing one (`malformed_json`, `unknown_field`, `missing_field`; `field` names it)",
+        );
         add("413", "the body is larger than the limit (`payload_too_large`)");
         add("422", "a value of the wrong type or out of range (`invalid_value`; `field` names it)");
     }
@@ -102,16 +108,20 @@ fn complete(path: &str, op: &mut Operation) {
         add("400", "an unknown or missing query parameter (`unknown_parameter`, `missing_parameter`)");
         add("422", "a query parameter's value is invalid (`invalid_value`)");
     }
+    // Listed, not a `default` response: a `default` would make every undocumented status "documented".
     if path != "/healthz" && path != "/metrics" {
-        add("default", "unexpected: 500 `internal` (the cause is logged, never sent) or 503 `unavailable` (the database is busy or unreachable; retry)");
+        add("500", "unexpected (`internal`); the cause is logged, never sent");
+        add("503", "the database is busy or unreachable (`unavailable`); retry");
     }
     for (status, response) in responses.iter_mut() {
-        let is_error = status == "default" || status.starts_with('4') || status.starts_with('5');
+        let is_error = status.starts_with('4') || status.starts_with('5');
         if let (true, RefOr::T(response)) = (is_error, response) {
             if response.content.is_empty() {
                 response.content.insert(
                     "application/json".into(),
-                    ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Error")))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Error"))))
+                        .build(),
                 );
             }
         }
