@@ -115,15 +115,13 @@ fn complete(path: &str, op: &mut Operation) {
     }
     for (status, response) in responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
-        if let (true, RefOr::T(response)) = (is_error, response) {
-            if response.content.is_empty() {
-                response.content.insert(
-                    "application/json".into(),
-                    ContentBuilder::new()
-                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Error"))))
-                        .build(),
-                );
-            }
+        if let (true, RefOr::T(response)) = (is_error, response)
+            && response.content.is_empty()
+        {
+            response.content.insert(
+                "application/json".into(),
+                ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Error")))).build(),
+            );
         }
     }
 }
