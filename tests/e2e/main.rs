@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod network;
 mod offers;
+mod openapi;
 mod ops;
 mod planning;
 mod requests;

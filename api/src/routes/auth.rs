@@ -97,7 +97,7 @@ async fn verify_password(plain: String, phc: String) -> Result<bool, ApiError> {
 /// Signs in with e-mail and password.
 #[utoipa::path(
     post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password"))
+    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password, or the account is deactivated (`unauthorized`)"))
 )]
 #[post("/v1/auth/login")]
 pub async fn login(state: web::Data<AppState>, body: Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
@@ -125,7 +125,7 @@ enum RefreshOutcome {
 /// Presenting an already-used token revokes its whole family.
 #[utoipa::path(
     post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "unknown, expired, revoked or reused"))
+    responses((status = 200, body = TokenPair), (status = 401, description = "unknown, expired, revoked or reused (`unauthorized`)"))
 )]
 #[post("/v1/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
@@ -192,7 +192,8 @@ pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
 /// new token pair is returned (tokens issued before the change stop working).
 #[utoipa::path(
     post, path = "/v1/auth/password", tag = "auth", request_body = PasswordChange,
-    responses((status = 200, body = TokenPair), (status = 401, description = "wrong current password")),
+    responses((status = 200, body = TokenPair), (status = 401, description = "no or bad token, or wrong current password (`unauthorized`)"),
+        (status = 422, description = "the new password is not 8 to 128 characters (`invalid_value`)")),
     security(("bearer" = []))
 )]
 #[post("/v1/auth/password")]

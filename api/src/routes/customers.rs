@@ -63,7 +63,8 @@ fn waited_secs(job: &jobs::Job, now: chrono::NaiveDateTime) -> i64 {
 /// A dispatcher sees the cards of customers with requests in its scope, and
 /// only those requests.
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
-    responses((status = 200, body = CustomerCard), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such card in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/customers/{id}")]
 pub async fn get_card(
     state: web::Data<AppState>,
@@ -138,7 +139,9 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<
 
 /// Edits a client card (admin): name, form of address, contracted partner.
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCard,
-    responses((status = 200, body = CustomerCard), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such card (`not_found`)"),
+        (status = 422, description = "an invalid value, or no such `contracted_org_id` (`invalid_value`)")), security(("bearer" = [])))]
 #[actix_web::patch("/v1/customers/{id}")]
 pub async fn update_card(
     state: web::Data<AppState>,

@@ -63,7 +63,8 @@ pub struct RouteView {
 
 /// A technician's visits of a date in planned order with planned arrival times.
 #[utoipa::path(get, path = "/v1/technicians/{id}/route", tag = "planning", params(DateQuery),
-    responses((status = 200, body = RouteView), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = RouteView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such technician in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/technicians/{id}/route")]
 pub async fn route(
     state: web::Data<AppState>,
@@ -111,7 +112,8 @@ pub async fn route(
 /// (admin; a dispatcher of it or an ancestor): visits may move between its
 /// technicians; visits already en route or on site stay where they are.
 #[utoipa::path(post, path = "/v1/orgs/{id}/plan", tag = "planning", params(DateQuery),
-    responses((status = 200, body = PlanReport), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = PlanReport), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such organisation in your subtree (`not_found`)")), security(("bearer" = [])))]
 #[post("/v1/orgs/{id}/plan")]
 pub async fn plan_org(
     state: web::Data<AppState>,

@@ -126,8 +126,8 @@ pub struct JobsQuery {
 }
 
 /// Jobs in the caller's scope, newest first.
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobsQuery),
-    responses((status = 200, body = Page<JobView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs", params(JobsQuery),
+    responses((status = 200, body = Page<JobView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/jobs")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -164,7 +164,8 @@ pub async fn list(
 }
 
 /// One job with its chain and current offer.
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", responses((status = 200, body = JobView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "get_job", tag = "jobs", responses((status = 200, body = JobView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+    (status = 404, description = "no such job in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/jobs/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -192,6 +193,9 @@ pub struct EventView {
     pub at: DateTime<Utc>,
     pub actor_user_id: Option<String>,
     pub actor_org_id: Option<String>,
+    /// Details by `type` (free-form; ignore members you do not know): usually `status` (the job's status
+    /// after the event) and `from`; offers carry `org_id`, `technician_id`, `deadline`; technician steps
+    /// carry `at` (corrected phone time), `visit_secs`, `reason`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -206,7 +210,8 @@ pub struct EventsQuery {
 
 /// A job's events in the order they happened: the chain, every hop, who and when.
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs", params(EventsQuery),
-    responses((status = 200, body = Page<EventView>), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<EventView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such job in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/jobs/{id}/events")]
 pub async fn events(
     state: web::Data<AppState>,
@@ -247,8 +252,10 @@ pub async fn events(
 }
 
 /// Cancels a job (dispatchers in the chain, admins), before completion.
-#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", request_body = CancelBody,
-    responses((status = 200, body = JobView), (status = 404), (status = 409, description = "already completed or cancelled")),
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", operation_id = "cancel_job", tag = "jobs", request_body = CancelBody,
+    responses((status = 200, body = JobView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such job in your scope (`not_found`)"),
+        (status = 409, description = "already completed or cancelled (`invalid_transition`; `current` carries the status)")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/cancel")]
 pub async fn cancel(

@@ -67,8 +67,10 @@ async fn respond(state: &AppState, id: String) -> Result<HttpResponse, ApiError>
 
 /// Accepts the job offered to the caller's organisation; naming a technician schedules it.
 #[utoipa::path(post, path = "/v1/jobs/{id}/accept", tag = "jobs", request_body = AcceptBody,
-    responses((status = 200, body = StepResult), (status = 404, description = "not offered to your organisation"),
-        (status = 409, description = "already answered or past the deadline; carries the current state")),
+    responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher (`forbidden`)"),
+        (status = 404, description = "not offered to your organisation, or the technician is not yours (`not_found`)"),
+        (status = 409, description = "already answered or past the deadline (`offer_not_open`, `offer_expired`; \
+            `current` carries the state), or the technician is inactive or at capacity")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/accept")]
 pub async fn accept(
@@ -90,7 +92,9 @@ pub async fn accept(
 
 /// Declines the offer: the job goes to the next nearest eligible technician outside the organisations that declined.
 #[utoipa::path(post, path = "/v1/jobs/{id}/decline", tag = "jobs", request_body = DeclineBody,
-    responses((status = 200, body = StepResult), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher (`forbidden`)"),
+        (status = 404, description = "not offered to your organisation (`not_found`)"),
+        (status = 409, description = "already answered or past the deadline (`offer_not_open`, `offer_expired`)")), security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/decline")]
 pub async fn decline(
     state: web::Data<AppState>,
@@ -109,7 +113,9 @@ pub async fn decline(
 
 /// Passes the offer down to an organisation below the caller's, with its own deadline.
 #[utoipa::path(post, path = "/v1/jobs/{id}/subcontract", tag = "jobs", request_body = SubcontractBody,
-    responses((status = 200, body = StepResult), (status = 404, description = "not offered to you, or the organisation is not below yours"), (status = 409)),
+    responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher (`forbidden`)"),
+        (status = 404, description = "not offered to you, or the organisation is not below yours (`not_found`)"),
+        (status = 409, description = "already answered or past the deadline (`offer_not_open`, `offer_expired`)")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/subcontract")]
 pub async fn subcontract(
@@ -128,7 +134,10 @@ pub async fn subcontract(
 
 /// Moves the job to another technician of the caller's subtree (capacity checked).
 #[utoipa::path(post, path = "/v1/jobs/{id}/reassign", tag = "jobs", request_body = ReassignBody,
-    responses((status = 200, body = StepResult), (status = 404), (status = 409, description = "wrong state, or the technician's day is full")),
+    responses((status = 200, body = StepResult), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such job or technician in your scope (`not_found`)"),
+        (status = 409, description = "wrong state (`invalid_transition`), or the technician is inactive or its day is \
+            full (`technician_inactive`, `technician_at_capacity`)")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/reassign")]
 pub async fn reassign(
@@ -147,7 +156,8 @@ pub async fn reassign(
 
 /// Why dispatch chose whom it chose: each decision's candidates, distances, exclusions and reasons (latest last).
 #[utoipa::path(get, path = "/v1/jobs/{id}/explanation", tag = "jobs",
-    responses((status = 200, description = "`{job_id, decisions: [...]}`"), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = crate::openapi::views::Explanation), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such job in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/jobs/{id}/explanation")]
 pub async fn explanation(
     state: web::Data<AppState>,
@@ -168,7 +178,8 @@ pub async fn explanation(
 
 /// Records a technician's position (the technician itself, or a dispatcher managing it).
 #[utoipa::path(post, path = "/v1/technicians/{id}/position", tag = "network", request_body = LatLon,
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204, description = "recorded"), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "no such technician in your scope (`not_found`)")), security(("bearer" = [])))]
 #[post("/v1/technicians/{id}/position")]
 pub async fn position(
     state: web::Data<AppState>,

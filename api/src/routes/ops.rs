@@ -6,14 +6,14 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Liveness: the process serves HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = crate::openapi::views::Health, description = "alive")))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = crate::openapi::views::Ready, description = "ready"), (status = 503, description = "database unreachable (`unavailable`)")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let backend = state.db.backend();
@@ -23,7 +23,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain", description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())

@@ -123,9 +123,10 @@ fn check_slug(slug: &str) -> Result<(), ApiError> {
 }
 
 /// Creates an organisation under a parent (admin; a dispatcher within its own subtree).
-#[utoipa::path(post, path = "/v1/orgs", tag = "network", request_body = CreateOrg,
-    responses((status = 201, body = OrgView), (status = 404, description = "parent not found or outside your subtree"),
-        (status = 409, description = "slug taken")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "network", request_body = CreateOrg,
+    responses((status = 201, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "parent not found or outside your subtree (`not_found`)"),
+        (status = 409, description = "slug taken (`slug_taken`)")), security(("bearer" = [])))]
 #[post("/v1/orgs")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -150,8 +151,8 @@ pub async fn create(
 }
 
 /// Lists organisations: the whole tree for admins and reviewers, the own subtree for dispatchers.
-#[utoipa::path(get, path = "/v1/orgs", tag = "network", params(PageQuery),
-    responses((status = 200, body = Page<OrgView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/orgs", operation_id = "list_orgs", tag = "network", params(PageQuery),
+    responses((status = 200, body = Page<OrgView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/orgs")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -177,8 +178,9 @@ async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result
 }
 
 /// One organisation.
-#[utoipa::path(get, path = "/v1/orgs/{id}", tag = "network",
-    responses((status = 200, body = OrgView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/orgs/{id}", operation_id = "get_org", tag = "network",
+    responses((status = 200, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")),
+    security(("bearer" = [])))]
 #[get("/v1/orgs/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -201,8 +203,8 @@ pub struct UpdateOrg {
 }
 
 /// Changes an organisation's name, time zone, routing mode or parts stock.
-#[utoipa::path(patch, path = "/v1/orgs/{id}", tag = "network", request_body = UpdateOrg,
-    responses((status = 200, body = OrgView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/orgs/{id}", operation_id = "update_org", tag = "network", request_body = UpdateOrg,
+    responses((status = 200, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/orgs/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -236,7 +238,9 @@ pub struct TerritoryBody {
 /// territories of unrelated organisations are refused with 409; when one
 /// organisation is an ancestor of the other, the deeper one wins at dispatch.
 #[utoipa::path(put, path = "/v1/orgs/{id}/territories", tag = "network", request_body = Vec<TerritoryBody>,
-    responses((status = 200, body = Vec<TerritoryBody>), (status = 409, description = "overlaps another organisation's exclusive territory")),
+    responses((status = 200, body = Vec<TerritoryBody>), (status = 403, description = "not an admin (`forbidden`)"),
+        (status = 404, description = "no such organisation (`not_found`)"),
+        (status = 409, description = "overlaps another organisation's exclusive territory (`territory_overlap`)")),
     security(("bearer" = [])))]
 #[put("/v1/orgs/{id}/territories")]
 pub async fn put_territories(
@@ -266,7 +270,7 @@ pub async fn put_territories(
 
 /// An organisation's own territories.
 #[utoipa::path(get, path = "/v1/orgs/{id}/territories", tag = "network",
-    responses((status = 200, body = Vec<TerritoryBody>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<TerritoryBody>), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/orgs/{id}/territories")]
 pub async fn get_territories(
     state: web::Data<AppState>,
@@ -338,7 +342,8 @@ fn agreement_view(org_id: String, a: network::Agreement) -> AgreementView {
 
 /// Sets an organisation's own service agreement (admin).
 #[utoipa::path(put, path = "/v1/orgs/{id}/agreement", tag = "network", request_body = AgreementBody,
-    responses((status = 200, body = AgreementView)), security(("bearer" = [])))]
+    responses((status = 200, body = AgreementView), (status = 403, description = "not an admin (`forbidden`)"),
+        (status = 404, description = "no such organisation (`not_found`)")), security(("bearer" = [])))]
 #[put("/v1/orgs/{id}/agreement")]
 pub async fn put_agreement(
     state: web::Data<AppState>,
@@ -366,7 +371,7 @@ pub async fn put_agreement(
 
 /// The agreement that applies: the organisation's own, else its nearest ancestor's.
 #[utoipa::path(get, path = "/v1/orgs/{id}/agreement", tag = "network",
-    responses((status = 200, body = AgreementView)), security(("bearer" = [])))]
+    responses((status = 200, body = AgreementView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/orgs/{id}/agreement")]
 pub async fn get_agreement(
     state: web::Data<AppState>,

@@ -112,7 +112,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// same key with a different body answers 422 `idempotency_key_reused`.
 #[utoipa::path(post, path = "/v1/requests", tag = "requests", request_body = BookRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry-safe key, kept at least 24 h, per user")),
-    responses((status = 201, body = Booked), (status = 422, description = "invalid value or reused key")),
+    responses((status = 201, body = Booked, description = "booked (also the answer to a retry with the same key)"),
+        (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 422, description = "an invalid value (`invalid_value`), or the key reused with another body \
+            (`idempotency_key_reused`)")),
     security(("bearer" = [])))]
 #[post("/v1/requests")]
 pub async fn book(
@@ -193,8 +196,8 @@ pub struct RequestView {
 }
 
 /// A request with its stage history (the customer's own; dispatchers and admins in scope).
-#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
-    responses((status = 200, body = RequestView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/requests/{id}", operation_id = "get_request", tag = "requests",
+    responses((status = 200, body = RequestView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such request in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/requests/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -243,8 +246,9 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
 }
 
 /// Cancels a request (the customer before the technician is on the way; dispatchers in the chain and admins before completion).
-#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", request_body = CancelBody,
-    responses((status = 200, body = RequestView), (status = 404), (status = 409, description = "too late to cancel; carries the current status")),
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", operation_id = "cancel_request", tag = "requests", request_body = CancelBody,
+    responses((status = 200, body = RequestView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such request in your scope (`not_found`)"),
+        (status = 409, description = "too late to cancel (`invalid_transition`; `current` carries the status)")),
     security(("bearer" = [])))]
 #[post("/v1/requests/{id}/cancel")]
 pub async fn cancel(
@@ -269,7 +273,8 @@ pub async fn cancel(
 
 /// Moves a request to a new window (same rules as cancelling).
 #[utoipa::path(post, path = "/v1/requests/{id}/reschedule", tag = "requests", request_body = RescheduleBody,
-    responses((status = 200, body = RequestView), (status = 404), (status = 409, description = "too late to reschedule")),
+    responses((status = 200, body = RequestView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such request in your scope (`not_found`)"),
+        (status = 409, description = "too late to reschedule (`invalid_transition`; `current` carries the status)")),
     security(("bearer" = [])))]
 #[post("/v1/requests/{id}/reschedule")]
 pub async fn reschedule(

@@ -22,8 +22,10 @@ fn technician_of(caller: &AuthUser) -> Result<String, ApiError> {
 
 /// Registers a phone for the caller → `{device_id}`.
 #[utoipa::path(post, path = "/v1/devices", tag = "sync",
-    request_body(content = Object, description = "`{platform: android|ios|web, push_token?, app_version}`"),
-    responses((status = 201, description = "`{device_id}`"), (status = 400), (status = 403), (status = 422)),
+    request_body = crate::openapi::sync::RegisterDevice,
+    responses((status = 201, body = crate::openapi::sync::DeviceRegistered, description = "registered"),
+        (status = 403, description = "not a technician or customer (`forbidden`)"),
+        (status = 422, description = "`app_version` blank or over 50 characters, `push_token` over 4096 (`invalid_value`)")),
     security(("bearer" = [])))]
 #[post("/v1/devices")]
 pub async fn register_device(
@@ -42,9 +44,11 @@ pub async fn register_device(
 
 /// Changes since the cursor: `{changes[], cursor, has_more, reset_required}`.
 #[utoipa::path(post, path = "/v1/sync/pull", tag = "sync",
-    request_body(content = Object, description = "`{device_id, cursor?: string|null, limit?}`"),
-    responses((status = 200, description = "`{changes: [{entity, id, op, data?}], cursor, has_more, reset_required}`"),
-        (status = 400), (status = 403), (status = 404)),
+    request_body = crate::openapi::sync::PullRequest,
+    responses((status = 200, body = crate::openapi::sync::PullResponse,
+            description = "changes since the cursor; an unservable cursor answers `reset_required: true` (not an error)"),
+        (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 404, description = "no such device of the caller (`not_found`)")),
     security(("bearer" = [])))]
 #[post("/v1/sync/pull")]
 pub async fn pull(
@@ -59,10 +63,17 @@ pub async fn pull(
 
 /// Applies a batch of mutations: `{results: [{seq, id, status, reason?, message?, current?}]}` in the order sent.
 #[utoipa::path(post, path = "/v1/sync/push", tag = "sync",
-    request_body(content = Object, description = "`{device_id, mutations: [{seq, id, name, args}], sent_at?}`"),
-    responses((status = 200, description = "`{results: [...], clock_offset_ms?}`"), (status = 400), (status = 403),
-        (status = 404), (status = 409, description = "a gap in `seq`: `expected_seq` in the error object"),
-        (status = 413, description = "more than 500 mutations"), (status = 422)),
+    request_body = crate::openapi::sync::PushRequest,
+    responses((status = 200, body = crate::openapi::sync::PushResponse,
+            description = "one result per mutation, in the order sent: `applied`, `duplicate` or `rejected` with a `reason`"),
+        (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 404, description = "no such device of the caller (`not_found`)"),
+        (status = 409, description = "`seq_gap`: a `seq` is missing after the last one processed; nothing was applied; \
+            `expected_seq` in the error object names where to resend from"),
+        (status = 413, description = "`batch_too_large`: more than 500 mutations (`max_mutations` in the error object), \
+            or `payload_too_large`: the body is over the JSON limit"),
+        (status = 422, description = "`invalid_value`: `device_id` empty, a `seq` of 0 or above 2^63-1, a `name` empty \
+            or over 100 characters, or a value of the wrong type; nothing was applied")),
     security(("bearer" = [])))]
 #[post("/v1/sync/push")]
 pub async fn push(
@@ -92,8 +103,13 @@ pub async fn push(
 #[utoipa::path(put, path = "/v1/photos/{sha256}", tag = "sync",
     params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the body")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
-        (status = 413), (status = 422, description = "`hash_mismatch` or a malformed hash")),
+    responses((status = 201, body = crate::openapi::sync::PhotoStored, description = "stored"),
+        (status = 200, body = crate::openapi::sync::PhotoStored, description = "already stored (idempotent)"),
+        (status = 400, description = "the body could not be read (`malformed_body`)"),
+        (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 413, description = "over 10 MB (`payload_too_large`)"),
+        (status = 422, description = "`hash_mismatch`: the body's SHA-256 is not the path's; `invalid_value`: a \
+            malformed hash or an empty body")),
     security(("bearer" = [])))]
 #[put("/v1/photos/{sha256}")]
 pub async fn put_photo(

@@ -180,8 +180,9 @@ impl Validate for CreateTechnician {
 }
 
 /// Adds a technician to an organisation (admin; a dispatcher within its subtree).
-#[utoipa::path(post, path = "/v1/technicians", tag = "network", request_body = CreateTechnician,
-    responses((status = 201, body = TechnicianView), (status = 404, description = "organisation not found or outside your subtree")),
+#[utoipa::path(post, path = "/v1/technicians", operation_id = "create_technician", tag = "network", request_body = CreateTechnician,
+    responses((status = 201, body = TechnicianView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 404, description = "organisation not found or outside your subtree (`not_found`)")),
     security(("bearer" = [])))]
 #[post("/v1/technicians")]
 pub async fn create(
@@ -220,8 +221,8 @@ pub struct ListQuery {
 }
 
 /// Technicians the caller manages (admin: all; dispatcher: own subtree).
-#[utoipa::path(get, path = "/v1/technicians", tag = "network", params(ListQuery),
-    responses((status = 200, body = Page<TechnicianView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/technicians", operation_id = "list_technicians", tag = "network", params(ListQuery),
+    responses((status = 200, body = Page<TechnicianView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/technicians")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -249,8 +250,9 @@ async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result
 }
 
 /// One technician.
-#[utoipa::path(get, path = "/v1/technicians/{id}", tag = "network",
-    responses((status = 200, body = TechnicianView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/technicians/{id}", operation_id = "get_technician", tag = "network",
+    responses((status = 200, body = TechnicianView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such technician in your scope (`not_found`)")),
+    security(("bearer" = [])))]
 #[get("/v1/technicians/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -308,8 +310,8 @@ impl Validate for UpdateTechnician {
 }
 
 /// Changes a technician (admin; a dispatcher of its organisation or an ancestor).
-#[utoipa::path(patch, path = "/v1/technicians/{id}", tag = "network", request_body = UpdateTechnician,
-    responses((status = 200, body = TechnicianView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/technicians/{id}", operation_id = "update_technician", tag = "network", request_body = UpdateTechnician,
+    responses((status = 200, body = TechnicianView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such technician in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/technicians/{id}")]
 pub async fn update(
     state: web::Data<AppState>,

@@ -24,7 +24,7 @@ pub struct TrackingView {
 /// The request's stage, window, technician's first name and ETA. The link
 /// stops working a while after the job closes (`SORTIE_TRACKING_TTL_HOURS`).
 #[utoipa::path(get, path = "/v1/track/{token}", tag = "requests",
-    responses((status = 200, body = TrackingView), (status = 404, description = "unknown or expired")))]
+    responses((status = 200, body = TrackingView), (status = 404, description = "unknown or expired (`not_found`)")))]
 #[get("/v1/track/{token}")]
 pub async fn track(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let token = token.into_inner();

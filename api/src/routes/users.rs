@@ -61,8 +61,11 @@ pub struct CreateUser {
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/v1/users", tag = "accounts", request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 409, description = "e-mail taken, or the technician already has a login")),
+#[utoipa::path(post, path = "/v1/users", operation_id = "create_user", tag = "accounts", request_body = CreateUser,
+    responses((status = 201, body = UserView),
+        (status = 403, description = "not an admin or dispatcher, or a role a dispatcher may not create (`forbidden`)"),
+        (status = 404, description = "the organisation, technician or customer card is not in your scope (`not_found`)"),
+        (status = 409, description = "e-mail taken, or the technician already has a login (`user_exists`)")),
     security(("bearer" = [])))]
 #[post("/v1/users")]
 pub async fn create(
@@ -183,8 +186,8 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
 }
 
 /// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail.
-#[utoipa::path(get, path = "/v1/users", tag = "accounts", params(PageQuery),
-    responses((status = 200, body = Page<UserView>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users", operation_id = "list_users", tag = "accounts", params(PageQuery),
+    responses((status = 200, body = Page<UserView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -202,7 +205,9 @@ pub async fn list(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/v1/users/{id}", tag = "accounts", responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users/{id}", operation_id = "get_user", tag = "accounts",
+    responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")),
+    security(("bearer" = [])))]
 #[get("/v1/users/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -224,8 +229,8 @@ pub struct UpdateUser {
 }
 
 /// Activates, deactivates or renames a user.
-#[utoipa::path(patch, path = "/v1/users/{id}", tag = "accounts", request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/users/{id}", operation_id = "update_user", tag = "accounts", request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such user in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
