@@ -28,13 +28,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
-        let declared = declared_length(req);
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let body = read_body(&mut payload, limit, declared).await?;
-            parse_json(&body).map(Json)
-        })
+        let body = limited_body(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(Json) })
     }
 }
 
@@ -49,11 +44,9 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
-        let declared = declared_length(req);
-        let mut payload = payload.take();
+        let body = limited_body(req, payload);
         Box::pin(async move {
-            let body = read_body(&mut payload, limit, declared).await?;
+            let body = body.await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
@@ -62,11 +55,19 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
-fn declared_length(req: &HttpRequest) -> Option<usize> {
-    req.headers()
+/// The request body, read up to the app's [`JsonLimit`] (413 beyond it).
+fn limited_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
+    let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
+    let declared = req
+        .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move { read_body(&mut payload, limit, declared).await })
 }
 
 /// Reads a request body of at most `limit` bytes (413 beyond it, also when
