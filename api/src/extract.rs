@@ -56,10 +56,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
 }
 
 /// The request body, read up to the app's [`JsonLimit`] (413 beyond it).
-fn limited_body(
-    req: &HttpRequest,
-    payload: &mut Payload,
-) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
+fn limited_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
     let limit = req.app_data::<web::Data<JsonLimit>>().map_or(1 << 20, |l| l.0);
     let declared = req
         .headers()
