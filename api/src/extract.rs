@@ -8,7 +8,10 @@ use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage;
 
 /// The largest JSON body accepted, in bytes (request handlers' default).
 #[derive(Debug, Clone, Copy)]
@@ -186,4 +189,42 @@ fn serde_urlencoded_strict<T: DeserializeOwned>(query: &str) -> Result<T, ApiErr
 pub trait Validate {
     /// Returns the first invalid field, if any.
     fn validate(&self) -> Result<(), ApiError>;
+}
+
+/// The caller of a protected endpoint, from its bearer token (see [`AuthUser`]).
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header =
+            req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
+            let header = header.ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
+            let claims = state.keys.decode(token.trim())?;
+            let user_id = claims.sub.clone();
+            let found = state.db.run(move |conn| Ok(storage::users::find_with_org_path(conn, &user_id)?)).await?;
+            let (user, org_path) = found.ok_or_else(|| ApiError::Unauthorized("unknown user".into()))?;
+            if !user.active {
+                return Err(ApiError::Unauthorized("this account is deactivated".into()));
+            }
+            if claims.iat < user.password_changed_at.and_utc().timestamp() {
+                return Err(ApiError::Unauthorized("token issued before the last password change".into()));
+            }
+            Ok(AuthUser {
+                id: user.id,
+                role: user.role,
+                org_id: user.org_id,
+                org_path,
+                technician_id: user.technician_id,
+                customer_id: user.customer_id,
+            })
+        })
+    }
 }

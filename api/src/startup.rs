@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::password;
-use crate::cli::demo::{self, DemoSummary};
+use crate::demo::{self, DemoSummary};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{Db, DbOptions, write_tx};

@@ -1,7 +1,6 @@
 //! The `sortie` command line. With no subcommand it serves.
 
 pub mod bench_sync;
-pub mod demo;
 pub mod plan;
 
 use std::process::ExitCode;
@@ -14,6 +13,7 @@ use crate::config::Config;
 use crate::db::write_tx;
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::demo;
 use crate::startup::{self, Application};
 use crate::storage::{self, orgs, users};
 

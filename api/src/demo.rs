@@ -17,7 +17,7 @@ use crate::domain::{PartQty, Shift};
 use crate::storage::{self, customers, json, orgs, technicians, users};
 
 /// The city list, embedded so the binary needs no files at run time.
-const CITIES_CSV: &str = include_str!("../../data/ru_cities.csv");
+const CITIES_CSV: &str = include_str!("../data/ru_cities.csv");
 
 /// The shared demo password (demo mode only).
 pub const DEMO_PASSWORD: &str = "demo";
