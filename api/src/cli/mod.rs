@@ -11,9 +11,9 @@ use clap::{Parser, Subcommand};
 use crate::auth::password;
 use crate::config::Config;
 use crate::db::write_tx;
+use crate::demo;
 use crate::domain::Role;
 use crate::error::ApiError;
-use crate::demo;
 use crate::startup::{self, Application};
 use crate::storage::{self, orgs, users};
 
