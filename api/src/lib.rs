@@ -11,6 +11,7 @@
 //! - [`domain`]: states and validated values.
 //! - [`demo`]: the demo network.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -25,6 +25,8 @@ use crate::routes;
         routes::customers::get_card, routes::customers::update_card,
         routes::day_plans::route, routes::day_plans::plan_org,
         routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
+        routes::surveys::get_one, routes::surveys::answer, routes::surveys::get_settings, routes::surveys::put_settings,
+        routes::scorecards::org_scorecard, routes::scorecards::technician_scorecard, routes::scorecards::service,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -36,6 +38,7 @@ use crate::routes;
         (name = "customers", description = "Client cards"),
         (name = "planning", description = "Technicians' planned days"),
         (name = "sync", description = "Technicians' phones: devices, pull, push, photos"),
+        (name = "quality", description = "Surveys, scorecards, the Service section"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

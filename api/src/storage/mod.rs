@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod offers;
 pub mod orgs;
+pub mod quality;
 pub mod routes;
 pub mod settings;
 pub mod sync;
