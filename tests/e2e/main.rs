@@ -12,6 +12,7 @@ mod network;
 mod offers;
 mod ops;
 mod planning;
+mod quality;
 mod requests;
 mod scoping;
 mod sync;

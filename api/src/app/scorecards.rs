@@ -29,18 +29,16 @@ pub struct Period {
 }
 
 impl Period {
-    /// From `?from=&to=` (YYYY-MM-DD). `to` defaults to tomorrow in `timezone`
-    /// (so today, a partial day, is included), `from` to 30 days before `to`.
-    pub fn parse(from: Option<&str>, to: Option<&str>, timezone: &str, now: chrono::DateTime<Utc>) -> Result<Period, ApiError> {
+    /// From `?from=&to=` (YYYY-MM-DD). `to` defaults to the day after the
+    /// latest local date anywhere (UTC+14), so today counts so far in every
+    /// descendant's time zone; `from` to 30 days before `to`.
+    pub fn parse(from: Option<&str>, to: Option<&str>, now: chrono::DateTime<Utc>) -> Result<Period, ApiError> {
         let date = |field: &str, s: &str| {
             NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::invalid(field, "must be a date YYYY-MM-DD"))
         };
         let to = match to {
             Some(s) => date("to", s)?,
-            None => {
-                let today = super::quality::local_day(timezone, now);
-                date("to", &today)? + Duration::days(1)
-            }
+            None => (now + Duration::hours(14)).date_naive() + Duration::days(1),
         };
         let from = match from {
             Some(s) => date("from", s)?,
@@ -85,7 +83,7 @@ pub fn org_scorecard(
     now: chrono::DateTime<Utc>,
 ) -> Result<(Period, Counters), ApiError> {
     let org = visible_org(conn, caller, org_id)?;
-    let period = Period::parse(from, to, &org.timezone, now)?;
+    let period = Period::parse(from, to, now)?;
     let (f, t) = period.bounds();
     Ok((period, store::sum_subtree(conn, &org.path, &f, &t)?))
 }
@@ -100,12 +98,11 @@ pub fn technician_scorecard(
     now: chrono::DateTime<Utc>,
 ) -> Result<(Period, Counters), ApiError> {
     caller.require(READERS)?;
-    let (technician, path) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    let (_, path) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     if caller.subtree().is_some_and(|own| !path.starts_with(own)) {
         return Err(ApiError::NotFound);
     }
-    let org = orgs::find(conn, &technician.org_id)?.ok_or(ApiError::NotFound)?;
-    let period = Period::parse(from, to, &org.timezone, now)?;
+    let period = Period::parse(from, to, now)?;
     let (f, t) = period.bounds();
     Ok((period, store::sum_technician(conn, technician_id, &f, &t)?))
 }
@@ -140,7 +137,7 @@ pub fn service(
     now: chrono::DateTime<Utc>,
 ) -> Result<Service, ApiError> {
     let org = visible_org(conn, caller, org_id)?;
-    let period = Period::parse(from, to, &org.timezone, now)?;
+    let period = Period::parse(from, to, now)?;
     let (f, t) = period.bounds();
     let per_org = store::sum_per_org(conn, &org.path, &f, &t)?;
     let mut total = Counters::default();

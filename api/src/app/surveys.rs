@@ -134,7 +134,5 @@ pub fn answer(conn: &mut DbConnection, token: &str, input: &AnswerInput, now: Da
 
 /// The survey page's path for a job, while its survey is open: `/survey/{token}`.
 pub fn survey_url(conn: &mut DbConnection, job_id: &str, now: DateTime<Utc>) -> Result<Option<String>, ApiError> {
-    Ok(store::find_by_job(conn, job_id)?
-        .filter(|s| utc(s.expires_at) > now)
-        .map(|s| format!("/survey/{}", s.token)))
+    Ok(store::find_by_job(conn, job_id)?.filter(|s| utc(s.expires_at) > now).map(|s| format!("/survey/{}", s.token)))
 }

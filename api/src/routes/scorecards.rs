@@ -183,9 +183,7 @@ pub async fn technician_scorecard(
     let now = state.now();
     let (period, counters) = state
         .db
-        .run(move |conn| {
-            scorecards::technician_scorecard(conn, &caller, &id, q.from.as_deref(), q.to.as_deref(), now)
-        })
+        .run(move |conn| scorecards::technician_scorecard(conn, &caller, &id, q.from.as_deref(), q.to.as_deref(), now))
         .await?;
     Ok(HttpResponse::Ok().json(ScorecardView::new(period, &counters)))
 }
@@ -260,9 +258,7 @@ pub async fn service(
     let now = state.now();
     let s = state
         .db
-        .run(move |conn| {
-            scorecards::service(conn, &caller, &id, q.from.as_deref(), q.to.as_deref(), after, limit, now)
-        })
+        .run(move |conn| scorecards::service(conn, &caller, &id, q.from.as_deref(), q.to.as_deref(), after, limit, now))
         .await?;
     let period = s.period;
     let first_name = |name: &str| name.split_whitespace().next().map(str::to_owned);
@@ -293,7 +289,11 @@ pub async fn service(
         children: s
             .children
             .iter()
-            .map(|(o, c)| OrgLine { org_id: o.id.clone(), name: o.name.clone(), scorecard: ScorecardView::new(period, c) })
+            .map(|(o, c)| OrgLine {
+                org_id: o.id.clone(),
+                name: o.name.clone(),
+                scorecard: ScorecardView::new(period, c),
+            })
             .collect(),
         technicians: s
             .technicians

@@ -151,11 +151,8 @@ pub fn comments(
         .limit(limit)
         .into_boxed();
     if let Some((at, job_id)) = after {
-        query = query.filter(
-            surveys::answered_at
-                .lt(at)
-                .or(surveys::answered_at.eq(at).and(surveys::job_id.lt(job_id))),
-        );
+        query =
+            query.filter(surveys::answered_at.lt(at).or(surveys::answered_at.eq(at).and(surveys::job_id.lt(job_id))));
     }
     query.load(conn)
 }
@@ -398,7 +395,12 @@ pub fn sum_subtree(conn: &mut DbConnection, prefix: &str, from: &str, to: &str) 
 
 /// Per organisation of the subtree `prefix` (its own rows, not its
 /// descendants'), keyed by the organisation's path.
-pub fn sum_per_org(conn: &mut DbConnection, prefix: &str, from: &str, to: &str) -> QueryResult<Vec<(String, Counters)>> {
+pub fn sum_per_org(
+    conn: &mut DbConnection,
+    prefix: &str,
+    from: &str,
+    to: &str,
+) -> QueryResult<Vec<(String, Counters)>> {
     scorecard_days::table
         .filter(scorecard_days::technician_id.eq(ORG_ROW))
         .filter(scorecard_days::day.ge(from))
@@ -466,7 +468,9 @@ pub fn put_setting(conn: &mut DbConnection, key: &str, value: &str) -> QueryResu
     let updated = diesel::update(settings::table.find(key)).set(settings::value.eq(value)).execute(conn)?;
     if updated == 0 {
         let inserted = crate::db::insert_unless_exists(conn, |conn| {
-            diesel::insert_into(settings::table).values((settings::key.eq(key), settings::value.eq(value))).execute(conn)
+            diesel::insert_into(settings::table)
+                .values((settings::key.eq(key), settings::value.eq(value)))
+                .execute(conn)
         })?;
         if !inserted {
             diesel::update(settings::table.find(key)).set(settings::value.eq(value)).execute(conn)?;
