@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod plan_cli;
 pub mod planning;
 pub mod routes;
+pub mod scorecard_bench;
 pub mod startup;
 pub mod state;
 pub mod storage;
