@@ -177,3 +177,113 @@ pub fn service(
     };
     Ok(Service { org, period, total, children, technicians: techs, comments, next_after })
 }
+
+/// How quality feeds dispatch: the window read from the roll-ups and the
+/// strength of the prior (in pseudo-observations) that pulls small samples
+/// toward the mean above them (technician → its organisation → the network).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityOptions {
+    /// Days of history, counted back from today (default 90).
+    pub window_days: i64,
+    /// Pseudo-observations of the prior (default 10).
+    pub prior: f64,
+}
+
+impl Default for QualityOptions {
+    fn default() -> QualityOptions {
+        QualityOptions { window_days: 90, prior: 10.0 }
+    }
+}
+
+/// A rate estimated from `n` successes out of `of`, shrunk toward `mean`
+/// with `prior` pseudo-observations: `(n + prior·mean) / (of + prior)`.
+/// With no observations it is the mean; with many, the observed rate.
+pub fn shrink(n: i64, of: i64, mean: f64, prior: f64) -> f64 {
+    let prior = if prior.is_finite() { prior.max(0.0) } else { 0.0 };
+    let of_f = of.max(0) as f64;
+    if of_f + prior == 0.0 {
+        return mean;
+    }
+    (n.max(0) as f64 + prior * mean) / (of_f + prior)
+}
+
+/// Estimated first-time-fix rate and promoter / detractor shares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityEstimate {
+    pub first_time_fix: f64,
+    pub promoters: f64,
+    pub detractors: f64,
+}
+
+impl QualityEstimate {
+    /// Shrinks observed counters toward `mean`.
+    pub fn from_counters(c: &Counters, mean: QualityEstimate, prior: f64) -> QualityEstimate {
+        let responses = c.promoters + c.passives + c.detractors;
+        QualityEstimate {
+            first_time_fix: shrink(c.first_time_fixed, c.jobs_completed, mean.first_time_fix, prior),
+            promoters: shrink(c.promoters, responses, mean.promoters, prior),
+            detractors: shrink(c.detractors, responses, mean.detractors, prior),
+        }
+    }
+
+    /// As dispatch's scorecard: first-time-fix 0..1, NPS −100..100.
+    pub fn scorecard(&self) -> dispatch::eligibility::Scorecard {
+        dispatch::eligibility::Scorecard {
+            first_time_fix_rate: Some(self.first_time_fix),
+            nps: Some(100.0 * (self.promoters - self.detractors)),
+        }
+    }
+}
+
+/// Every technician's quality estimate over the window, for dispatch: its own
+/// record shrunk toward its organisation's, which is shrunk toward the
+/// network's. A technician without history gets its organisation's estimate.
+/// Empty while the network has no approved job in the window (everyone is
+/// then equal and ranking falls back to its neutral score).
+pub fn dispatch_scorecards(
+    conn: &mut DbConnection,
+    now: chrono::DateTime<Utc>,
+    options: QualityOptions,
+) -> Result<std::collections::HashMap<String, dispatch::eligibility::Scorecard>, ApiError> {
+    let to = (now + Duration::hours(14)).date_naive() + Duration::days(1);
+    let from = to - Duration::days(options.window_days.max(1));
+    let (f, t) = (from.to_string(), to.to_string());
+    let per_org = store::sum_per_org(conn, "/", &f, &t)?;
+    let mut network = Counters::default();
+    for (_, c) in &per_org {
+        network += *c;
+    }
+    let responses = network.promoters + network.passives + network.detractors;
+    if network.jobs_completed == 0 && responses == 0 {
+        return Ok(Default::default());
+    }
+    // The network mean itself: observed, or neutral (NPS 0) without answers.
+    let neutral = QualityEstimate { first_time_fix: 0.5, promoters: 0.25, detractors: 0.25 };
+    let network_mean = QualityEstimate::from_counters(&network, neutral, 0.0);
+    let network_mean = QualityEstimate {
+        first_time_fix: if network.jobs_completed > 0 { network_mean.first_time_fix } else { neutral.first_time_fix },
+        promoters: if responses > 0 { network_mean.promoters } else { neutral.promoters },
+        detractors: if responses > 0 { network_mean.detractors } else { neutral.detractors },
+    };
+    let by_path: std::collections::HashMap<String, Counters> = per_org.into_iter().collect();
+    let per_tech: std::collections::HashMap<String, Counters> =
+        store::sum_per_technician(conn, "/", &f, &t)?.into_iter().collect();
+    let orgs = orgs::all(conn)?;
+    let org_estimate: std::collections::HashMap<String, QualityEstimate> = orgs
+        .iter()
+        .map(|o| {
+            let own = by_path.get(&o.path).copied().unwrap_or_default();
+            (o.id.clone(), QualityEstimate::from_counters(&own, network_mean, options.prior))
+        })
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for tech in technicians::all(conn)? {
+        let org_mean = org_estimate.get(&tech.org_id).copied().unwrap_or(network_mean);
+        let own = per_tech.get(&tech.id).copied().unwrap_or_default();
+        out.insert(tech.id, QualityEstimate::from_counters(&own, org_mean, options.prior).scorecard());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
