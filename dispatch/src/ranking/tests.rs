@@ -46,7 +46,7 @@ fn at_equal_distance_a_poor_first_time_fix_record_loses_the_offer() {
     let poor = Scorecard { first_time_fix_rate: Some(0.4), nps: Some(40.0) };
     let good = Scorecard { first_time_fix_rate: Some(0.9), nps: Some(40.0) };
     let candidates = vec![c(1, 1000.0, quality_score(&poor)), c(2, 1000.0, quality_score(&good))];
-    check(candidates.clone(), 500.0, &[2, 1]);
-    // With quality switched off (no near-equal band) only distance and id count.
-    check(candidates, 0.0, &[1, 2]);
+    check(candidates, 500.0, &[2, 1]);
+    // Without records the id breaks the tie.
+    check(vec![c(1, 1000.0, None), c(2, 1000.0, None)], 500.0, &[1, 2]);
 }
