@@ -274,9 +274,20 @@ async fn a_survey_is_issued_on_approval_read_without_personal_data_answered_once
     let job = n.scheduled_job(&app).await?;
     n.complete(&app, &job).await?;
     assert_eq!(survey_token(&app, &job).await?, None, "not before approval (the default trigger)");
+    let before = app.get(&format!("/v1/requests/{job}"), &n.customer).await?;
+    assert_eq!(before.body["survey_url"], Value::Null, "{}", before.body);
     approve(&app, &job).await?;
     let token = survey_token(&app, &job).await?.expect("issued on approval");
     assert!(token.len() >= 24 && !token.contains(['/', '+', '=']), "{token}");
+
+    // The customer sees the link on the request and the tracking view; the network does not.
+    let mine = app.get(&format!("/v1/requests/{job}"), &n.customer).await?;
+    assert_eq!(mine.body["survey_url"], format!("/survey/{token}"), "{}", mine.body);
+    let theirs = app.get(&format!("/v1/requests/{job}"), &n.dispatcher_a1).await?;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert_eq!(theirs.body["survey_url"], Value::Null);
+    let tracking = app.call(Method::GET, &format!("/v1/track/{}", mine.str("tracking_token")), None, None).await?;
+    assert_eq!(tracking.body["survey_url"], format!("/survey/{token}"), "{}", tracking.body);
 
     // What is being rated, nothing personal.
     let r = app.call(Method::GET, &format!("/v1/surveys/{token}"), None, None).await?;
