@@ -370,7 +370,7 @@ async fn run_backend(backend: &str, url: &str, args: &ScorecardBenchArgs) -> any
         role: Role::Admin,
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
-        iat: now.timestamp() - 60,
+        iat: now.timestamp(),
         exp: now.timestamp() + 6 * 3600,
     })?;
     let today = now.date_naive();

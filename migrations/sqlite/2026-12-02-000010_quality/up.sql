@@ -54,8 +54,10 @@ CREATE TABLE scorecard_days (
     ces_responses BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (org_id, technician_id, day)
 );
--- An organisation's subtree over a period reads only organisation rows.
+-- An organisation's subtree over a period reads only organisation rows;
+-- per-technician lines of a subtree (the Service section) only technician rows.
 CREATE INDEX scorecard_days_orgs ON scorecard_days(day, org_path) WHERE technician_id = '';
+CREATE INDEX scorecard_days_subtree_technicians ON scorecard_days(day, org_path) WHERE technician_id != '';
 CREATE INDEX scorecard_days_technicians ON scorecard_days(technician_id, day);
 
 -- Jobs already rolled up: approval is counted once, whoever calls twice.
