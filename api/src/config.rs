@@ -8,6 +8,10 @@ use secrecy::SecretString;
 
 use crate::db::Backend;
 
+/// Average driving speed between visits (straight-line distance), km/h:
+/// the default of `SORTIE_TRAVEL_SPEED_KMH`.
+pub const DEFAULT_SPEED_KMH: f64 = 30.0;
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -116,7 +120,7 @@ impl Config {
             replan: secs(var_parsed("SORTIE_REPLAN_SECS")?.unwrap_or(900)),
             travel_speed_kmh: var_parsed::<f64>("SORTIE_TRAVEL_SPEED_KMH")?
                 .filter(|s| s.is_finite() && *s > 0.0)
-                .unwrap_or(crate::planning::DEFAULT_SPEED_KMH),
+                .unwrap_or(DEFAULT_SPEED_KMH),
             quality_band_m: var_parsed::<f64>("SORTIE_QUALITY_BAND_M")?
                 .filter(|m| m.is_finite() && *m >= 0.0)
                 .unwrap_or(500.0),
@@ -146,7 +150,7 @@ impl Config {
             deadline_sweep: None,
             cache_refresh: None,
             replan: None,
-            travel_speed_kmh: crate::planning::DEFAULT_SPEED_KMH,
+            travel_speed_kmh: DEFAULT_SPEED_KMH,
             quality_band_m: 500.0,
             quality_prior: 10.0,
             quality_refresh: Duration::from_secs(300),

@@ -5,7 +5,7 @@ use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::app_error::ApiError;
 
 /// Most vertices accepted in one geometry.
 pub const MAX_VERTICES: usize = 100_000;

@@ -12,26 +12,21 @@
 //! - [`demo`]: the demo network.
 
 pub mod app;
+pub mod app_error;
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod demo;
+pub mod dispatch_cache;
 pub mod domain;
 pub mod error;
 pub mod extract;
-pub mod flow;
 pub mod geojson;
 pub mod openapi;
-pub mod plan_cli;
-pub mod planning;
 pub mod routes;
-pub mod scorecard_bench;
 pub mod startup;
 pub mod state;
 pub mod storage;
-pub mod sync;
-pub mod sync_bench;
 pub mod telemetry;
 pub mod workers;

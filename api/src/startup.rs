@@ -14,10 +14,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::password;
+use crate::cli::demo::{self, DemoSummary};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{Db, DbOptions, write_tx};
-use crate::demo::{self, DemoSummary};
 use crate::error::ApiError;
 use crate::extract::JsonLimit;
 use crate::openapi::ApiDoc;
@@ -131,7 +131,7 @@ impl Application {
             keys: JwtKeys::new(&secret),
             clock,
             metrics: metrics_handle(),
-            dispatch: crate::flow::SharedCache::new(config.travel_speed_kmh),
+            dispatch: crate::dispatch_cache::SharedCache::new(config.travel_speed_kmh),
         };
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;

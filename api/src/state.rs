@@ -17,7 +17,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// This replica's dispatch cache (organisation tree, territories, technician index).
-    pub dispatch: crate::flow::SharedCache,
+    pub dispatch: crate::dispatch_cache::SharedCache,
 }
 
 impl AppState {

@@ -3,7 +3,8 @@
 
 use tokio::task::JoinHandle;
 
-use crate::flow;
+use crate::app::{planning, sweep};
+use crate::dispatch_cache;
 use crate::state::AppState;
 
 /// Running workers; stopped after the HTTP server.
@@ -24,10 +25,10 @@ impl Workers {
 }
 
 /// One pass of the deadline worker on the shared state.
-pub async fn sweep_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+pub async fn sweep_once(state: &AppState) -> Result<usize, crate::app_error::ApiError> {
     let cache = state.dispatch.clone();
     let now = state.now();
-    state.db.run(move |conn| flow::sweep(conn, &cache, now)).await
+    state.db.run(move |conn| sweep::sweep(conn, &cache, now)).await
 }
 
 /// Runs `pass` every `period` until aborted (a slow pass delays the next, never overlaps it).
@@ -68,7 +69,7 @@ pub fn spawn(state: &AppState) -> Workers {
             let state = state.clone();
             async move {
                 let (cache, now) = (state.dispatch.clone(), state.now());
-                if let Err(e) = state.db.run(move |conn| flow::refresh_cache(&cache, conn, now)).await {
+                if let Err(e) = state.db.run(move |conn| dispatch_cache::refresh_cache(&cache, conn, now)).await {
                     tracing::warn!(error = %e, "Dispatch cache refresh failed");
                 }
             }
@@ -91,33 +92,8 @@ pub fn spawn(state: &AppState) -> Workers {
 /// One pass of the scheduled re-plan: every technician's route for yesterday,
 /// today and tomorrow (UTC dates, so every time zone's "today" is covered) is
 /// planned again, orders and ETAs only. Each day in its own transaction.
-pub async fn replan_once(state: &AppState) -> Result<usize, crate::error::ApiError> {
+pub async fn replan_once(state: &AppState) -> Result<usize, crate::app_error::ApiError> {
     let now = state.now();
     let speed = state.config.travel_speed_kmh;
-    state
-        .db
-        .run(move |conn| {
-            let today = now.date_naive();
-            let dates: Vec<String> = [today.pred_opt(), Some(today), today.succ_opt()]
-                .into_iter()
-                .flatten()
-                .map(|d| d.to_string())
-                .collect();
-            let days = crate::storage::routes::days_on(conn, &dates)?;
-            for (tech, date) in &days {
-                let Ok(date) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
-                let planned = crate::db::write_tx(conn, |conn| {
-                    let Some((t, _)) = crate::storage::technicians::find_with_org_path(conn, tech)? else {
-                        return Ok(());
-                    };
-                    crate::planning::plan_days(conn, vec![t], date, false, now, speed).map(drop)
-                });
-                // A day that fails is logged; the others are still planned.
-                if let Err(e) = planned {
-                    tracing::error!(technician.id = %tech, %date, error = %e, "Scheduled re-plan of a day failed");
-                }
-            }
-            Ok(days.len())
-        })
-        .await
+    state.db.run(move |conn| planning::replan_stored_days(conn, now, speed)).await
 }

@@ -3,6 +3,8 @@
 //! starts in milliseconds. SQLite: a file in a temporary directory.
 //! PostgreSQL: `CREATE DATABASE … TEMPLATE …` on the local server
 //! (`TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! The templates are removed when the test process exits; databases left by a
+//! killed process are dropped by the next test run (see [`run_key`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,15 +102,55 @@ fn prepare_template(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This test process's key: it names the process's databases and template
+/// directory, and the process holds it as a PostgreSQL advisory lock for its
+/// whole life. Another process tells whether the owner still runs by trying
+/// that lock (a PID would wrap, and repeats across containers sharing one
+/// server). Random, so two processes never share a name.
+fn run_key() -> i64 {
+    static KEY: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64)
+}
+
+/// Name prefix of every database of the process with `key`.
+fn db_prefix(key: i64) -> String {
+    format!("sortie_t_{key:016x}_")
+}
+
+/// The session holding [`run_key`]'s advisory lock; also drops the template at exit.
+static LOCK_HOLDER: std::sync::Mutex<Option<PgConnection>> = std::sync::Mutex::new(None);
+static SQLITE_TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
+static POSTGRES_TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// Removes the process's templates when it exits (the test harness runs no
+/// destructors of statics); per-test databases are removed by [`TestDb`]'s drop.
+extern "C" fn remove_templates_at_exit() {
+    if let Some(path) = SQLITE_TEMPLATE.get().and_then(|p| p.parent()) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    if let (Some(name), Ok(mut holder)) = (POSTGRES_TEMPLATE.get(), LOCK_HOLDER.lock())
+        && let Some(conn) = holder.as_mut()
+    {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(conn);
+    }
+}
+
+fn remove_templates_at_exit_once() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registers a plain `extern "C" fn` with no arguments, as atexit(3) expects.
+    REGISTERED.call_once(|| unsafe {
+        libc::atexit(remove_templates_at_exit);
+    });
+}
+
 /// The process's SQLite template file.
 async fn sqlite_template() -> anyhow::Result<PathBuf> {
-    static TEMPLATE: OnceCell<PathBuf> = OnceCell::const_new();
-    TEMPLATE
+    SQLITE_TEMPLATE
         .get_or_try_init(|| async {
-            let dir = std::env::temp_dir().join(format!("sortie-e2e-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("sortie-e2e-{:016x}", run_key()));
             std::fs::create_dir_all(&dir)?;
+            remove_templates_at_exit_once();
             let path = dir.join("template.sqlite3");
-            let _ = std::fs::remove_file(&path);
             let url = format!("sqlite://{}", path.display());
             tokio::task::spawn_blocking(move || prepare_template(&url)).await??;
             Ok::<_, anyhow::Error>(path)
@@ -117,19 +159,20 @@ async fn sqlite_template() -> anyhow::Result<PathBuf> {
         .cloned()
 }
 
-/// The process's PostgreSQL template database (stale ones of dead test processes are dropped first).
+/// The process's PostgreSQL template database (databases of test processes that are gone are dropped first).
 async fn postgres_template() -> anyhow::Result<String> {
-    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
-    TEMPLATE
+    POSTGRES_TEMPLATE
         .get_or_try_init(|| async {
-            let name = format!("sortie_e2e_{}_template", std::process::id());
+            let name = format!("{}template", db_prefix(run_key()));
             let url = url_for(&name);
             let n = name.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let mut admin = PgConnection::establish(&admin_url())?;
-                drop_stale_databases(&mut admin)?;
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)")).execute(&mut admin)?;
-                diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut admin)?;
+                let mut holder = PgConnection::establish(&admin_url())?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({})", run_key())).execute(&mut holder)?;
+                drop_stale_databases(&mut holder)?;
+                diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut holder)?;
+                *LOCK_HOLDER.lock().map_err(|_| anyhow::anyhow!("lock holder poisoned"))? = Some(holder);
+                remove_templates_at_exit_once();
                 prepare_template(&url)
             })
             .await??;
@@ -145,16 +188,45 @@ struct DbName {
     datname: String,
 }
 
-/// Drops `sortie_e2e_<pid>_*` databases whose test process no longer runs.
+#[derive(diesel::QueryableByName)]
+struct Free {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    free: bool,
+}
+
+/// Drops the databases of test processes that are gone: `sortie_t_<key>_*`
+/// whose key's advisory lock nobody holds (and, from before keys, `sortie_e2e_<pid>_*`
+/// whose PID does not run).
 fn drop_stale_databases(admin: &mut PgConnection) -> anyhow::Result<()> {
     let names: Vec<DbName> =
-        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'sortie_e2e_%'").load(admin)?;
-    for DbName { datname } in names {
-        let pid = datname.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
-        if !alive {
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'sortie%'").load(admin)?;
+    let mut keys: Vec<i64> = Vec::new();
+    for DbName { datname } in &names {
+        if let Some(rest) = datname.strip_prefix("sortie_t_") {
+            let key = rest.split('_').next().and_then(|k| i64::from_str_radix(k, 16).ok());
+            if let Some(key) = key.filter(|k| *k != run_key() && !keys.contains(k)) {
+                keys.push(key);
+            }
+        } else if datname.starts_with("sortie_e2e_") {
+            let pid = datname.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            if !pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()) {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)")).execute(admin)?;
+            }
+        }
+    }
+    for key in keys {
+        let [Free { free }]: [Free; 1] = diesel::sql_query(format!("SELECT pg_try_advisory_lock({key}) AS free"))
+            .load(admin)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("pg_try_advisory_lock answered no row"))?;
+        if !free {
+            continue; // its process still runs
+        }
+        let prefix = db_prefix(key);
+        for DbName { datname } in names.iter().filter(|n| n.datname.starts_with(&prefix)) {
             diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)")).execute(admin)?;
         }
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({key})")).execute(admin)?;
     }
     Ok(())
 }
@@ -188,7 +260,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let template = postgres_template().await?;
-                let name = format!("sortie_e2e_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+                let name = format!("{}{}", db_prefix(run_key()), uuid::Uuid::new_v4().simple());
                 let n = name.clone();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                     let mut admin = PgConnection::establish(&admin_url())?;

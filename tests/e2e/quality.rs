@@ -161,7 +161,13 @@ async fn approve(app: &TestApp, job: &str) -> anyhow::Result<()> {
     let now = app.clock.now();
     app.with_db(move |conn| {
         Ok(api::db::write_tx(conn, |conn| {
-            let moved = jobs::set_status(conn, &job, JobStatus::InReview, JobStatus::Approved, db_time(now))?;
+            let step = api::domain::lifecycle::check(
+                JobStatus::InReview,
+                JobStatus::Approved,
+                api::domain::lifecycle::Actor::Reviewer,
+            )
+            .expect("the review may approve");
+            let moved = jobs::set_status(conn, &job, step, db_time(now))?;
             assert!(moved, "job {job} was not in review");
             let actor = jobs::Actor { user_id: None, org_id: None };
             jobs::append_event(

@@ -261,7 +261,7 @@ impl<'a> Phone<'a> {
 
     /// A checksum of a view: SHA-256 of its canonical JSON.
     fn checksum(view: &BTreeMap<String, Value>) -> String {
-        api::sync::sha256_hex(&serde_json::to_vec(view).unwrap_or_default())
+        api::app::sync::sha256_hex(&serde_json::to_vec(view).unwrap_or_default())
     }
 
     /// What a fresh phone would see now.
@@ -584,7 +584,11 @@ async fn concurrent_writers_during_pulls_never_make_a_pull_miss_a_change(backend
                 let now = chrono::Utc::now().naive_utc();
                 let id = uuid::Uuid::new_v4().to_string();
                 api::storage::sync::insert_note(c, &id, &slow_job, &tech, "written slowly", now)?;
-                api::storage::jobs::log_change(c, "job", &slow_job, Some(&tech), false, now)?;
+                api::storage::change_log::log_change(
+                    c,
+                    api::storage::change_log::Change::upsert(api::domain::ChangeEntity::Job, &slow_job, Some(&tech)),
+                    now,
+                )?;
                 std::thread::sleep(std::time::Duration::from_millis(700));
                 Ok(())
             })?;
@@ -896,10 +900,10 @@ async fn photos_upload_content_addressed_idempotent_and_limited(backend: Backend
     assert_eq!(put(SHA_B.into(), b"hello".to_vec()).await?, StatusCode::UNPROCESSABLE_ENTITY, "hash mismatch");
     assert_eq!(put("not-a-hash".into(), b"hello".to_vec()).await?, StatusCode::UNPROCESSABLE_ENTITY);
     let big = vec![7u8; 10 * 1024 * 1024 + 1];
-    let big_sha = api::sync::sha256_hex(&big);
+    let big_sha = api::app::sync::sha256_hex(&big);
     assert_eq!(put(big_sha, big).await?, StatusCode::PAYLOAD_TOO_LARGE);
     let exactly = vec![8u8; 10 * 1024 * 1024];
-    let exactly_sha = api::sync::sha256_hex(&exactly);
+    let exactly_sha = api::app::sync::sha256_hex(&exactly);
     assert_eq!(put(exactly_sha, exactly).await?, StatusCode::CREATED, "10 MB is allowed");
     assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM photo_blobs").await?, 2);
     let dispatcher = app

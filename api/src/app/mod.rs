@@ -1,7 +1,14 @@
-//! Use cases, one module per area: each takes the connection (the caller
-//! owns the transaction), the caller and "now", and returns plain values
-//! the HTTP layer renders.
+//! Use cases, one module per area. Each is a plain function taking a
+//! connection (inside the caller's transaction) and "now"; none knows HTTP.
 
+pub mod booking;
+pub mod dispatching;
+pub mod explanation;
+pub mod network;
+pub mod offers;
+pub mod planning;
 pub mod quality;
 pub mod scorecards;
 pub mod surveys;
+pub mod sweep;
+pub mod sync;

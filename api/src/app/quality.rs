@@ -16,10 +16,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::sla::{self, FixHistory, OfferAnswer, SlaOutcome};
 use crate::domain::{OfferStatus, Priority};
-use crate::error::ApiError;
 use crate::storage::quality::{self as store, Counters, DayRow, ORG_ROW};
 use crate::storage::{db_time, jobs, offers, orgs, settings, technicians, utc};
 

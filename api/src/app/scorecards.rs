@@ -9,10 +9,10 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 
-use crate::auth::AuthUser;
+use crate::app_error::ApiError;
 use crate::db::DbConnection;
+use crate::domain::Caller;
 use crate::domain::Role;
-use crate::error::ApiError;
 use crate::storage::quality::{self as store, Counters};
 use crate::storage::{orgs, technicians};
 
@@ -63,8 +63,10 @@ pub const READERS: &[Role] = &[Role::Admin, Role::Reviewer, Role::Dispatcher];
 
 /// The organisation if the caller may read its figures: admins and reviewers
 /// any, dispatchers their own organisation and its descendants; else 404.
-fn visible_org(conn: &mut DbConnection, caller: &AuthUser, org_id: &str) -> Result<orgs::Org, ApiError> {
-    caller.require(READERS)?;
+fn visible_org(conn: &mut DbConnection, caller: &Caller, org_id: &str) -> Result<orgs::Org, ApiError> {
+    if !READERS.contains(&caller.role) {
+        return Err(ApiError::Forbidden);
+    }
     let org = orgs::find(conn, org_id)?.ok_or(ApiError::NotFound)?;
     match caller.subtree() {
         None => Ok(org),
@@ -76,7 +78,7 @@ fn visible_org(conn: &mut DbConnection, caller: &AuthUser, org_id: &str) -> Resu
 /// The caller-visible organisation whose subtree a scorecard covers, and the period.
 pub fn org_scorecard(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     org_id: &str,
     from: Option<&str>,
     to: Option<&str>,
@@ -91,13 +93,15 @@ pub fn org_scorecard(
 /// A technician's scorecard (admin, reviewer; dispatchers of its organisation or an ancestor).
 pub fn technician_scorecard(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     technician_id: &str,
     from: Option<&str>,
     to: Option<&str>,
     now: chrono::DateTime<Utc>,
 ) -> Result<(Period, Counters), ApiError> {
-    caller.require(READERS)?;
+    if !READERS.contains(&caller.role) {
+        return Err(ApiError::Forbidden);
+    }
     let (_, path) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     if caller.subtree().is_some_and(|own| !path.starts_with(own)) {
         return Err(ApiError::NotFound);
@@ -128,7 +132,7 @@ pub struct Service {
 #[allow(clippy::too_many_arguments)]
 pub fn service(
     conn: &mut DbConnection,
-    caller: &AuthUser,
+    caller: &Caller,
     org_id: &str,
     from: Option<&str>,
     to: Option<&str>,

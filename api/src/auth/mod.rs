@@ -12,53 +12,18 @@ use futures_util::future::LocalBoxFuture;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{self, jobs::JobScope};
+use crate::storage;
 
 /// The caller, loaded fresh from the database on every request: a
 /// deactivated user or a token older than the last password change is
-/// refused at once, whatever the token's expiry says.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub id: String,
-    pub role: Role,
-    pub org_id: Option<String>,
-    /// Materialised path of the user's organisation ("/root/…/org/").
-    pub org_path: Option<String>,
-    pub technician_id: Option<String>,
-    pub customer_id: Option<String>,
-}
+/// refused at once, whatever the token's expiry says. The use cases know it
+/// as [`Caller`](crate::domain::Caller).
+pub use crate::domain::Caller as AuthUser;
 
 impl AuthUser {
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::Forbidden) }
-    }
-
-    /// The subtree path a dispatcher works in; `None` for roles that see the whole network.
-    pub fn subtree(&self) -> Option<&str> {
-        match self.role {
-            Role::Admin | Role::Reviewer => None,
-            _ => Some(self.org_path.as_deref().unwrap_or("/nothing/")),
-        }
-    }
-
-    /// Whether the caller manages the organisation at `path` (admin: all; dispatcher: own subtree).
-    pub fn manages(&self, path: &str) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Dispatcher => self.org_path.as_deref().is_some_and(|own| path.starts_with(own)),
-            _ => false,
-        }
-    }
-
-    /// Which jobs the caller may see.
-    pub fn job_scope(&self) -> JobScope<'_> {
-        match self.role {
-            Role::Admin | Role::Reviewer => JobScope::All,
-            Role::Dispatcher => JobScope::Subtree(self.org_path.as_deref().unwrap_or("/nothing/")),
-            Role::Customer => JobScope::Customer(self.customer_id.as_deref().unwrap_or("")),
-            Role::Technician => JobScope::Technician(self.technician_id.as_deref().unwrap_or("")),
-        }
     }
 }
 

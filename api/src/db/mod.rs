@@ -14,7 +14,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnectio
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
+use crate::app_error::ApiError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -217,5 +217,40 @@ where
         Ok(n) => Ok(n > 0),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Runs `f` in a savepoint (a nested transaction) of the caller's
+/// transaction: on error only `f`'s writes are undone and the outer
+/// transaction goes on.
+pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(f)
+}
+
+/// Whether the database answers (`SELECT 1`), for readiness.
+pub fn ping(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as _;
+    diesel::sql_query("SELECT 1").execute(conn).map(drop)
+}
+
+/// Creates an empty PostgreSQL database `name` through the server at
+/// `admin_url` (benchmarks' throwaway databases). `name` is not quoted: pass
+/// only generated identifiers.
+pub fn create_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    use diesel::RunQueryDsl as _;
+    let mut admin = PgConnection::establish(admin_url).context("Failed to connect to the PostgreSQL server")?;
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+    Ok(())
+}
+
+/// Drops a PostgreSQL database made by [`create_postgres_database`], best effort.
+pub fn drop_postgres_database(admin_url: &str, name: &str) {
+    use diesel::RunQueryDsl as _;
+    if let Ok(mut admin) = PgConnection::establish(admin_url) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
     }
 }

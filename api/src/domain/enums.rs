@@ -1,11 +1,9 @@
 //! Enumerations stored as TEXT. Each maps to the same snake_case word on the
-//! wire, in the database (CHECK constraints list them) and in Rust.
+//! wire, in the database (CHECK constraints list them) and in Rust. The
+//! diesel derives must sit on the type; the `ToSql`/`FromSql` impls are in
+//! `storage::sql_enums`.
 
-use diesel::deserialize::{self, FromSql};
-use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
-
-use crate::db::MultiBackend;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -36,30 +34,6 @@ macro_rules! text_enum {
             }
         }
 
-        impl FromSql<Text, MultiBackend> for $name {
-            fn from_sql(bytes: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-                let s = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
-                $name::parse(&s).ok_or_else(|| format!("unknown {} `{s}` in the database", stringify!($name)).into())
-            }
-        }
-
-        impl ToSql<Text, MultiBackend> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                <str as ToSql<Text, MultiBackend>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl ToSql<Text, diesel::sqlite::Sqlite> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
-                <str as ToSql<Text, diesel::sqlite::Sqlite>>::to_sql(self.as_str(), out)
-            }
-        }
-
-        impl ToSql<Text, diesel::pg::Pg> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::pg::Pg>) -> serialize::Result {
-                <str as ToSql<Text, diesel::pg::Pg>>::to_sql(self.as_str(), out)
-            }
-        }
     };
 }
 
@@ -156,6 +130,24 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a change-log row is about (CHECK constraint since migration 000005).
+    ChangeEntity {
+        Job => "job",
+        Technician => "technician",
+        Org => "org",
+        Route => "route",
+    }
+}
+
+text_enum! {
+    /// What happened to a change-log entity: phones upsert or delete their copy.
+    ChangeOp {
+        Upsert => "upsert",
+        Delete => "delete",
+    }
+}
+
+text_enum! {
     /// The simpler stage a customer sees, derived from the status.
     Stage {
         Received => "received",
@@ -187,21 +179,6 @@ impl JobStatus {
         matches!(self, JobStatus::Approved | JobStatus::Cancelled)
     }
 
-    /// Whether the customer may still cancel or reschedule: the technician is
-    /// not on the way yet and the work is not done.
-    pub fn customer_may_change(self) -> bool {
-        matches!(
-            self,
-            JobStatus::New
-                | JobStatus::Offered
-                | JobStatus::Accepted
-                | JobStatus::Scheduled
-                | JobStatus::Unassignable
-                | JobStatus::Incomplete
-                | JobStatus::Returned
-        )
-    }
-
     /// Whether a technician holding this job has it on their day (counts against capacity).
     pub fn books_technician(self) -> bool {
         matches!(
@@ -214,11 +191,6 @@ impl JobStatus {
                 | JobStatus::Approved
                 | JobStatus::Returned
         )
-    }
-
-    /// Whether a dispatcher or admin may still cancel (before completion).
-    pub fn may_cancel(self) -> bool {
-        !matches!(self, JobStatus::Completed | JobStatus::InReview | JobStatus::Approved | JobStatus::Cancelled)
     }
 }
 
@@ -233,13 +205,5 @@ mod tests {
             let json = serde_json::to_string(s).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", s.as_str()));
         }
-    }
-
-    #[test]
-    fn the_customer_cannot_change_a_job_once_the_technician_is_on_the_way() {
-        assert!(JobStatus::Scheduled.customer_may_change());
-        assert!(!JobStatus::EnRoute.customer_may_change());
-        assert!(!JobStatus::OnSite.customer_may_change());
-        assert!(!JobStatus::Cancelled.customer_may_change());
     }
 }

@@ -1,9 +1,9 @@
-//! Value checks used by request validation. Each returns a 422 naming the
+//! Value checks used by request validation. Each returns an [`Invalid`] naming the
 //! field, so handlers read as a list of rules.
 
 use chrono::NaiveTime;
 
-use crate::error::ApiError;
+use crate::domain::Invalid;
 
 /// Longest name, address or free-text line accepted.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -13,44 +13,43 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const MAX_LIST_ITEMS: usize = 100;
 
 /// A non-blank string of at most `max` characters, trimmed.
-pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(ApiError::invalid(field, "must not be blank"));
+        return Err(Invalid::new(field, "must not be blank"));
     }
     if trimmed.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("must be at most {max} characters")));
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
     }
     if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+        return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
 
 /// A latitude/longitude pair inside the valid ranges.
-pub fn lat_lon(field: &str, lat: f64, lon: f64) -> Result<(), ApiError> {
+pub fn lat_lon(field: &str, lat: f64, lon: f64) -> Result<(), Invalid> {
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        return Err(ApiError::invalid(format!("{field}.lat"), "must be between -90 and 90"));
+        return Err(Invalid::new(format!("{field}.lat"), "must be between -90 and 90"));
     }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        return Err(ApiError::invalid(format!("{field}.lon"), "must be between -180 and 180"));
+        return Err(Invalid::new(format!("{field}.lon"), "must be between -180 and 180"));
     }
     Ok(())
 }
 
 /// An IANA time zone name such as `Europe/Moscow`.
-pub fn timezone(field: &str, value: &str) -> Result<chrono_tz::Tz, ApiError> {
-    value.parse::<chrono_tz::Tz>().map_err(|_| ApiError::invalid(field, format!("`{value}` is not an IANA time zone")))
+pub fn timezone(field: &str, value: &str) -> Result<chrono_tz::Tz, Invalid> {
+    value.parse::<chrono_tz::Tz>().map_err(|_| Invalid::new(field, format!("`{value}` is not an IANA time zone")))
 }
 
 /// A local time of day, "HH:MM".
-pub fn hh_mm(field: &str, value: &str) -> Result<NaiveTime, ApiError> {
-    NaiveTime::parse_from_str(value, "%H:%M")
-        .map_err(|_| ApiError::invalid(field, "must be a time of day as \"HH:MM\""))
+pub fn hh_mm(field: &str, value: &str) -> Result<NaiveTime, Invalid> {
+    NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| Invalid::new(field, "must be a time of day as \"HH:MM\""))
 }
 
 /// A lower-cased e-mail address with one `@` and a dotted domain.
-pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
+pub fn email(field: &str, value: &str) -> Result<String, Invalid> {
     let v = value.trim().to_lowercase();
     let ok = v.len() <= 254
         && v.split_once('@').is_some_and(|(local, domain)| {
@@ -58,38 +57,38 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
         })
         && !v.contains(char::is_whitespace)
         && v.matches('@').count() == 1;
-    if ok { Ok(v) } else { Err(ApiError::invalid(field, "must be an e-mail address")) }
+    if ok { Ok(v) } else { Err(Invalid::new(field, "must be an e-mail address")) }
 }
 
 /// A phone number normalised to E.164; numbers without a country code are
 /// read as Russian (+7), the demo network's country.
-pub fn phone(field: &str, value: &str) -> Result<String, ApiError> {
+pub fn phone(field: &str, value: &str) -> Result<String, Invalid> {
     let parsed = phonenumber::parse(Some(phonenumber::country::Id::RU), value.trim())
-        .map_err(|_| ApiError::invalid(field, "must be a phone number"))?;
+        .map_err(|_| Invalid::new(field, "must be a phone number"))?;
     if !phonenumber::is_valid(&parsed) {
-        return Err(ApiError::invalid(field, "must be a valid phone number"));
+        return Err(Invalid::new(field, "must be a valid phone number"));
     }
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// A skill or SKU code: 1–64 of `a-z 0-9 _ - .`.
-pub fn code(field: &str, value: &str) -> Result<(), ApiError> {
+pub fn code(field: &str, value: &str) -> Result<(), Invalid> {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
-    if ok { Ok(()) } else { Err(ApiError::invalid(field, "must be 1-64 characters of a-z, 0-9, '_', '-', '.'")) }
+    if ok { Ok(()) } else { Err(Invalid::new(field, "must be 1-64 characters of a-z, 0-9, '_', '-', '.'")) }
 }
 
 /// A list of at most [`MAX_LIST_ITEMS`] distinct codes.
-pub fn codes(field: &str, values: &[String]) -> Result<(), ApiError> {
+pub fn codes(field: &str, values: &[String]) -> Result<(), Invalid> {
     if values.len() > MAX_LIST_ITEMS {
-        return Err(ApiError::invalid(field, format!("must have at most {MAX_LIST_ITEMS} items")));
+        return Err(Invalid::new(field, format!("must have at most {MAX_LIST_ITEMS} items")));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, v) in values.iter().enumerate() {
         code(&format!("{field}[{i}]"), v)?;
         if !seen.insert(v) {
-            return Err(ApiError::invalid(format!("{field}[{i}]"), "is listed twice"));
+            return Err(Invalid::new(format!("{field}[{i}]"), "is listed twice"));
         }
     }
     Ok(())

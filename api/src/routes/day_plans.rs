@@ -5,15 +5,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::planning::{self, PlanReport};
 use crate::auth::AuthUser;
 use crate::domain::{JobStatus, Role};
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::planning::{self, PlanReport};
 use crate::routes::jobs::TimeWindow;
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
-use crate::storage::{orgs, routes, technicians, utc};
+use crate::storage::utc;
 
 /// `?date=YYYY-MM-DD` in the technician's time zone (default: today there).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -78,12 +78,8 @@ pub async fn route(
     let view = state
         .db
         .run(move |conn| {
-            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
-            if !(caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str())) {
-                return Err(ApiError::NotFound);
-            }
-            let date = date.unwrap_or_else(|| planning::local_date(&t, now)).to_string();
-            let stops: Vec<RouteStopView> = routes::of_day(conn, &t.id, &date)?
+            let planning::DayRoute { technician: t, date, stops } = planning::day_route(conn, &caller, &id, date, now)?;
+            let stops: Vec<RouteStopView> = stops
                 .into_iter()
                 .map(|(s, j)| RouteStopView {
                     position: s.position,
@@ -128,21 +124,6 @@ pub async fn plan_org(
     let now = state.now();
     let speed = state.config.travel_speed_kmh;
     let id = id.into_inner();
-    let report = state
-        .db
-        .write(move |conn| {
-            let org = orgs::find(conn, &id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
-            let techs: Vec<technicians::Technician> = technicians::list(conn, &org.path, Some(&org.id), None, 10_000)?
-                .into_iter()
-                .filter(|t| t.active)
-                .collect();
-            let date = match (date, techs.first()) {
-                (Some(d), _) => d,
-                (None, Some(t)) => planning::local_date(t, now),
-                (None, None) => now.date_naive(),
-            };
-            planning::plan_days(conn, techs, date, true, now, speed)
-        })
-        .await?;
+    let report = state.db.write(move |conn| planning::plan_org(conn, &caller, &id, date, now, speed)).await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -2,20 +2,21 @@
 //! the state changes shared with `/v1/requests` (cancel, reschedule).
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::booking;
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
-use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority, Role, validate};
+use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority, Role};
 use crate::error::ApiError;
 use crate::extract::{OptionalJson, Query, Validate};
-use crate::routes::orgs::PartQty;
+use crate::routes::orgs::{PartQty, parts_view};
 use crate::routes::pagination::{self, Page};
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
-use crate::storage::{db_time, from_json, jobs, technicians, utc};
+use crate::storage::{jobs, json, technicians, utc};
 
 /// A time window, RFC 3339 with offset on the wire.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -94,8 +95,8 @@ fn job_view(conn: &mut DbConnection, job: jobs::Job) -> Result<JobView, ApiError
     Ok(JobView {
         eta: eta(&job),
         offer: job.offer_org_id.clone().map(|org_id| OfferView { org_id, deadline: job.offer_deadline.map(utc) }),
-        required_skills: from_json(&job.required_skills)?,
-        parts: from_json(&job.parts)?,
+        required_skills: json::codes(&job.required_skills)?,
+        parts: parts_view(json::parts(&job.parts)?),
         org_chain,
         id: job.id,
         kind: job.kind,
@@ -258,97 +259,15 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Admin])?;
     body.0.validate()?;
-    let now = db_time(state.now());
+    let now = state.now();
     let speed_kmh = state.config.travel_speed_kmh;
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
-            let job = cancel_inner(conn, &caller, &id, &body.0, now, speed_kmh)?;
+            let job = booking::cancel(conn, &caller, &id, body.0.reason.as_deref(), now, speed_kmh)?;
             job_view(conn, job)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-fn conflict_with(job: &jobs::Job, what: &str) -> ApiError {
-    ApiError::conflict(
-        "invalid_transition",
-        format!("cannot {what} a job that is {}", job.status),
-        serde_json::json!({"current": {"status": job.status, "version": job.version}}),
-    )
-}
-
-fn actor(caller: &AuthUser) -> jobs::Actor<'_> {
-    jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() }
-}
-
-/// Cancels a job in the caller's scope; the status is the guard against a concurrent change.
-pub fn cancel_inner(
-    conn: &mut DbConnection,
-    caller: &AuthUser,
-    id: &str,
-    body: &CancelBody,
-    now: NaiveDateTime,
-    speed_kmh: f64,
-) -> Result<jobs::Job, ApiError> {
-    let reason = body.reason.as_deref().map(|r| validate::text("reason", r, validate::MAX_TEXT_CHARS)).transpose()?;
-    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
-    let allowed =
-        if caller.role == Role::Customer { job.status.customer_may_change() } else { job.status.may_cancel() };
-    if !allowed || !jobs::set_status(conn, &job.id, job.status, JobStatus::Cancelled, now)? {
-        let current = jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
-        return Err(conflict_with(&current, "cancel"));
-    }
-    crate::flow::close_offer_on_cancel(conn, &job.id, crate::storage::utc(now))?;
-    jobs::append_event(
-        conn,
-        &job.id,
-        EventType::Cancelled,
-        actor(caller),
-        &serde_json::json!({"status": JobStatus::Cancelled, "from": job.status, "reason": reason, "by_role": caller.role}),
-        now,
-    )?;
-    if let Some(tech) = &job.technician_id {
-        // The assigned phone drops the job on its next pull; the day is re-planned without it.
-        jobs::log_change(conn, "job", &job.id, Some(tech), true, now)?;
-        crate::planning::after_job_left(conn, &job.id, tech, utc(job.window_start), utc(now), speed_kmh)?;
-    }
-    jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
-}
-
-/// Moves a job in the caller's scope to a new window, before the technician is on the way.
-pub fn reschedule_inner(
-    conn: &mut DbConnection,
-    caller: &AuthUser,
-    id: &str,
-    window: &TimeWindow,
-    now: NaiveDateTime,
-    speed_kmh: f64,
-) -> Result<jobs::Job, ApiError> {
-    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
-    let new = (db_time(window.start), db_time(window.end));
-    if !job.status.customer_may_change() || !jobs::set_window(conn, &job.id, job.status, job.version, new, now)? {
-        let current = jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
-        return Err(conflict_with(&current, "reschedule"));
-    }
-    jobs::append_event(
-        conn,
-        &job.id,
-        EventType::Rescheduled,
-        actor(caller),
-        &serde_json::json!({
-            "status": job.status,
-            "from": {"start": utc(job.window_start), "end": utc(job.window_end)},
-            "to": window,
-        }),
-        now,
-    )?;
-    if let Some(tech) = &job.technician_id {
-        jobs::log_change(conn, "job", &job.id, Some(tech), false, now)?;
-        // Re-plan the day it left and the day it joined.
-        crate::planning::replan_technician_day(conn, tech, utc(job.window_start), utc(now), speed_kmh)?;
-        crate::planning::replan_technician_day(conn, tech, window.start, utc(now), speed_kmh)?;
-    }
-    jobs::find_scoped(conn, id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
 }

@@ -5,14 +5,14 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::{explanation as explained, network, offers};
 use crate::auth::AuthUser;
 use crate::domain::{JobStatus, Role, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson};
-use crate::flow;
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
-use crate::storage::{self, db_time, jobs, technicians};
+use crate::storage::jobs;
 
 /// `POST /v1/jobs/{id}/accept` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -83,7 +83,7 @@ pub async fn accept(
     let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
     state
         .db
-        .write(move |conn| flow::accept_inner(conn, &caller, &job_id, body.0.technician_id.as_deref(), now, speed_kmh))
+        .write(move |conn| offers::accept(conn, &caller, &job_id, body.0.technician_id.as_deref(), now, speed_kmh))
         .await?;
     respond(&state, id).await
 }
@@ -103,7 +103,7 @@ pub async fn decline(
     let id = id.into_inner();
     let now = state.now();
     let (job_id, cache) = (id.clone(), state.dispatch.clone());
-    state.db.write(move |conn| flow::decline_inner(conn, &cache, &caller, &job_id, &reason, now)).await?;
+    state.db.write(move |conn| offers::decline(conn, &cache, &caller, &job_id, &reason, now)).await?;
     respond(&state, id).await
 }
 
@@ -122,7 +122,7 @@ pub async fn subcontract(
     let id = id.into_inner();
     let now = state.now();
     let job_id = id.clone();
-    state.db.write(move |conn| flow::subcontract_inner(conn, &caller, &job_id, &body.0.org_id, now)).await?;
+    state.db.write(move |conn| offers::subcontract(conn, &caller, &job_id, &body.0.org_id, now)).await?;
     respond(&state, id).await
 }
 
@@ -141,10 +141,7 @@ pub async fn reassign(
     let id = id.into_inner();
     let now = state.now();
     let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
-    state
-        .db
-        .write(move |conn| flow::reassign_inner(conn, &caller, &job_id, &body.0.technician_id, now, speed_kmh))
-        .await?;
+    state.db.write(move |conn| offers::reassign(conn, &caller, &job_id, &body.0.technician_id, now, speed_kmh)).await?;
     respond(&state, id).await
 }
 
@@ -163,7 +160,7 @@ pub async fn explanation(
         .db
         .run(move |conn| {
             let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
-            Ok(serde_json::json!({"job_id": job.id, "decisions": flow::explanations(conn, &job.id)?}))
+            Ok(serde_json::json!({"job_id": job.id, "decisions": explained::explanations(conn, &job.id)?}))
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -180,25 +177,13 @@ pub async fn position(
     body: Json<LatLon>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Technician, Role::Dispatcher, Role::Admin])?;
-    validate::lat_lon("", body.0.lat, body.0.lon).map_err(|e| match e {
-        ApiError::Invalid { code, field, message } => {
-            ApiError::Invalid { code, field: field.map(|f| f.trim_start_matches('.').to_owned()), message }
-        }
-        other => other,
+    // The body is the position itself: errors name `lat` / `lon`.
+    let at = body.0.position("").map_err(|mut e| {
+        e.field = e.field.trim_start_matches('.').to_owned();
+        e
     })?;
-    let now = db_time(state.now());
+    let now = state.now();
     let id = id.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
-            if !(caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str())) {
-                return Err(ApiError::NotFound);
-            }
-            storage::offers::set_position(conn, &t.id, body.0.lat, body.0.lon, now)?;
-            jobs::log_change(conn, "technician", &t.id, Some(&t.id), false, now)?;
-            Ok(())
-        })
-        .await?;
+    state.db.write(move |conn| network::set_position(conn, &caller, &id, at, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,7 +1,6 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics.
 
 use actix_web::{HttpResponse, get, web};
-use diesel::RunQueryDsl as _;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -18,13 +17,7 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let backend = state.db.backend();
-    state
-        .db
-        .run(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            Ok(())
-        })
-        .await?;
+    state.db.run(|conn| crate::db::ping(conn).map_err(|e| ApiError::Unavailable(e.to_string()))).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"status": "ready", "database": format!("{backend:?}").to_lowercase()})))
 }

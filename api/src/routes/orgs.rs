@@ -4,14 +4,17 @@ use actix_web::{HttpResponse, get, patch, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::network;
 use crate::auth::AuthUser;
-use crate::domain::{Priority, Role, validate};
+use crate::domain::{self, Invalid, Role, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, Query, Validate};
 use crate::geojson::{self, Geometry};
+
+pub use crate::app::network::slugify;
 use crate::routes::pagination::{self, Page, PageQuery};
 use crate::state::AppState;
-use crate::storage::{self, db_time, from_json, orgs, to_json, utc};
+use crate::storage::{json, orgs, utc};
 
 /// A part and how many.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -21,22 +24,33 @@ pub struct PartQty {
     pub qty: u32,
 }
 
+impl From<&PartQty> for domain::PartQty {
+    fn from(p: &PartQty) -> domain::PartQty {
+        domain::PartQty { sku: p.sku.clone(), qty: p.qty }
+    }
+}
+
+impl From<domain::PartQty> for PartQty {
+    fn from(p: domain::PartQty) -> PartQty {
+        PartQty { sku: p.sku, qty: p.qty }
+    }
+}
+
+/// The domain's parts list, checked (codes, quantities, no duplicates).
+pub fn parse_parts(field: &str, parts: &[PartQty]) -> Result<Vec<domain::PartQty>, Invalid> {
+    let parsed: Vec<domain::PartQty> = parts.iter().map(domain::PartQty::from).collect();
+    domain::parts::validate_parts(field, &parsed)?;
+    Ok(parsed)
+}
+
 /// Validates a parts list (codes, quantities, no duplicates).
-pub fn validate_parts(field: &str, parts: &[PartQty]) -> Result<(), ApiError> {
-    if parts.len() > validate::MAX_LIST_ITEMS {
-        return Err(ApiError::invalid(field, "too many parts"));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (i, p) in parts.iter().enumerate() {
-        validate::code(&format!("{field}[{i}].sku"), &p.sku)?;
-        if p.qty == 0 || p.qty > 100_000 {
-            return Err(ApiError::invalid(format!("{field}[{i}].qty"), "must be between 1 and 100000"));
-        }
-        if !seen.insert(&p.sku) {
-            return Err(ApiError::invalid(format!("{field}[{i}].sku"), "is listed twice"));
-        }
-    }
-    Ok(())
+pub fn validate_parts(field: &str, parts: &[PartQty]) -> Result<(), Invalid> {
+    parse_parts(field, parts).map(drop)
+}
+
+/// Wire form of stored parts.
+pub fn parts_view(parts: Vec<domain::PartQty>) -> Vec<PartQty> {
+    parts.into_iter().map(PartQty::from).collect()
 }
 
 /// An organisation as the API shows it.
@@ -57,7 +71,7 @@ pub struct OrgView {
 impl OrgView {
     fn from_row(o: orgs::Org) -> Result<OrgView, ApiError> {
         Ok(OrgView {
-            parts: from_json(&o.parts)?,
+            parts: parts_view(json::parts(&o.parts)?),
             id: o.id,
             parent_id: o.parent_id,
             name: o.name,
@@ -95,7 +109,8 @@ impl Validate for CreateOrg {
         if let Some(tz) = &self.timezone {
             validate::timezone("timezone", tz)?;
         }
-        validate_parts("parts", &self.parts)
+        validate_parts("parts", &self.parts)?;
+        Ok(())
     }
 }
 
@@ -105,20 +120,6 @@ fn check_slug(slug: &str) -> Result<(), ApiError> {
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if ok { Ok(()) } else { Err(ApiError::invalid("slug", "must be 2-64 characters of a-z, 0-9 and '-'")) }
-}
-
-/// A slug from a display name: ASCII letters and digits kept, the rest joined by '-'.
-pub fn slugify(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let out = out.trim_matches('-').chars().take(48).collect::<String>();
-    if out.len() < 2 { format!("org-{}", &storage::new_id()[..8]) } else { out }
 }
 
 /// Creates an organisation under a parent (admin; a dispatcher within its own subtree).
@@ -134,43 +135,16 @@ pub async fn create(
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let body = body.0;
     body.validate()?;
-    let now = db_time(state.now());
-    let org = state
-        .db
-        .write(move |conn| {
-            let parent =
-                orgs::find(conn, &body.parent_id)?.filter(|p| caller.manages(&p.path)).ok_or(ApiError::NotFound)?;
-            let id = storage::new_id();
-            let slug = body.slug.clone().unwrap_or_else(|| slugify(&body.name));
-            if orgs::find_by_slug(conn, &slug)?.is_some() {
-                return Err(ApiError::conflict(
-                    "slug_taken",
-                    format!("slug `{slug}` is taken"),
-                    serde_json::json!({"field": "slug"}),
-                ));
-            }
-            let path = format!("{}{id}/", parent.path);
-            let name = validate::text("name", &body.name, validate::MAX_NAME_CHARS)?;
-            orgs::insert(
-                conn,
-                &orgs::NewOrg {
-                    id: &id,
-                    parent_id: Some(&parent.id),
-                    name: &name,
-                    slug: &slug,
-                    level: parent.level + 1,
-                    path: &path,
-                    timezone: body.timezone.as_deref().unwrap_or(&parent.timezone),
-                    manual_routing: body.manual_routing,
-                    parts: &to_json(&body.parts)?,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            storage::jobs::log_change(conn, "org", &id, None, false, now)?;
-            orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let new = network::NewOrg {
+        parts: parse_parts("parts", &body.parts)?,
+        parent_id: body.parent_id,
+        name: body.name,
+        slug: body.slug,
+        timezone: body.timezone,
+        manual_routing: body.manual_routing,
+    };
+    let now = state.now();
+    let org = state.db.write(move |conn| network::create_org(conn, &caller, new, now)).await?;
     tracing::info!(org.id = %org.id, "Created organisation {}", org.id);
     Ok(HttpResponse::Created().json(OrgView::from_row(org)?))
 }
@@ -198,15 +172,8 @@ pub async fn list(
 }
 
 async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result<orgs::Org, ApiError> {
-    let prefix = caller.subtree().map(str::to_owned);
-    state
-        .db
-        .run(move |conn| {
-            orgs::find(conn, &id)?
-                .filter(|o| prefix.as_deref().is_none_or(|p| o.path.starts_with(p)))
-                .ok_or(ApiError::NotFound)
-        })
-        .await
+    let caller = caller.clone();
+    state.db.run(move |conn| network::find_visible_org(conn, &caller, &id)).await
 }
 
 /// One organisation.
@@ -249,28 +216,11 @@ pub async fn update(
     if let Some(tz) = &body.timezone {
         validate::timezone("timezone", tz)?;
     }
-    if let Some(parts) = &body.parts {
-        validate_parts("parts", parts)?;
-    }
-    let parts = body.parts.as_ref().map(to_json).transpose()?;
-    let now = db_time(state.now());
+    let parts = body.parts.as_deref().map(|p| parse_parts("parts", p)).transpose()?;
+    let update = network::OrgUpdate { name, timezone: body.timezone, manual_routing: body.manual_routing, parts };
+    let now = state.now();
     let id = id.into_inner();
-    let org = state
-        .db
-        .write(move |conn| {
-            let org = orgs::find(conn, &id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
-            let changes = orgs::OrgChanges {
-                name,
-                timezone: body.timezone,
-                manual_routing: body.manual_routing,
-                parts,
-                updated_at: Some(now),
-            };
-            orgs::update(conn, &org.id, &changes)?;
-            storage::jobs::log_change(conn, "org", &org.id, None, false, now)?;
-            orgs::find(conn, &org.id)?.ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let org = state.db.write(move |conn| network::update_org(conn, &caller, &id, update, now)).await?;
     Ok(HttpResponse::Ok().json(OrgView::from_row(org)?))
 }
 
@@ -300,58 +250,18 @@ pub async fn put_territories(
     if body.len() > 1000 {
         return Err(ApiError::invalid("territories", "at most 1000 territories"));
     }
-    let shapes = body
+    let territories = body
         .iter()
         .enumerate()
-        .map(|(i, t)| geojson::to_multi_polygon(&format!("[{i}].geometry"), &t.geometry))
-        .collect::<Result<Vec<_>, _>>()?;
-    let now = db_time(state.now());
-    let id = id.into_inner();
-    let saved = body.clone();
-    state
-        .db
-        .write(move |conn| {
-            let org = orgs::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let mut rows = Vec::with_capacity(body.len());
-            for (i, (t, shape)) in body.iter().zip(&shapes).enumerate() {
-                let bbox = geojson::bbox(shape);
-                if t.exclusive {
-                    for (other, other_path) in orgs::exclusive_candidates(conn, &org.id, bbox)? {
-                        let related = other_path.starts_with(&org.path) || org.path.starts_with(&other_path);
-                        if related {
-                            continue;
-                        }
-                        let other_shape = geojson::to_multi_polygon("stored", &serde_json::from_str(&other.geometry)?)?;
-                        if dispatch::territories::overlaps(shape, &other_shape) {
-                            return Err(ApiError::conflict(
-                                "territory_overlap",
-                                format!(
-                                    "territory [{i}] overlaps an exclusive territory of organisation {}",
-                                    other.org_id
-                                ),
-                                serde_json::json!({"field": format!("[{i}].geometry"), "org_id": other.org_id}),
-                            ));
-                        }
-                    }
-                }
-                rows.push(orgs::NewTerritory {
-                    id: storage::new_id(),
-                    org_id: org.id.clone(),
-                    geometry: to_json(&t.geometry)?,
-                    exclusive: t.exclusive,
-                    min_lon: bbox.0,
-                    min_lat: bbox.1,
-                    max_lon: bbox.2,
-                    max_lat: bbox.3,
-                    created_at: now,
-                });
-            }
-            orgs::replace_territories(conn, &org.id, &rows)?;
-            storage::jobs::log_change(conn, "org", &org.id, None, false, now)?;
-            Ok(())
+        .map(|(i, t)| {
+            let shape = geojson::to_multi_polygon(&format!("[{i}].geometry"), &t.geometry)?;
+            Ok(network::NewTerritory { geometry: t.geometry.clone(), shape, exclusive: t.exclusive })
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(saved))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let now = state.now();
+    let id = id.into_inner();
+    state.db.write(move |conn| network::put_territories(conn, &id, &territories, now)).await?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// An organisation's own territories.
@@ -365,11 +275,9 @@ pub async fn get_territories(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher, Role::Reviewer])?;
     let org = find_visible(&state, &caller, id.into_inner()).await?;
-    let rows = state.db.run(move |conn| Ok(orgs::territories_of(conn, &org.id)?)).await?;
-    let out = rows
-        .into_iter()
-        .map(|t| Ok(TerritoryBody { geometry: from_json(&t.geometry)?, exclusive: t.exclusive }))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let rows = state.db.run(move |conn| network::territories(conn, &org.id)).await?;
+    let out: Vec<TerritoryBody> =
+        rows.into_iter().map(|(geometry, exclusive)| TerritoryBody { geometry, exclusive }).collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -383,24 +291,15 @@ pub struct PerPriority {
     pub urgent: u32,
 }
 
-impl PerPriority {
-    /// Minutes for one priority.
-    pub fn get(&self, p: Priority) -> u32 {
-        match p {
-            Priority::Low => self.low,
-            Priority::Normal => self.normal,
-            Priority::High => self.high,
-            Priority::Urgent => self.urgent,
-        }
+impl From<&PerPriority> for domain::PerPriority {
+    fn from(p: &PerPriority) -> domain::PerPriority {
+        domain::PerPriority { low: p.low, normal: p.normal, high: p.high, urgent: p.urgent }
     }
+}
 
-    fn validate(&self, field: &str) -> Result<(), ApiError> {
-        for p in Priority::ALL {
-            if !(1..=525_600).contains(&self.get(*p)) {
-                return Err(ApiError::invalid(format!("{field}.{p}"), "must be between 1 and 525600 minutes"));
-            }
-        }
-        Ok(())
+impl From<domain::PerPriority> for PerPriority {
+    fn from(p: domain::PerPriority) -> PerPriority {
+        PerPriority { low: p.low, normal: p.normal, high: p.high, urgent: p.urgent }
     }
 }
 
@@ -426,15 +325,15 @@ pub struct AgreementView {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-fn agreement_view(org_id: String, a: orgs::Agreement) -> Result<AgreementView, ApiError> {
-    Ok(AgreementView {
+fn agreement_view(org_id: String, a: network::Agreement) -> AgreementView {
+    AgreementView {
         org_id,
-        accept_within_min: from_json(&a.accept_within_min)?,
-        arrive_within_min: from_json(&a.arrive_within_min)?,
+        accept_within_min: a.accept_within_min.into(),
+        arrive_within_min: a.arrive_within_min.into(),
         first_time_fix_target: a.first_time_fix_target,
-        updated_at: utc(a.updated_at),
-        inherited_from: a.org_id,
-    })
+        updated_at: a.updated_at,
+        inherited_from: a.inherited_from,
+    }
 }
 
 /// Sets an organisation's own service agreement (admin).
@@ -449,29 +348,19 @@ pub async fn put_agreement(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let body = body.0;
-    body.accept_within_min.validate("accept_within_min")?;
-    body.arrive_within_min.validate("arrive_within_min")?;
+    let accept = domain::PerPriority::from(&body.accept_within_min);
+    let arrive = domain::PerPriority::from(&body.arrive_within_min);
+    accept.validate("accept_within_min")?;
+    arrive.validate("arrive_within_min")?;
     if !(0.0..=1.0).contains(&body.first_time_fix_target) {
         return Err(ApiError::invalid("first_time_fix_target", "must be between 0 and 1"));
     }
-    let now = db_time(state.now());
+    let now = state.now();
     let id = id.into_inner();
-    let view = state
-        .db
-        .write(move |conn| {
-            let org = orgs::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-            orgs::put_agreement(
-                conn,
-                &org.id,
-                &to_json(&body.accept_within_min)?,
-                &to_json(&body.arrive_within_min)?,
-                body.first_time_fix_target,
-                now,
-            )?;
-            let a = orgs::effective_agreement(conn, &org)?.ok_or(ApiError::NotFound)?;
-            agreement_view(org.id, a)
-        })
-        .await?;
+    let target = body.first_time_fix_target;
+    let (org_id, a) =
+        state.db.write(move |conn| network::put_agreement(conn, &id, &accept, &arrive, target, now)).await?;
+    let view = agreement_view(org_id, a);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -486,12 +375,13 @@ pub async fn get_agreement(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher, Role::Reviewer])?;
     let org = find_visible(&state, &caller, id.into_inner()).await?;
-    let view = state
+    let (org_id, a) = state
         .db
         .run(move |conn| {
-            let a = orgs::effective_agreement(conn, &org)?.ok_or(ApiError::NotFound)?;
-            agreement_view(org.id, a)
+            let a = network::effective_agreement(conn, &org)?;
+            Ok((org.id, a))
         })
         .await?;
+    let view = agreement_view(org_id, a);
     Ok(HttpResponse::Ok().json(view))
 }

@@ -7,17 +7,18 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use utoipa::ToSchema;
 
+use crate::app::booking::{self, IdempotencyKey, NewBooking, NormalContact};
+use crate::app::dispatching::{self, Step};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
-use crate::domain::{EventType, JobKind, JobStatus, Priority, Role, Stage, validate};
+use crate::domain::{JobKind, JobStatus, Priority, Role, Stage, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Validate};
-use crate::flow;
 use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
-use crate::routes::orgs::{PartQty, validate_parts};
+use crate::routes::orgs::{PartQty, parse_parts};
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
-use crate::storage::{self, customers, db_time, idempotency, jobs, orgs, to_json, users, utc};
+use crate::storage::{jobs, utc};
 
 /// How to reach the customer on site.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -54,49 +55,31 @@ fn normal() -> Priority {
     Priority::Normal
 }
 
-/// Longest booking window.
-const MAX_WINDOW_DAYS: i64 = 14;
-/// How far ahead a visit may be booked.
-const MAX_BOOKING_AHEAD_DAYS: i64 = 365;
-
-/// Checks a window against "now": ends after it starts, not in the past,
-/// not longer than two weeks, not more than a year ahead.
-pub fn validate_window(field: &str, w: &TimeWindow, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if w.end <= w.start {
-        return Err(ApiError::invalid(format!("{field}.end"), "must be after the window's start"));
-    }
-    if w.end <= now {
-        return Err(ApiError::invalid(format!("{field}.end"), "must be in the future"));
-    }
-    if w.end - w.start > chrono::Duration::days(MAX_WINDOW_DAYS) {
-        return Err(ApiError::invalid(
-            format!("{field}.end"),
-            format!("a window may span at most {MAX_WINDOW_DAYS} days"),
-        ));
-    }
-    if w.start > now + chrono::Duration::days(MAX_BOOKING_AHEAD_DAYS) {
-        return Err(ApiError::invalid(format!("{field}.start"), "must be within a year from now"));
-    }
-    Ok(())
-}
-
 impl BookRequest {
-    fn validate_at(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
-        validate::lat_lon("location", self.location.lat, self.location.lon)?;
+    /// The validated booking (errors name the field).
+    fn parse_at(&self, now: DateTime<Utc>) -> Result<NewBooking, ApiError> {
+        let location = self.location.position("location")?;
         validate::text("address", &self.address, validate::MAX_NAME_CHARS)?;
         validate::text("problem", &self.problem, validate::MAX_TEXT_CHARS)?;
         validate::codes("required_skills", &self.required_skills)?;
-        validate_parts("parts", &self.parts)?;
+        let parts = parse_parts("parts", &self.parts)?;
         if self.kind == JobKind::PartsReplacement && self.parts.is_empty() {
             return Err(ApiError::invalid("parts", "a parts replacement must name the parts"));
         }
-        validate_window("window", &self.window, now)?;
-        validate::text("contact.name", &self.contact.name, validate::MAX_NAME_CHARS)?;
-        validate::phone("contact.phone", &self.contact.phone)?;
-        if let Some(email) = &self.contact.email {
-            validate::email("contact.email", email)?;
-        }
-        Ok(())
+        booking::validate_window("window", self.window.start, self.window.end, now)?;
+        let c = &self.contact;
+        let contact = NormalContact::parse(&c.name, &c.phone, c.email.as_deref())?;
+        Ok(NewBooking {
+            kind: self.kind,
+            location,
+            address: self.address.clone(),
+            problem: self.problem.clone(),
+            required_skills: self.required_skills.clone(),
+            parts,
+            window: (self.window.start, self.window.end),
+            priority: self.priority,
+            contact,
+        })
     }
 }
 
@@ -124,11 +107,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-enum BookOutcome {
-    Created(jobs::Job),
-    Replayed(jobs::Job),
-}
-
 /// Books a visit. With an `Idempotency-Key` a retry returns the same
 /// request (also when retries race) and never creates a second one; the
 /// same key with a different body answers 422 `idempotency_key_reused`.
@@ -147,44 +125,19 @@ pub async fn book(
     let key = idempotency_key(&req)?;
     let b = body.0;
     let now = state.now();
-    b.validate_at(now)?;
-    let request_hash = hex::encode(sha2::Sha256::digest(to_json(&b)?.as_bytes()));
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let now = db_time(now);
-            if let Some(key) = &key
-                && !idempotency::claim(conn, &caller.id, key, &request_hash, now)?
-            {
-                let stored = idempotency::find(conn, &caller.id, key)?.ok_or(ApiError::NotFound)?;
-                if stored.request_hash != request_hash {
-                    return Err(ApiError::Invalid {
-                        code: "idempotency_key_reused",
-                        field: Some("Idempotency-Key".into()),
-                        message: "this Idempotency-Key was used with a different request body".into(),
-                    });
-                }
-                let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
-                let job = jobs::find_scoped(conn, &job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
-                return Ok(BookOutcome::Replayed(job));
-            }
-            let job = create_job(conn, &caller, &b, now)?;
-            if let Some(key) = &key {
-                idempotency::complete(conn, &caller.id, key, &job.id)?;
-            }
-            Ok(BookOutcome::Created(job))
-        })
-        .await?;
+    let booking = b.parse_at(now)?;
+    let request_hash = hex::encode(sha2::Sha256::digest(serde_json::to_string(&b)?.as_bytes()));
+    let key = key.map(|key| IdempotencyKey { key, request_hash });
+    let outcome = state.db.write(move |conn| booking::book(conn, &caller, &booking, key.as_ref(), now)).await?;
     let (mut job, replayed) = match outcome {
-        BookOutcome::Created(job) => (job, false),
-        BookOutcome::Replayed(job) => (job, true),
+        booking::BookOutcome::Created(job) => (job, false),
+        booking::BookOutcome::Replayed(job) => (job, true),
     };
     if !replayed {
         // Dispatch in its own transaction: the booking is already safe. If this
         // fails, the job stays `new` and the deadline worker dispatches it.
         let (cache, job_id, now) = (state.dispatch.clone(), job.id.clone(), state.now());
-        match state.db.write(move |conn| flow::dispatch_inner(conn, &cache, &job_id, flow::Step::default(), now)).await
-        {
+        match state.db.write(move |conn| dispatching::dispatch_one(conn, &cache, &job_id, Step::default(), now)).await {
             Ok(status) => job.status = status,
             Err(e) => {
                 tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry")
@@ -207,134 +160,6 @@ pub async fn book(
         customer_id: job.customer_id,
         created_at: utc(job.created_at),
     }))
-}
-
-/// Finds the client card (the caller's own, else by phone, then e-mail) or creates one.
-/// A booking's contact, normalised once: E.164 phone, lower-cased e-mail.
-struct NormalContact {
-    name: String,
-    phone: String,
-    email: Option<String>,
-}
-
-impl NormalContact {
-    fn parse(contact: &Contact) -> Result<NormalContact, ApiError> {
-        Ok(NormalContact {
-            name: validate::text("contact.name", &contact.name, validate::MAX_NAME_CHARS)?,
-            phone: validate::phone("contact.phone", &contact.phone)?,
-            email: contact.email.as_deref().map(|e| validate::email("contact.email", e)).transpose()?,
-        })
-    }
-}
-
-fn find_or_create_card(
-    conn: &mut DbConnection,
-    caller: &AuthUser,
-    contact: &NormalContact,
-    now: chrono::NaiveDateTime,
-) -> Result<customers::Customer, ApiError> {
-    let (phone, email) = (&contact.phone, &contact.email);
-    let own = match &caller.customer_id {
-        Some(id) if caller.role == Role::Customer => customers::find(conn, id)?,
-        _ => None,
-    };
-    let found = match own {
-        Some(card) => Some(card),
-        None => match customers::find_by_phone(conn, phone)? {
-            Some(card) => Some(card),
-            None => match email {
-                Some(e) => customers::find_by_email(conn, e)?,
-                None => None,
-            },
-        },
-    };
-    let card = match found {
-        Some(card) => {
-            customers::complete_contact(conn, &card, Some(phone), email.as_deref(), now)?;
-            card
-        }
-        None => {
-            let id = storage::new_id();
-            customers::insert(
-                conn,
-                &customers::NewCustomer {
-                    id: &id,
-                    name: &contact.name,
-                    phone: Some(phone),
-                    email: email.as_deref(),
-                    preferred_address_form: None,
-                    contracted_org_id: None,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            customers::find(conn, &id)?.ok_or(ApiError::NotFound)?
-        }
-    };
-    if caller.role == Role::Customer && caller.customer_id.is_none() {
-        users::link_customer(conn, &caller.id, &card.id)?;
-    }
-    Ok(card)
-}
-
-fn new_tracking_token() -> String {
-    use base64::Engine as _;
-    let mut bytes = [0u8; 18];
-    rand::fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn create_job(
-    conn: &mut DbConnection,
-    caller: &AuthUser,
-    b: &BookRequest,
-    now: chrono::NaiveDateTime,
-) -> Result<jobs::Job, ApiError> {
-    let contact = NormalContact::parse(&b.contact)?;
-    let card = find_or_create_card(conn, caller, &contact, now)?;
-    // The general contractor: the customer's contracted partner, else the
-    // booking dispatcher's organisation, else the vendor.
-    let contractor = match (&card.contracted_org_id, caller.role) {
-        (Some(org), _) => org.clone(),
-        (None, Role::Dispatcher) => caller.org_id.clone().ok_or(ApiError::Forbidden)?,
-        _ => orgs::root(conn)?.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no vendor organisation")))?.id,
-    };
-    let address = b.address.trim().to_owned();
-    let job = jobs::NewJob {
-        id: storage::new_id(),
-        kind: b.kind,
-        status: JobStatus::New,
-        priority: b.priority,
-        customer_id: card.id.clone(),
-        created_by: caller.id.clone(),
-        contractor_org_id: contractor.clone(),
-        lat: b.location.lat,
-        lon: b.location.lon,
-        address: address.clone(),
-        problem: b.problem.trim().to_owned(),
-        required_skills: to_json(&b.required_skills)?,
-        parts: to_json(&b.parts)?,
-        window_start: db_time(b.window.start),
-        window_end: db_time(b.window.end),
-        contact_name: contact.name.clone(),
-        contact_phone: contact.phone.clone(),
-        contact_email: contact.email.clone(),
-        tracking_token: new_tracking_token(),
-        created_at: now,
-        updated_at: now,
-    };
-    jobs::insert(conn, &job)?;
-    customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
-    let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
-    jobs::append_event(
-        conn,
-        &job.id,
-        EventType::Created,
-        actor,
-        &serde_json::json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
-        now,
-    )?;
-    jobs::find_scoped(conn, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)
 }
 
 /// One stage the request went through.
@@ -437,13 +262,13 @@ pub async fn cancel(
     body: OptionalJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
-    let now = db_time(state.now());
+    let now = state.now();
     let speed_kmh = state.config.travel_speed_kmh;
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
-            let job = job_routes::cancel_inner(conn, &caller, &id, &body.0, now, speed_kmh)?;
+            let job = booking::cancel(conn, &caller, &id, body.0.reason.as_deref(), now, speed_kmh)?;
             request_view(conn, job)
         })
         .await?;
@@ -469,7 +294,8 @@ pub async fn reschedule(
     let view = state
         .db
         .write(move |conn| {
-            let job = job_routes::reschedule_inner(conn, &caller, &id, &body.0.window, db_time(now), speed_kmh)?;
+            let window = (body.0.window.start, body.0.window.end);
+            let job = booking::reschedule(conn, &caller, &id, window, now, speed_kmh)?;
             request_view(conn, job)
         })
         .await?;
@@ -478,7 +304,7 @@ pub async fn reschedule(
 
 impl RescheduleBody {
     fn validate_at(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
-        validate_window("window", &self.window, now)
+        Ok(booking::validate_window("window", self.window.start, self.window.end, now)?)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Mobile sync over HTTP: devices, pull, push and photo uploads. The rules
-//! are in `mobile-sync` and [`crate::sync`]; handlers check the caller,
+//! are in `mobile-sync` and [`crate::app::sync`]; handlers check the caller,
 //! parse strictly and run one use case.
 
 use actix_web::{HttpResponse, post, put, web};
@@ -8,12 +8,12 @@ use mobile_sync::protocol::{
 };
 use serde_json::json;
 
+use crate::app::sync::{self, PHOTO_MAX_BYTES};
 use crate::auth::AuthUser;
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::sync::{self, PHOTO_MAX_BYTES};
 
 fn technician_of(caller: &AuthUser) -> Result<String, ApiError> {
     caller.require(&[Role::Technician])?;

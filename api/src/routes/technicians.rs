@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::network;
 use crate::auth::AuthUser;
-use crate::domain::{Role, validate};
+use crate::domain::{self, Invalid, Position, Role, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, Query, Validate};
-use crate::routes::orgs::{PartQty, validate_parts};
+use crate::routes::orgs::{PartQty, parse_parts, parts_view, validate_parts};
 use crate::routes::pagination::{self, Page};
 use crate::state::AppState;
-use crate::storage::{self, db_time, from_json, orgs, technicians, to_json, utc};
+use crate::storage::{json, technicians, utc};
 
 /// A point on the Earth.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -20,6 +21,19 @@ use crate::storage::{self, db_time, from_json, orgs, technicians, to_json, utc};
 pub struct LatLon {
     pub lat: f64,
     pub lon: f64,
+}
+
+impl LatLon {
+    /// The position, checked; errors name `field.lat` / `field.lon`.
+    pub fn position(&self, field: &str) -> Result<Position, Invalid> {
+        Position::parse(field, self.lat, self.lon)
+    }
+}
+
+impl From<Position> for LatLon {
+    fn from(p: Position) -> LatLon {
+        LatLon { lat: p.lat, lon: p.lon }
+    }
 }
 
 /// A weekly shift in the technician's local time.
@@ -31,25 +45,20 @@ pub struct Shift {
     /// Local "HH:MM"; earlier than `start` means the shift ends after midnight.
     pub end: String,
     /// ISO weekdays worked, 1 = Monday … 7 = Sunday (default: every day).
-    #[serde(default = "every_day")]
+    #[serde(default = "domain::shift::every_day")]
     pub days: Vec<u8>,
 }
 
-fn every_day() -> Vec<u8> {
-    (1..=7).collect()
+impl Shift {
+    /// The domain's shift, checked.
+    pub fn parse(&self) -> Result<domain::Shift, Invalid> {
+        domain::Shift::parse(&self.start, &self.end, self.days.clone())
+    }
 }
 
-impl Shift {
-    fn validate(&self) -> Result<(), ApiError> {
-        let start = validate::hh_mm("shift.start", &self.start)?;
-        let end = validate::hh_mm("shift.end", &self.end)?;
-        if start == end {
-            return Err(ApiError::invalid("shift.end", "must differ from shift.start"));
-        }
-        if self.days.is_empty() || self.days.iter().any(|d| !(1..=7).contains(d)) {
-            return Err(ApiError::invalid("shift.days", "must list ISO weekdays 1 (Monday) to 7 (Sunday)"));
-        }
-        Ok(())
+impl From<domain::Shift> for Shift {
+    fn from(s: domain::Shift) -> Shift {
+        Shift { start: domain::shift::hh_mm(s.start), end: domain::shift::hh_mm(s.end), days: s.days }
     }
 }
 
@@ -63,19 +72,23 @@ pub struct Absence {
     pub reason: Option<String>,
 }
 
-fn validate_absences(absences: &[Absence]) -> Result<(), ApiError> {
-    if absences.len() > validate::MAX_LIST_ITEMS {
-        return Err(ApiError::invalid("absences", "too many absences"));
+impl From<&Absence> for domain::Absence {
+    fn from(a: &Absence) -> domain::Absence {
+        domain::Absence { from: a.from, to: a.to, reason: a.reason.clone() }
     }
-    for (i, a) in absences.iter().enumerate() {
-        if a.to <= a.from {
-            return Err(ApiError::invalid(format!("absences[{i}].to"), "must be after `from`"));
-        }
-        if let Some(r) = &a.reason {
-            validate::text(&format!("absences[{i}].reason"), r, validate::MAX_NAME_CHARS)?;
-        }
+}
+
+impl From<domain::Absence> for Absence {
+    fn from(a: domain::Absence) -> Absence {
+        Absence { from: a.from, to: a.to, reason: a.reason }
     }
-    Ok(())
+}
+
+/// The domain's absences, checked.
+pub fn parse_absences(absences: &[Absence]) -> Result<Vec<domain::Absence>, Invalid> {
+    let parsed: Vec<domain::Absence> = absences.iter().map(domain::Absence::from).collect();
+    domain::shift::validate_absences(&parsed)?;
+    Ok(parsed)
 }
 
 /// A technician as the API shows it.
@@ -100,10 +113,10 @@ impl TechnicianView {
     /// From a stored row.
     pub fn from_row(t: technicians::Technician) -> Result<TechnicianView, ApiError> {
         Ok(TechnicianView {
-            skills: from_json(&t.skills)?,
-            shift: from_json(&t.shift)?,
-            absences: from_json(&t.absences)?,
-            parts: from_json(&t.parts)?,
+            skills: json::codes(&t.skills)?,
+            shift: json::shift(&t.shift)?.into(),
+            absences: json::absences(&t.absences)?.into_iter().map(Absence::from).collect(),
+            parts: parts_view(json::parts(&t.parts)?),
             home_base: LatLon { lat: t.home_lat, lon: t.home_lon },
             position: t.pos_lat.zip(t.pos_lon).map(|(lat, lon)| LatLon { lat, lon }),
             position_at: t.position_at.map(utc),
@@ -155,13 +168,14 @@ impl Validate for CreateTechnician {
         validate::text("name", &self.name, validate::MAX_NAME_CHARS)?;
         validate::codes("skills", &self.skills)?;
         validate::lat_lon("home_base", self.home_base.lat, self.home_base.lon)?;
-        self.shift.validate()?;
-        validate_absences(&self.absences)?;
+        self.shift.parse()?;
+        parse_absences(&self.absences)?;
         if let Some(tz) = &self.timezone {
             validate::timezone("timezone", tz)?;
         }
         validate_capacity(self.daily_capacity)?;
-        validate_parts("parts", &self.parts)
+        validate_parts("parts", &self.parts)?;
+        Ok(())
     }
 }
 
@@ -178,36 +192,20 @@ pub async fn create(
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let b = body.0;
     b.validate()?;
-    let now = db_time(state.now());
-    let row = state
-        .db
-        .write(move |conn| {
-            let org = orgs::find(conn, &b.org_id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
-            let id = storage::new_id();
-            let new = technicians::NewTechnician {
-                id: id.clone(),
-                org_id: org.id.clone(),
-                name: validate::text("name", &b.name, validate::MAX_NAME_CHARS)?,
-                skills: to_json(&b.skills)?,
-                home_lat: b.home_base.lat,
-                home_lon: b.home_base.lon,
-                pos_lat: None,
-                pos_lon: None,
-                position_at: None,
-                shift: to_json(&b.shift)?,
-                absences: to_json(&b.absences)?,
-                timezone: b.timezone.unwrap_or(org.timezone),
-                daily_capacity: b.daily_capacity,
-                parts: to_json(&b.parts)?,
-                active: b.active,
-                created_at: now,
-                updated_at: now,
-            };
-            technicians::insert_many(conn, std::slice::from_ref(&new))?;
-            storage::jobs::log_change(conn, "technician", &id, Some(&id), false, now)?;
-            technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let new = network::NewTechnician {
+        home_base: b.home_base.position("home_base")?,
+        shift: b.shift.parse()?,
+        absences: parse_absences(&b.absences)?,
+        parts: parse_parts("parts", &b.parts)?,
+        org_id: b.org_id,
+        name: b.name,
+        skills: b.skills,
+        timezone: b.timezone,
+        daily_capacity: b.daily_capacity,
+        active: b.active,
+    };
+    let now = state.now();
+    let row = state.db.write(move |conn| network::create_technician(conn, &caller, new, now)).await?;
     Ok(HttpResponse::Created().json(TechnicianView::from_row(row)?))
 }
 
@@ -247,14 +245,7 @@ pub async fn list(
 /// subtree, a technician itself.
 async fn find_visible(state: &AppState, caller: &AuthUser, id: String) -> Result<technicians::Technician, ApiError> {
     let caller = caller.clone();
-    state
-        .db
-        .run(move |conn| {
-            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let visible = caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str());
-            if visible { Ok(t) } else { Err(ApiError::NotFound) }
-        })
-        .await
+    state.db.run(move |conn| network::find_visible_technician(conn, &caller, &id)).await
 }
 
 /// One technician.
@@ -298,10 +289,10 @@ impl Validate for UpdateTechnician {
             validate::lat_lon("home_base", h.lat, h.lon)?;
         }
         if let Some(s) = &self.shift {
-            s.validate()?;
+            s.parse()?;
         }
         if let Some(a) = &self.absences {
-            validate_absences(a)?;
+            parse_absences(a)?;
         }
         if let Some(tz) = &self.timezone {
             validate::timezone("timezone", tz)?;
@@ -329,33 +320,19 @@ pub async fn update(
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let b = body.0;
     b.validate()?;
-    let now = db_time(state.now());
+    let update = network::TechnicianUpdate {
+        home_base: b.home_base.map(|h| h.position("home_base")).transpose()?,
+        shift: b.shift.as_ref().map(Shift::parse).transpose()?,
+        absences: b.absences.as_deref().map(parse_absences).transpose()?,
+        parts: b.parts.as_deref().map(|p| parse_parts("parts", p)).transpose()?,
+        name: b.name,
+        skills: b.skills,
+        timezone: b.timezone,
+        daily_capacity: b.daily_capacity,
+        active: b.active,
+    };
+    let now = state.now();
     let id = id.into_inner();
-    let row = state
-        .db
-        .write(move |conn| {
-            let (t, path) = technicians::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
-            if !caller.manages(&path) {
-                return Err(ApiError::NotFound);
-            }
-            let changes = technicians::TechnicianChanges {
-                name: b.name.map(|n| n.trim().to_owned()),
-                skills: b.skills.as_ref().map(to_json).transpose()?,
-                home_lat: b.home_base.map(|h| h.lat),
-                home_lon: b.home_base.map(|h| h.lon),
-                shift: b.shift.as_ref().map(to_json).transpose()?,
-                absences: b.absences.as_ref().map(to_json).transpose()?,
-                timezone: b.timezone,
-                daily_capacity: b.daily_capacity,
-                parts: b.parts.as_ref().map(to_json).transpose()?,
-                active: b.active,
-                updated_at: Some(now),
-            };
-            technicians::update(conn, &t.id, &changes)?;
-            // Phones sync their own technician record (skills, shift, parts).
-            storage::jobs::log_change(conn, "technician", &t.id, Some(&t.id), false, now)?;
-            technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let row = state.db.write(move |conn| network::update_technician(conn, &caller, &id, update, now)).await?;
     Ok(HttpResponse::Ok().json(TechnicianView::from_row(row)?))
 }

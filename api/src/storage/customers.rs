@@ -148,3 +148,13 @@ pub fn update(
     diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn)?;
     Ok(())
 }
+
+/// How the customer likes to be addressed on site (what a phone shows), if known.
+pub fn preferred_address_form(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Option<String>> {
+    customers::table
+        .find(customer_id)
+        .select(customers::preferred_address_form)
+        .first::<Option<String>>(conn)
+        .optional()
+        .map(Option::flatten)
+}

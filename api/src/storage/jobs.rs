@@ -5,7 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{change_log, job_events, job_orgs, jobs, organisations};
+use crate::db::schema::{job_events, job_orgs, jobs, organisations};
+use crate::domain::lifecycle::Transition;
 use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority};
 
 /// A job row.
@@ -70,18 +71,7 @@ pub struct NewJob {
     pub updated_at: NaiveDateTime,
 }
 
-/// Which jobs a caller may see (DESIGN.md, Visibility).
-#[derive(Debug, Clone, Copy)]
-pub enum JobScope<'a> {
-    /// Admins and reviewers.
-    All,
-    /// Jobs whose chain holds an organisation with this path prefix.
-    Subtree(&'a str),
-    /// A customer's own requests.
-    Customer(&'a str),
-    /// A technician's own assignments.
-    Technician(&'a str),
-}
+pub use crate::domain::JobScope;
 
 type BoxedJobs<'a> = jobs::BoxedQuery<'a, crate::db::MultiBackend>;
 
@@ -168,13 +158,8 @@ pub fn of_customer(conn: &mut DbConnection, customer_id: &str, scope: JobScope<'
 
 /// Moves a job to `to` if it is still in `from` (optimistic: the status is
 /// the guard, so a concurrent change makes this touch no row).
-pub fn set_status(
-    conn: &mut DbConnection,
-    id: &str,
-    from: JobStatus,
-    to: JobStatus,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+pub fn set_status(conn: &mut DbConnection, id: &str, step: Transition, now: NaiveDateTime) -> QueryResult<bool> {
+    let (from, to) = (step.from(), step.to());
     let closed_at = to.is_closed().then_some(now);
     let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(from)))
         .set((
@@ -187,16 +172,16 @@ pub fn set_status(
     Ok(n == 1)
 }
 
-/// Replaces the window if the job is still in `status` and at `version`.
+/// Replaces the window if the job is still in `step`'s status and at `version`.
 pub fn set_window(
     conn: &mut DbConnection,
     id: &str,
-    status: JobStatus,
+    step: Transition,
     version: i32,
     window: (NaiveDateTime, NaiveDateTime),
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(status)).filter(jobs::version.eq(version)))
+    let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(step.from())).filter(jobs::version.eq(version)))
         .set((
             jobs::window_start.eq(window.0),
             jobs::window_end.eq(window.1),
@@ -270,47 +255,4 @@ pub fn events(conn: &mut DbConnection, job_id: &str, after_id: Option<i64>, limi
         query = query.filter(job_events::id.gt(after));
     }
     query.load(conn)
-}
-
-/// Records, in the change's own transaction, that a phone-visible entity
-/// changed (read by the sync feed in `seq` order).
-pub fn log_change(
-    conn: &mut DbConnection,
-    entity: &str,
-    entity_id: &str,
-    technician_id: Option<&str>,
-    deleted: bool,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(change_log::table)
-        .values((
-            change_log::entity.eq(entity),
-            change_log::entity_id.eq(entity_id),
-            change_log::technician_id.eq(technician_id),
-            change_log::op.eq(if deleted { "delete" } else { "upsert" }),
-            change_log::at.eq(now),
-        ))
-        .execute(conn)
-        .map(drop)
-}
-
-/// The highest change-log sequence number (0 when empty).
-pub fn last_change_seq(conn: &mut DbConnection) -> QueryResult<i64> {
-    change_log::table.select(diesel::dsl::max(change_log::seq)).first::<Option<i64>>(conn).map(|s| s.unwrap_or(0))
-}
-
-/// Changes to these entities after `after_seq`, plus any recorded since `since`
-/// (a transaction can commit a lower sequence number after a higher one).
-pub fn changes_since(
-    conn: &mut DbConnection,
-    entities: &[&str],
-    after_seq: i64,
-    since: NaiveDateTime,
-) -> QueryResult<Vec<(i64, String, String)>> {
-    change_log::table
-        .filter(change_log::entity.eq_any(entities))
-        .filter(change_log::seq.gt(after_seq).or(change_log::at.ge(since)))
-        .order(change_log::seq.asc())
-        .select((change_log::seq, change_log::entity, change_log::entity_id))
-        .load(conn)
 }

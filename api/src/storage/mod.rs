@@ -2,14 +2,17 @@
 //! connection explicitly and never open or commit transactions: the caller
 //! (one use case per endpoint) owns the transaction boundary.
 
+pub mod change_log;
 pub mod customers;
 pub mod idempotency;
 pub mod jobs;
+pub mod json;
 pub mod offers;
 pub mod orgs;
 pub mod quality;
 pub mod routes;
 pub mod settings;
+mod sql_enums;
 pub mod sync;
 pub mod technicians;
 pub mod tokens;
@@ -33,11 +36,11 @@ pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// Reads a JSON text column.
-pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, crate::error::ApiError> {
-    Ok(serde_json::from_str(text)?)
+pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(text)
 }
 
 /// Writes a JSON text column.
-pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, crate::error::ApiError> {
-    Ok(serde_json::to_string(value)?)
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    serde_json::to_string(value)
 }

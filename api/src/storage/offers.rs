@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{job_explanations, jobs, offers, technicians};
+use crate::domain::lifecycle::Transition;
 use crate::domain::{JobStatus, OfferStatus};
 
 /// An offer row.
@@ -187,14 +188,13 @@ pub fn booked_windows(
 pub fn assign(
     conn: &mut DbConnection,
     job_id: &str,
-    from: JobStatus,
-    to: JobStatus,
+    step: Transition,
     technician_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(from)))
+    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from())))
         .set((
-            jobs::status.eq(to),
+            jobs::status.eq(step.to()),
             jobs::technician_id.eq(technician_id),
             jobs::offer_org_id.eq(None::<String>),
             jobs::offer_deadline.eq(None::<NaiveDateTime>),
@@ -205,23 +205,25 @@ pub fn assign(
     Ok(n == 1)
 }
 
-/// Records the job's current offer on the job row (for listings) and its status.
+/// Records the job's current offer on the job row (for listings) and its
+/// status, if the job is still in the status `step` expects.
 pub fn set_current_offer(
     conn: &mut DbConnection,
     job_id: &str,
-    status: JobStatus,
+    step: Transition,
     offer: Option<(&str, NaiveDateTime)>,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(jobs::table.find(job_id))
+) -> QueryResult<bool> {
+    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from())))
         .set((
-            jobs::status.eq(status),
+            jobs::status.eq(step.to()),
             jobs::offer_org_id.eq(offer.map(|o| o.0)),
             jobs::offer_deadline.eq(offer.map(|o| o.1)),
             jobs::updated_at.eq(now),
             jobs::version.eq(jobs::version + 1),
         ))
-        .execute(conn)
+        .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Stores a dispatch explanation (JSON) for the job.

@@ -5,13 +5,13 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use mobile_sync::cursor::Cursor;
 
 use crate::db::schema::{
-    change_log, photo_blobs, report_checklist, report_notes, report_parts, report_photos, report_signatures,
-    report_visits, sync_devices, sync_mutations,
+    photo_blobs, report_checklist, report_notes, report_parts, report_photos, report_signatures, report_visits,
+    sync_devices, sync_mutations,
 };
 use crate::db::{DbConnection, insert_unless_exists};
+use crate::domain::JobStatus;
 
 /// A registered phone.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -428,117 +428,37 @@ pub fn jobs_with_photo(conn: &mut DbConnection, sha256: &str) -> QueryResult<Vec
     jobs::table.filter(jobs::id.eq_any(ids)).select((jobs::id, jobs::technician_id)).load(conn)
 }
 
-/// One change-log row as the sync feed reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeRow {
-    pub tx: u64,
-    pub seq: i64,
-    pub entity: String,
-    pub entity_id: String,
+/// A job on the phone's route: id, window, and its planned stop (date, position, arrival, start), if any.
+pub type RouteRow = (String, NaiveDateTime, NaiveDateTime, Option<(String, i32, NaiveDateTime, NaiveDateTime)>);
+
+/// The technician's open visits (scheduled, en route, on site) with their planned stop, unordered.
+pub fn route_rows(conn: &mut DbConnection, technician_id: &str) -> QueryResult<Vec<RouteRow>> {
+    use crate::db::schema::jobs;
+    use crate::db::schema::route_stops as stops_t;
+    jobs::table
+        .left_join(stops_t::table)
+        .filter(jobs::technician_id.eq(technician_id))
+        .filter(jobs::status.eq_any([JobStatus::Scheduled, JobStatus::EnRoute, JobStatus::OnSite]))
+        .select((
+            jobs::id,
+            jobs::window_start,
+            jobs::window_end,
+            (stops_t::route_date, stops_t::position, stops_t::planned_arrival, stops_t::planned_start).nullable(),
+        ))
+        .load(conn)
 }
 
-#[derive(QueryableByName)]
-struct PgChangeRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    txid: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    seq: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    entity: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    entity_id: String,
-}
-
-#[derive(QueryableByName)]
-struct Horizon {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    xmin: i64,
-}
-
-/// The technician's change-log rows after `after`, in `(tx, seq)` order, at
-/// most `limit`, and only those no transaction still in flight can precede.
-///
-/// This is the one backend-specific read of the sync feed:
-/// - PostgreSQL: sequence numbers are handed out before commit, so a row
-///   with a lower `seq` can become visible after a higher one was read. Each
-///   row carries its writing transaction (`txid`); only rows of transactions
-///   older than the oldest one still running (`pg_snapshot_xmin`) are read,
-///   ordered by `(txid, seq)`. Those transactions are finished, so nothing
-///   can appear behind the cursor later. (A long transaction delays pulls; it
-///   never makes them skip.)
-/// - SQLite: one writer at a time, and `seq` is assigned under the write
-///   lock, so commit order is `seq` order and every visible row is final.
-pub fn read_changes(
+/// Ids of the technician's jobs in the statuses a phone keeps, by window start.
+pub fn job_ids_on_phone(
     conn: &mut DbConnection,
     technician_id: &str,
-    after: Cursor,
-    limit: i64,
-) -> QueryResult<Vec<ChangeRow>> {
-    match conn {
-        DbConnection::Postgres(pg) => {
-            let tx = i64::try_from(after.tx).unwrap_or(i64::MAX);
-            let rows: Vec<PgChangeRow> = diesel::sql_query(
-                "SELECT txid, seq, entity, entity_id FROM change_log \
-                 WHERE technician_id = $1 AND (txid, seq) > ($2, $3) \
-                   AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-                 ORDER BY txid, seq LIMIT $4",
-            )
-            .bind::<diesel::sql_types::Text, _>(technician_id)
-            .bind::<diesel::sql_types::BigInt, _>(tx)
-            .bind::<diesel::sql_types::BigInt, _>(after.seq)
-            .bind::<diesel::sql_types::BigInt, _>(limit)
-            .load(pg)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| ChangeRow {
-                    tx: u64::try_from(r.txid).unwrap_or(0),
-                    seq: r.seq,
-                    entity: r.entity,
-                    entity_id: r.entity_id,
-                })
-                .collect())
-        }
-        DbConnection::Sqlite(_) => {
-            let rows: Vec<(i64, String, String)> = change_log::table
-                .filter(change_log::technician_id.eq(technician_id))
-                .filter(change_log::seq.gt(after.seq))
-                .order(change_log::seq.asc())
-                .limit(limit)
-                .select((change_log::seq, change_log::entity, change_log::entity_id))
-                .load(conn)?;
-            Ok(rows.into_iter().map(|(seq, entity, entity_id)| ChangeRow { tx: 0, seq, entity, entity_id }).collect())
-        }
-    }
-}
-
-/// A cursor that covers every change committed before now, for a full pull:
-/// read it *before* loading the state, so the state is at least as new.
-/// Changes of transactions still in flight come after it (and a change
-/// already reflected in the state may come once more, harmlessly).
-pub fn snapshot_cursor(conn: &mut DbConnection) -> QueryResult<Cursor> {
-    match conn {
-        DbConnection::Postgres(pg) => {
-            let h: Horizon = diesel::sql_query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-                .get_result(pg)?;
-            // Every row with txid < xmin is delivered by the state; (xmin - 1, MAX) is just below the rest.
-            Ok(Cursor::at(u64::try_from(h.xmin - 1).unwrap_or(0), i64::MAX))
-        }
-        DbConnection::Sqlite(_) => Ok(Cursor::at(0, super::jobs::last_change_seq(conn)?)),
-    }
-}
-
-/// Whether a cursor can be served here: not from the future (a restored
-/// database) and not from another backend's numbering.
-pub fn cursor_servable(conn: &mut DbConnection, cursor: Cursor) -> QueryResult<bool> {
-    match conn {
-        DbConnection::Postgres(pg) => {
-            let h: Horizon = diesel::sql_query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmin")
-                .get_result(pg)?;
-            Ok(cursor.tx <= u64::try_from(h.xmin).unwrap_or(0))
-        }
-        DbConnection::Sqlite(_) => {
-            let max = super::jobs::last_change_seq(conn)?;
-            Ok(cursor.tx == 0 && cursor.seq <= max)
-        }
-    }
+    statuses: &[JobStatus],
+) -> QueryResult<Vec<String>> {
+    use crate::db::schema::jobs;
+    jobs::table
+        .filter(jobs::technician_id.eq(technician_id))
+        .filter(jobs::status.eq_any(statuses.to_vec()))
+        .order((jobs::window_start.asc(), jobs::id.asc()))
+        .select(jobs::id)
+        .load(conn)
 }

@@ -107,3 +107,8 @@ pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<Technician>> {
 pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Technician>> {
     technicians::table.filter(technicians::id.eq_any(ids)).load(conn)
 }
+
+/// Any one technician (benchmarks copy its settings).
+pub fn first(conn: &mut DbConnection) -> QueryResult<Option<Technician>> {
+    technicians::table.first(conn).optional()
+}

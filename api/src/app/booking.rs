@@ -1,0 +1,329 @@
+//! Booking and the customer's changes: book a visit (idempotent), find or
+//! create the client card, create the job; cancel and reschedule (one rule
+//! for `/v1/requests/{id}/cancel` and `/v1/jobs/{id}/cancel`, from
+//! `domain::lifecycle`). Dispatch runs after the booking commits, in its own
+//! transaction (`app::dispatching`).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::json;
+
+use crate::app::{offers, planning};
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::domain::lifecycle::{self, Actor as By, Transition};
+use crate::domain::{
+    Caller, ChangeEntity, EventType, JobKind, JobScope, JobStatus, PartQty, Position, Priority, Role, validate,
+};
+use crate::storage::change_log::{self, Change};
+use crate::storage::jobs::Job;
+use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, users, utc};
+
+/// Longest booking window.
+const MAX_WINDOW_DAYS: i64 = 14;
+/// How far ahead a visit may be booked.
+const MAX_BOOKING_AHEAD_DAYS: i64 = 365;
+
+/// Checks a window against "now": ends after it starts, not in the past,
+/// not longer than two weeks, not more than a year ahead.
+pub fn validate_window(
+    field: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), crate::domain::Invalid> {
+    use crate::domain::Invalid;
+    if end <= start {
+        return Err(Invalid::new(format!("{field}.end"), "must be after the window's start"));
+    }
+    if end <= now {
+        return Err(Invalid::new(format!("{field}.end"), "must be in the future"));
+    }
+    if end - start > chrono::Duration::days(MAX_WINDOW_DAYS) {
+        return Err(Invalid::new(format!("{field}.end"), format!("a window may span at most {MAX_WINDOW_DAYS} days")));
+    }
+    if start > now + chrono::Duration::days(MAX_BOOKING_AHEAD_DAYS) {
+        return Err(Invalid::new(format!("{field}.start"), "must be within a year from now"));
+    }
+    Ok(())
+}
+
+/// A booking's contact, normalised once: E.164 phone, lower-cased e-mail.
+#[derive(Debug, Clone)]
+pub struct NormalContact {
+    pub name: String,
+    pub phone: String,
+    pub email: Option<String>,
+}
+
+impl NormalContact {
+    /// Validates and normalises; errors name `contact.*`.
+    pub fn parse(name: &str, phone: &str, email: Option<&str>) -> Result<NormalContact, crate::domain::Invalid> {
+        Ok(NormalContact {
+            name: validate::text("contact.name", name, validate::MAX_NAME_CHARS)?,
+            phone: validate::phone("contact.phone", phone)?,
+            email: email.map(|e| validate::email("contact.email", e)).transpose()?,
+        })
+    }
+}
+
+/// A validated booking.
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    pub kind: JobKind,
+    pub location: Position,
+    pub address: String,
+    pub problem: String,
+    pub required_skills: Vec<String>,
+    pub parts: Vec<PartQty>,
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    pub priority: Priority,
+    pub contact: NormalContact,
+}
+
+/// What booking did.
+pub enum BookOutcome {
+    Created(Job),
+    /// The same `Idempotency-Key` and body as an earlier booking: that job.
+    Replayed(Job),
+}
+
+/// An idempotency key and the hash of the request it came with.
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// Books a visit in the caller's transaction: claims the key, creates the
+/// job (or finds the earlier one for a retry), records the key's job.
+pub fn book(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    booking: &NewBooking,
+    key: Option<&IdempotencyKey>,
+    now: DateTime<Utc>,
+) -> Result<BookOutcome, ApiError> {
+    let now = db_time(now);
+    if let Some(k) = key
+        && !idempotency::claim(conn, &caller.id, &k.key, &k.request_hash, now)?
+    {
+        let stored = idempotency::find(conn, &caller.id, &k.key)?.ok_or(ApiError::NotFound)?;
+        if stored.request_hash != k.request_hash {
+            return Err(ApiError::Invalid {
+                code: "idempotency_key_reused",
+                field: Some("Idempotency-Key".into()),
+                message: "this Idempotency-Key was used with a different request body".into(),
+            });
+        }
+        let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
+        let job = jobs::find_scoped(conn, &job_id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Ok(BookOutcome::Replayed(job));
+    }
+    let job = create_job(conn, caller, booking, now)?;
+    if let Some(k) = key {
+        idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
+    }
+    Ok(BookOutcome::Created(job))
+}
+
+/// Finds the client card (the caller's own, else by phone, then e-mail) or creates one.
+fn find_or_create_card(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    contact: &NormalContact,
+    now: NaiveDateTime,
+) -> Result<customers::Customer, ApiError> {
+    let (phone, email) = (&contact.phone, &contact.email);
+    let own = match &caller.customer_id {
+        Some(id) if caller.role == Role::Customer => customers::find(conn, id)?,
+        _ => None,
+    };
+    let found = match own {
+        Some(card) => Some(card),
+        None => match customers::find_by_phone(conn, phone)? {
+            Some(card) => Some(card),
+            None => match email {
+                Some(e) => customers::find_by_email(conn, e)?,
+                None => None,
+            },
+        },
+    };
+    let card = match found {
+        Some(card) => {
+            customers::complete_contact(conn, &card, Some(phone), email.as_deref(), now)?;
+            card
+        }
+        None => {
+            let id = storage::new_id();
+            customers::insert(
+                conn,
+                &customers::NewCustomer {
+                    id: &id,
+                    name: &contact.name,
+                    phone: Some(phone),
+                    email: email.as_deref(),
+                    preferred_address_form: None,
+                    contracted_org_id: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            customers::find(conn, &id)?.ok_or(ApiError::NotFound)?
+        }
+    };
+    if caller.role == Role::Customer && caller.customer_id.is_none() {
+        users::link_customer(conn, &caller.id, &card.id)?;
+    }
+    Ok(card)
+}
+
+fn new_tracking_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 18];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: NaiveDateTime) -> Result<Job, ApiError> {
+    let contact = &b.contact;
+    let card = find_or_create_card(conn, caller, contact, now)?;
+    // The general contractor: the customer's contracted partner, else the
+    // booking dispatcher's organisation, else the vendor.
+    let contractor = match (&card.contracted_org_id, caller.role) {
+        (Some(org), _) => org.clone(),
+        (None, Role::Dispatcher) => caller.org_id.clone().ok_or(ApiError::Forbidden)?,
+        _ => orgs::root(conn)?.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no vendor organisation")))?.id,
+    };
+    let address = b.address.trim().to_owned();
+    let job = jobs::NewJob {
+        id: storage::new_id(),
+        kind: b.kind,
+        status: JobStatus::New,
+        priority: b.priority,
+        customer_id: card.id.clone(),
+        created_by: caller.id.clone(),
+        contractor_org_id: contractor.clone(),
+        lat: b.location.lat,
+        lon: b.location.lon,
+        address: address.clone(),
+        problem: b.problem.trim().to_owned(),
+        required_skills: json::codes_text(&b.required_skills)?,
+        parts: json::parts_text(&b.parts)?,
+        window_start: db_time(b.window.0),
+        window_end: db_time(b.window.1),
+        contact_name: contact.name.clone(),
+        contact_phone: contact.phone.clone(),
+        contact_email: contact.email.clone(),
+        tracking_token: new_tracking_token(),
+        created_at: now,
+        updated_at: now,
+    };
+    jobs::insert(conn, &job)?;
+    customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
+    let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Created,
+        actor,
+        &json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
+        now,
+    )?;
+    jobs::find_scoped(conn, &job.id, JobScope::All)?.ok_or(ApiError::NotFound)
+}
+
+fn conflict_with(job: &Job, what: &str) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!("cannot {what} a job that is {}", job.status),
+        json!({"current": {"status": job.status, "version": job.version}}),
+    )
+}
+
+fn actor(caller: &Caller) -> jobs::Actor<'_> {
+    jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() }
+}
+
+/// Who the caller is in the lifecycle table.
+fn by(caller: &Caller) -> By {
+    if caller.role == Role::Customer { By::Customer } else { By::Dispatcher }
+}
+
+/// Cancels a job in the caller's scope (the customer before the technician is
+/// on the way; dispatchers and admins before completion); the status is the
+/// guard against a concurrent change.
+pub fn cancel(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<Job, ApiError> {
+    let reason = reason.map(|r| validate::text("reason", r, validate::MAX_TEXT_CHARS)).transpose()?;
+    let now_db = db_time(now);
+    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let step = lifecycle::check(job.status, JobStatus::Cancelled, by(caller));
+    let done = match step {
+        Ok(step) => jobs::set_status(conn, &job.id, step, now_db)?,
+        Err(_) => false,
+    };
+    if !done {
+        let current = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Err(conflict_with(&current, "cancel"));
+    }
+    offers::close_offer_on_cancel(conn, &job.id, now)?;
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Cancelled,
+        actor(caller),
+        &json!({"status": JobStatus::Cancelled, "from": job.status, "reason": reason, "by_role": caller.role}),
+        now_db,
+    )?;
+    if let Some(tech) = &job.technician_id {
+        // The assigned phone drops the job on its next pull; the day is re-planned without it.
+        change_log::log_change(conn, Change::delete(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
+        planning::after_job_left(conn, &job.id, tech, utc(job.window_start), now, speed_kmh)?;
+    }
+    jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)
+}
+
+/// Moves a job in the caller's scope to a new window, where the customer may
+/// still change it (before the technician is on the way).
+pub fn reschedule(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<Job, ApiError> {
+    let now_db = db_time(now);
+    let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let new = (db_time(window.0), db_time(window.1));
+    if !lifecycle::customer_may_change(job.status)
+        || !jobs::set_window(conn, &job.id, Transition::stay(job.status), job.version, new, now_db)?
+    {
+        let current = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Err(conflict_with(&current, "reschedule"));
+    }
+    jobs::append_event(
+        conn,
+        &job.id,
+        EventType::Rescheduled,
+        actor(caller),
+        &json!({
+            "status": job.status,
+            "from": {"start": utc(job.window_start), "end": utc(job.window_end)},
+            "to": {"start": window.0, "end": window.1},
+        }),
+        now_db,
+    )?;
+    if let Some(tech) = &job.technician_id {
+        change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
+        // Re-plan the day it left and the day it joined.
+        planning::replan_technician_day(conn, tech, utc(job.window_start), now, speed_kmh)?;
+        planning::replan_technician_day(conn, tech, window.0, now, speed_kmh)?;
+    }
+    jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,247 @@
+//! Dispatch of one job: load what `dispatch::decision::dispatch_job` needs,
+//! call it, and store the outcome (an offer with its deadline and hops, or
+//! `unassignable`), with events and the explanation, in the caller's
+//! transaction. Booking, a decline and the deadline sweep all come here.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use dispatch::decision::{DispatchInput, DispatchOutcome, dispatch_job};
+use dispatch::eligibility;
+use dispatch::model::{LatLon, OrgId, SkillCode, TimeWindow};
+use dispatch::offers::OfferStop;
+use dispatch::ranking::RankOptions;
+use serde_json::{Value, json};
+
+use crate::app::explanation::explanation_json;
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::dispatch_cache::{SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
+use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
+use crate::storage::{db_time, jobs, json, offers, orgs, utc};
+
+/// 409 `invalid_transition`: the job is no longer where the step began.
+fn changed_meanwhile(message: &str) -> ApiError {
+    ApiError::conflict("invalid_transition", message.to_owned(), json!({}))
+}
+
+/// Minutes an organisation has to accept a job of this priority (its agreement, else its ancestors').
+fn accept_deadline(
+    conn: &mut DbConnection,
+    org_id: &str,
+    priority: Priority,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let org = orgs::find(conn, org_id)?.ok_or(ApiError::NotFound)?;
+    let minutes = match orgs::effective_agreement(conn, &org)? {
+        Some(a) => json::per_priority(&a.accept_within_min)?.get(priority),
+        None => DEFAULT_ACCEPT_MIN,
+    };
+    Ok(now + chrono::Duration::minutes(i64::from(minutes)))
+}
+
+/// Who did a step: a user, or the system (deadline worker, automatic routing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Step<'a> {
+    pub user_id: Option<&'a str>,
+    pub org_id: Option<&'a str>,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn actor(self) -> jobs::Actor<'a> {
+        jobs::Actor { user_id: self.user_id, org_id: self.org_id }
+    }
+}
+
+/// Offers a job that has no open offer to the nearest eligible technician's
+/// organisation outside the organisations that declined or missed a deadline,
+/// widening the search up the tree; with nobody left the job is `unassignable`.
+/// Returns the job's new status.
+pub fn dispatch_one(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job_id: &str,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    offers::lock_job(conn, job_id)?;
+    let job = jobs::find_scoped(conn, job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+    if !matches!(job.status, JobStatus::New | JobStatus::Offered) || offers::pending_for_job(conn, job_id)?.is_some() {
+        return Ok(job.status);
+    }
+    let excluded: HashSet<OrgId> =
+        offers::excluded_orgs(conn, job_id)?.iter().map(|o| org_bits(o)).collect::<Result<_, _>>()?;
+    let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
+    let mut booked: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    let margin = chrono::Duration::days(2);
+    for (tech, start) in
+        offers::booked_windows(conn, None, db_time(window.start - margin), db_time(window.end + margin))?
+    {
+        booked.entry(tech).or_default().push(utc(start));
+    }
+    let skills = json::codes(&job.required_skills)?;
+    let root_id = orgs::root(conn)?.ok_or(ApiError::NotFound)?.id;
+    let dispatch_job_input = eligibility::Job {
+        location: LatLon::new(job.lat, job.lon),
+        window,
+        required_skills: skills.into_iter().map(SkillCode).collect(),
+        parts: parts_of(&job.parts)?,
+        contracted_org: (job.contractor_org_id != root_id).then(|| org_bits(&job.contractor_org_id)).transpose()?,
+    };
+    let outcome = with_cache(cache, conn, now, |c| {
+        let techs = c.technicians_for(&window, &booked);
+        let input = DispatchInput {
+            job: &dispatch_job_input,
+            technicians: &techs,
+            index: &c.index,
+            orgs: &c.orgs,
+            territories: &c.territories,
+            org_stock: &c.org_stock,
+            excluded_orgs: &excluded,
+            search_root: None,
+        };
+        dispatch_job(&input, &RankOptions::default())
+            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))
+    })?;
+    let now_db = db_time(now);
+    match outcome {
+        DispatchOutcome::Offer { decision, route, escalations } => {
+            let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
+            let (decision, route, by_travel) =
+                prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
+            for e in &escalations {
+                offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
+                jobs::append_event(
+                    conn,
+                    job_id,
+                    EventType::Escalated,
+                    step.actor(),
+                    &json!({"status": JobStatus::Offered, "from_subtree": uuid_text(e.subtree.root.0), "reason": "nobody_eligible"}),
+                    now_db,
+                )?;
+            }
+            let mut explained = explanation_json(&decision.explanation);
+            if let (Some(extra), Some(o)) = (by_travel, explained.as_object_mut()) {
+                o.insert("added_travel".into(), extra);
+                o.insert("reason".into(), json!({"code": "least_added_travel"}));
+            }
+            offers::add_explanation(conn, job_id, &explained.to_string(), now_db)?;
+            let chosen =
+                decision.chosen.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
+            for org in route.escalated_through.iter().chain(&route.passed) {
+                jobs::add_to_chain(conn, job_id, &uuid_text(org.0), ChainRole::Hop, now_db)?;
+            }
+            let offered_to = uuid_text(route.offered_to.0);
+            let technician = (route.stop == OfferStop::TechnicianOrg).then(|| uuid_text(chosen.technician_id.0));
+            open_offer(
+                conn,
+                &job,
+                &offered_to,
+                technician.as_deref(),
+                (step, lifecycle::Actor::Worker),
+                now,
+                json!({
+                    "passed": route.passed.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>(),
+                    "escalated_through": route.escalated_through.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>(),
+                    "stop": if route.stop == OfferStop::ManualRouting { "manual_routing" } else { "technician_org" },
+                    "distance_m": chosen.distance_m.round(),
+                }),
+            )?;
+            Ok(JobStatus::Offered)
+        }
+        DispatchOutcome::Unassignable { explanations } => {
+            for e in &explanations {
+                offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
+            }
+            let step_to = lifecycle::check(job.status, JobStatus::Unassignable, lifecycle::Actor::Worker)
+                .map_err(|e| changed_meanwhile(&e.to_string()))?;
+            if !offers::set_current_offer(conn, job_id, step_to, None, now_db)? {
+                return Err(changed_meanwhile("the job changed meanwhile"));
+            }
+            jobs::append_event(
+                conn,
+                job_id,
+                EventType::Unassignable,
+                step.actor(),
+                &json!({"status": JobStatus::Unassignable, "excluded_orgs": excluded.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>()}),
+                now_db,
+            )?;
+            Ok(JobStatus::Unassignable)
+        }
+    }
+}
+
+/// For a job due within a day, re-ranks dispatch's near-equal candidates by the
+/// travel each would add to its planned day (the cheapest feasible insertion),
+/// rather than straight-line distance; returns the (possibly new) choice, its
+/// offer route and what was compared.
+fn prefer_least_added_travel(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job: &jobs::Job,
+    mut decision: dispatch::decision::Decision,
+    route: dispatch::offers::OfferRoute,
+    contractor: &str,
+    now: DateTime<Utc>,
+) -> Result<(dispatch::decision::Decision, dispatch::offers::OfferRoute, Option<Value>), ApiError> {
+    let due_soon = utc(job.window_start) < now + chrono::Duration::hours(24);
+    if !due_soon || decision.explanation.ranked.len() < 2 {
+        return Ok((decision, route, None));
+    }
+    let mut costs = Vec::new();
+    for candidate in decision.explanation.ranked.iter().take(5) {
+        let id = uuid_text(candidate.technician_id.0);
+        if let Some(added_m) = crate::app::planning::added_travel_m(conn, &id, job, now, cache.travel_speed_kmh)? {
+            costs.push((candidate.clone(), added_m));
+        }
+    }
+    let compared = json!(
+        costs
+            .iter()
+            .map(|(c, m)| json!({"technician_id": uuid_text(c.technician_id.0), "added_m": m.round()}))
+            .collect::<Vec<_>>()
+    );
+    let best = costs.into_iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.technician_id.cmp(&b.0.technician_id)));
+    let Some((best, _)) = best else { return Ok((decision, route, None)) };
+    if decision.chosen.as_ref().is_some_and(|c| c.technician_id == best.technician_id) {
+        return Ok((decision, route, Some(compared)));
+    }
+    let contractor = org_bits(contractor)?;
+    let route = with_cache(cache, conn, now, |c| {
+        dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
+            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
+    })?;
+    decision.explanation.chosen = Some(best.technician_id);
+    decision.chosen = Some(best);
+    Ok((decision, route, Some(compared)))
+}
+
+/// Opens an offer to `org_id` with its agreement's deadline and records it
+/// (`by` a dispatcher subcontracting, or dispatch itself).
+pub(crate) fn open_offer(
+    conn: &mut DbConnection,
+    job: &jobs::Job,
+    org_id: &str,
+    technician_id: Option<&str>,
+    (step, by): (Step<'_>, lifecycle::Actor),
+    now: DateTime<Utc>,
+    extra: Value,
+) -> Result<(), ApiError> {
+    let now_db = db_time(now);
+    let deadline = accept_deadline(conn, org_id, job.priority, now)?;
+    offers::insert(conn, &job.id, org_id, technician_id, db_time(deadline), now_db)?;
+    let to_offered =
+        lifecycle::check(job.status, JobStatus::Offered, by).map_err(|e| changed_meanwhile(&e.to_string()))?;
+    if !offers::set_current_offer(conn, &job.id, to_offered, Some((org_id, db_time(deadline))), now_db)? {
+        return Err(changed_meanwhile("the job changed meanwhile"));
+    }
+    jobs::add_to_chain(conn, &job.id, org_id, ChainRole::Offeree, now_db)?;
+    let mut data =
+        json!({"status": JobStatus::Offered, "org_id": org_id, "technician_id": technician_id, "deadline": deadline});
+    if let (Some(d), Value::Object(more)) = (data.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    jobs::append_event(conn, &job.id, EventType::Offered, step.actor(), &data, now_db)?;
+    Ok(())
+}

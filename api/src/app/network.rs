@@ -1,0 +1,332 @@
+//! Network administration: organisations (with their territories and
+//! service agreements) and technicians. Every change is logged in the change
+//! log, which every replica's dispatch cache and the technicians' phones follow.
+
+use chrono::{DateTime, Utc};
+use geo::MultiPolygon;
+use serde_json::json;
+
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::domain::{Absence, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
+use crate::geojson::{self, Geometry};
+use crate::storage::change_log::{self, Change};
+use crate::storage::{self, db_time, json, offers, orgs, technicians};
+
+/// A slug from a display name: ASCII letters and digits kept, the rest joined by '-'.
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').chars().take(48).collect::<String>();
+    if out.len() < 2 { format!("org-{}", &storage::new_id()[..8]) } else { out }
+}
+
+/// A validated new organisation.
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub parent_id: String,
+    pub name: String,
+    pub slug: Option<String>,
+    pub timezone: Option<String>,
+    pub manual_routing: bool,
+    pub parts: Vec<PartQty>,
+}
+
+/// Creates an organisation under a parent the caller manages.
+pub fn create_org(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    new: NewOrg,
+    now: DateTime<Utc>,
+) -> Result<orgs::Org, ApiError> {
+    let now = db_time(now);
+    let parent = orgs::find(conn, &new.parent_id)?.filter(|p| caller.manages(&p.path)).ok_or(ApiError::NotFound)?;
+    let id = storage::new_id();
+    let slug = new.slug.clone().unwrap_or_else(|| slugify(&new.name));
+    if orgs::find_by_slug(conn, &slug)?.is_some() {
+        return Err(ApiError::conflict("slug_taken", format!("slug `{slug}` is taken"), json!({"field": "slug"})));
+    }
+    let path = format!("{}{id}/", parent.path);
+    let name = validate::text("name", &new.name, validate::MAX_NAME_CHARS)?;
+    orgs::insert(
+        conn,
+        &orgs::NewOrg {
+            id: &id,
+            parent_id: Some(&parent.id),
+            name: &name,
+            slug: &slug,
+            level: parent.level + 1,
+            path: &path,
+            timezone: new.timezone.as_deref().unwrap_or(&parent.timezone),
+            manual_routing: new.manual_routing,
+            parts: &json::parts_text(&new.parts)?,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &id, None), now)?;
+    orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
+}
+
+/// Changes to an organisation (only the fields given).
+#[derive(Debug, Clone, Default)]
+pub struct OrgUpdate {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub manual_routing: Option<bool>,
+    pub parts: Option<Vec<PartQty>>,
+}
+
+/// Changes an organisation the caller manages.
+pub fn update_org(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    update: OrgUpdate,
+    now: DateTime<Utc>,
+) -> Result<orgs::Org, ApiError> {
+    let now = db_time(now);
+    let org = orgs::find(conn, id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+    let changes = orgs::OrgChanges {
+        name: update.name,
+        timezone: update.timezone,
+        manual_routing: update.manual_routing,
+        parts: update.parts.as_deref().map(json::parts_text).transpose()?,
+        updated_at: Some(now),
+    };
+    orgs::update(conn, &org.id, &changes)?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &org.id, None), now)?;
+    orgs::find(conn, &org.id)?.ok_or(ApiError::NotFound)
+}
+
+/// An organisation the caller may see (admins and reviewers all; dispatchers their subtree).
+pub fn find_visible_org(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<orgs::Org, ApiError> {
+    let prefix = caller.subtree();
+    orgs::find(conn, id)?.filter(|o| prefix.is_none_or(|p| o.path.starts_with(p))).ok_or(ApiError::NotFound)
+}
+
+/// One territory to store: its GeoJSON and parsed shape.
+pub struct NewTerritory {
+    pub geometry: Geometry,
+    pub shape: MultiPolygon<f64>,
+    pub exclusive: bool,
+}
+
+/// Replaces an organisation's territories. An exclusive territory that
+/// overlaps an exclusive one of an unrelated organisation is a 409.
+pub fn put_territories(
+    conn: &mut DbConnection,
+    id: &str,
+    territories: &[NewTerritory],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let now = db_time(now);
+    let org = orgs::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let mut rows = Vec::with_capacity(territories.len());
+    for (i, t) in territories.iter().enumerate() {
+        let bbox = geojson::bbox(&t.shape);
+        if t.exclusive {
+            for (other, other_path) in orgs::exclusive_candidates(conn, &org.id, bbox)? {
+                let related = other_path.starts_with(&org.path) || org.path.starts_with(&other_path);
+                if related {
+                    continue;
+                }
+                let other_shape = geojson::to_multi_polygon("stored", &serde_json::from_str(&other.geometry)?)?;
+                if dispatch::territories::overlaps(&t.shape, &other_shape) {
+                    return Err(ApiError::conflict(
+                        "territory_overlap",
+                        format!("territory [{i}] overlaps an exclusive territory of organisation {}", other.org_id),
+                        json!({"field": format!("[{i}].geometry"), "org_id": other.org_id}),
+                    ));
+                }
+            }
+        }
+        rows.push(orgs::NewTerritory {
+            id: storage::new_id(),
+            org_id: org.id.clone(),
+            geometry: serde_json::to_string(&t.geometry)?,
+            exclusive: t.exclusive,
+            min_lon: bbox.0,
+            min_lat: bbox.1,
+            max_lon: bbox.2,
+            max_lat: bbox.3,
+            created_at: now,
+        });
+    }
+    orgs::replace_territories(conn, &org.id, &rows)?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &org.id, None), now)?;
+    Ok(())
+}
+
+/// An organisation's own territories as stored: GeoJSON and whether exclusive.
+pub fn territories(conn: &mut DbConnection, org_id: &str) -> Result<Vec<(Geometry, bool)>, ApiError> {
+    orgs::territories_of(conn, org_id)?
+        .into_iter()
+        .map(|t| Ok((serde_json::from_str(&t.geometry)?, t.exclusive)))
+        .collect()
+}
+
+/// The agreement that applies to an organisation, read.
+pub struct Agreement {
+    /// The organisation whose own agreement this is.
+    pub inherited_from: String,
+    pub accept_within_min: PerPriority,
+    pub arrive_within_min: PerPriority,
+    pub first_time_fix_target: f64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The agreement that applies: the organisation's own, else its nearest ancestor's.
+pub fn effective_agreement(conn: &mut DbConnection, org: &orgs::Org) -> Result<Agreement, ApiError> {
+    let a = orgs::effective_agreement(conn, org)?.ok_or(ApiError::NotFound)?;
+    Ok(Agreement {
+        accept_within_min: json::per_priority(&a.accept_within_min)?,
+        arrive_within_min: json::per_priority(&a.arrive_within_min)?,
+        first_time_fix_target: a.first_time_fix_target,
+        updated_at: storage::utc(a.updated_at),
+        inherited_from: a.org_id,
+    })
+}
+
+/// Sets an organisation's own service agreement; returns the one now in effect.
+pub fn put_agreement(
+    conn: &mut DbConnection,
+    id: &str,
+    accept: &PerPriority,
+    arrive: &PerPriority,
+    first_time_fix_target: f64,
+    now: DateTime<Utc>,
+) -> Result<(String, Agreement), ApiError> {
+    let org = orgs::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let (accept, arrive) = (json::per_priority_text(accept)?, json::per_priority_text(arrive)?);
+    orgs::put_agreement(conn, &org.id, &accept, &arrive, first_time_fix_target, db_time(now))?;
+    let a = effective_agreement(conn, &org)?;
+    Ok((org.id, a))
+}
+
+/// A validated new technician.
+#[derive(Debug, Clone)]
+pub struct NewTechnician {
+    pub org_id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub home_base: Position,
+    pub shift: Shift,
+    pub absences: Vec<Absence>,
+    pub timezone: Option<String>,
+    pub daily_capacity: i32,
+    pub parts: Vec<PartQty>,
+    pub active: bool,
+}
+
+/// Adds a technician to an organisation the caller manages.
+pub fn create_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    b: NewTechnician,
+    now: DateTime<Utc>,
+) -> Result<technicians::Technician, ApiError> {
+    let now = db_time(now);
+    let org = orgs::find(conn, &b.org_id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+    let id = storage::new_id();
+    let new = technicians::NewTechnician {
+        id: id.clone(),
+        org_id: org.id.clone(),
+        name: validate::text("name", &b.name, validate::MAX_NAME_CHARS)?,
+        skills: json::codes_text(&b.skills)?,
+        home_lat: b.home_base.lat,
+        home_lon: b.home_base.lon,
+        pos_lat: None,
+        pos_lon: None,
+        position_at: None,
+        shift: json::shift_text(&b.shift)?,
+        absences: json::absences_text(&b.absences)?,
+        timezone: b.timezone.unwrap_or(org.timezone),
+        daily_capacity: b.daily_capacity,
+        parts: json::parts_text(&b.parts)?,
+        active: b.active,
+        created_at: now,
+        updated_at: now,
+    };
+    technicians::insert_many(conn, std::slice::from_ref(&new))?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &id, Some(&id)), now)?;
+    technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+}
+
+/// Changes to a technician (only the fields given).
+#[derive(Debug, Clone, Default)]
+pub struct TechnicianUpdate {
+    pub name: Option<String>,
+    pub skills: Option<Vec<String>>,
+    pub home_base: Option<Position>,
+    pub shift: Option<Shift>,
+    pub absences: Option<Vec<Absence>>,
+    pub timezone: Option<String>,
+    pub daily_capacity: Option<i32>,
+    pub parts: Option<Vec<PartQty>>,
+    pub active: Option<bool>,
+}
+
+/// Changes a technician of an organisation the caller manages.
+pub fn update_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    b: TechnicianUpdate,
+    now: DateTime<Utc>,
+) -> Result<technicians::Technician, ApiError> {
+    let now = db_time(now);
+    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
+    if !caller.manages(&path) {
+        return Err(ApiError::NotFound);
+    }
+    let changes = technicians::TechnicianChanges {
+        name: b.name.map(|n| n.trim().to_owned()),
+        skills: b.skills.as_deref().map(json::codes_text).transpose()?,
+        home_lat: b.home_base.map(|h| h.lat),
+        home_lon: b.home_base.map(|h| h.lon),
+        shift: b.shift.as_ref().map(json::shift_text).transpose()?,
+        absences: b.absences.as_deref().map(json::absences_text).transpose()?,
+        timezone: b.timezone,
+        daily_capacity: b.daily_capacity,
+        parts: b.parts.as_deref().map(json::parts_text).transpose()?,
+        active: b.active,
+        updated_at: Some(now),
+    };
+    technicians::update(conn, &t.id, &changes)?;
+    // Phones sync their own technician record (skills, shift, parts).
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &t.id, Some(&t.id)), now)?;
+    technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+}
+
+/// A technician the caller may see: admins all, dispatchers their subtree, a technician itself.
+pub fn find_visible_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<technicians::Technician, ApiError> {
+    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
+    let visible = caller.manages(&path) || caller.technician_id.as_deref() == Some(t.id.as_str());
+    if visible { Ok(t) } else { Err(ApiError::NotFound) }
+}
+
+/// Records a technician's position (the technician itself, or a dispatcher managing it).
+pub fn set_position(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    at: Position,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let now = db_time(now);
+    let t = find_visible_technician(conn, caller, id)?;
+    offers::set_position(conn, &t.id, at.lat, at.lon, now)?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &t.id, Some(&t.id)), now)?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Answering an offer: accept (with a technician: scheduled), decline (next
+//! candidate), subcontract (to an organisation below), and reassigning a
+//! scheduled visit. Only the offered organisation's dispatchers answer; each
+//! step closes the offer with an update filtered on `pending`, so of two
+//! racing answers exactly one wins.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::app::dispatching::{Step, dispatch_one, open_offer};
+use crate::app::planning;
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::dispatch_cache::SharedCache;
+use crate::domain::{Caller, ChainRole, ChangeEntity, EventType, JobStatus, OfferStatus, lifecycle};
+use crate::storage::change_log::{self, Change};
+use crate::storage::{db_time, jobs, offers, orgs, technicians, utc};
+
+fn current_state(job: &jobs::Job, offer: Option<&offers::Offer>) -> Value {
+    json!({"current": {
+        "status": job.status,
+        "offer": offer.map(|o| json!({"org_id": o.org_id, "deadline": utc(o.deadline)})),
+        "technician_id": job.technician_id,
+    }})
+}
+
+/// The open offer to the caller's organisation, or the right error: 404 when
+/// the job is not the caller's to answer, 409 with the current state when it
+/// was (answered already, or the deadline passed).
+fn offer_for_caller(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    job_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(jobs::Job, offers::Offer), ApiError> {
+    let job = jobs::find_scoped(conn, job_id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    offers::lock_job(conn, job_id)?;
+    let org = caller.org_id.as_deref().ok_or(ApiError::NotFound)?;
+    let pending = offers::pending_for_job(conn, job_id)?;
+    match pending {
+        Some(offer) if offer.org_id == org => {
+            if utc(offer.deadline) <= now {
+                return Err(ApiError::conflict(
+                    "offer_expired",
+                    "the offer's deadline has passed",
+                    current_state(&job, Some(&offer)),
+                ));
+            }
+            Ok((job, offer))
+        }
+        other => {
+            let had_offer = offers::of_job(conn, job_id)?.iter().any(|o| o.org_id == org);
+            if had_offer {
+                Err(ApiError::conflict(
+                    "offer_not_open",
+                    "this organisation has no open offer for the job",
+                    current_state(&job, other.as_ref()),
+                ))
+            } else {
+                Err(ApiError::NotFound)
+            }
+        }
+    }
+}
+
+/// Assigns a technician after checking, under a row lock, that its day has room.
+fn assign_technician(
+    conn: &mut DbConnection,
+    job: &jobs::Job,
+    from: JobStatus,
+    technician: &technicians::Technician,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<(), ApiError> {
+    offers::lock_technician(conn, &technician.id)?;
+    if !technician.active {
+        return Err(ApiError::conflict(
+            "technician_inactive",
+            "the technician is deactivated",
+            json!({"field": "technician_id"}),
+        ));
+    }
+    let day = planning::local_date(technician, utc(job.window_start))?;
+    let booked = planning::booked_on_day(conn, technician, day)?;
+    if booked >= usize::try_from(technician.daily_capacity).unwrap_or(0) {
+        return Err(ApiError::conflict(
+            "technician_at_capacity",
+            format!("the technician already has {booked} visits that day (capacity {})", technician.daily_capacity),
+            json!({"field": "technician_id"}),
+        ));
+    }
+    let now_db = db_time(now);
+    let step = lifecycle::check(from, JobStatus::Scheduled, lifecycle::Actor::Dispatcher)
+        .map_err(|e| ApiError::conflict("invalid_transition", e.to_string(), json!({})))?;
+    if !offers::assign(conn, &job.id, step, Some(&technician.id), now_db)? {
+        return Err(ApiError::conflict("invalid_transition", "the job changed meanwhile", json!({})));
+    }
+    jobs::add_to_chain(conn, &job.id, &technician.org_id, ChainRole::Assignee, now_db)?;
+    change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(&technician.id)), now_db)?;
+    // The visit joins the technician's day: re-plan it, which sets the ETA.
+    planning::replan_technician_day(conn, &technician.id, utc(job.window_start), now, speed_kmh)
+}
+
+/// A technician of exactly this organisation, else 404.
+fn technician_of(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    org_path: &str,
+    exact_org: Option<&str>,
+) -> Result<technicians::Technician, ApiError> {
+    let (t, path) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    let ok = path.starts_with(org_path) && exact_org.is_none_or(|o| o == t.org_id);
+    if ok { Ok(t) } else { Err(ApiError::NotFound) }
+}
+
+/// Accepts the open offer; naming a technician (or the one dispatch chose) schedules the job.
+pub fn accept(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    job_id: &str,
+    technician_id: Option<&str>,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<JobStatus, ApiError> {
+    let (job, offer) = offer_for_caller(conn, caller, job_id, now)?;
+    let org_path = caller.org_path.clone().unwrap_or_default();
+    let technician = match technician_id.or(offer.technician_id.as_deref()) {
+        Some(id) => Some(technician_of(conn, id, &org_path, Some(&offer.org_id))?),
+        None => None,
+    };
+    let now_db = db_time(now);
+    if !offers::close(conn, &offer.id, OfferStatus::Accepted, None, Some(&caller.id), now_db)? {
+        return Err(ApiError::conflict(
+            "offer_not_open",
+            "the offer was answered meanwhile",
+            current_state(&job, None),
+        ));
+    }
+    let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    let in_time = utc(offer.deadline) >= now;
+    match technician {
+        Some(t) => {
+            assign_technician(conn, &job, JobStatus::Offered, &t, now, speed_kmh)?;
+            jobs::append_event(
+                conn,
+                job_id,
+                EventType::Accepted,
+                step.actor(),
+                &json!({"status": JobStatus::Scheduled, "org_id": offer.org_id, "sla_met": in_time}),
+                now_db,
+            )?;
+            jobs::append_event(
+                conn,
+                job_id,
+                EventType::Assigned,
+                step.actor(),
+                &json!({"status": JobStatus::Scheduled, "technician_id": t.id}),
+                now_db,
+            )?;
+            Ok(JobStatus::Scheduled)
+        }
+        None => {
+            let to_accepted = lifecycle::check(job.status, JobStatus::Accepted, lifecycle::Actor::Dispatcher)
+                .map_err(|e| ApiError::conflict("invalid_transition", e.to_string(), current_state(&job, None)))?;
+            if !offers::assign(conn, job_id, to_accepted, None, now_db)? {
+                return Err(ApiError::conflict(
+                    "invalid_transition",
+                    "the job changed meanwhile",
+                    current_state(&job, None),
+                ));
+            }
+            jobs::append_event(
+                conn,
+                job_id,
+                EventType::Accepted,
+                step.actor(),
+                &json!({"status": JobStatus::Accepted, "org_id": offer.org_id, "sla_met": in_time}),
+                now_db,
+            )?;
+            Ok(JobStatus::Accepted)
+        }
+    }
+}
+
+/// Declines the open offer: the organisation is excluded and the job offered to the next candidate.
+pub fn decline(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    caller: &Caller,
+    job_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    let (_, offer) = offer_for_caller(conn, caller, job_id, now)?;
+    let now_db = db_time(now);
+    if !offers::close(conn, &offer.id, OfferStatus::Declined, Some(reason), Some(&caller.id), now_db)? {
+        return Err(ApiError::conflict("offer_not_open", "the offer was answered meanwhile", json!({})));
+    }
+    let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    jobs::append_event(
+        conn,
+        job_id,
+        EventType::Declined,
+        step.actor(),
+        &json!({"status": JobStatus::Offered, "org_id": offer.org_id, "reason": reason}),
+        now_db,
+    )?;
+    dispatch_one(conn, cache, job_id, step, now)
+}
+
+/// Passes the open offer down to an organisation below the caller's, with its own deadline.
+pub fn subcontract(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    job_id: &str,
+    org_id: &str,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    let (job, offer) = offer_for_caller(conn, caller, job_id, now)?;
+    let own = orgs::find(conn, &offer.org_id)?.ok_or(ApiError::NotFound)?;
+    let target = orgs::find(conn, org_id)?
+        .filter(|t| t.path.starts_with(&own.path) && t.id != own.id)
+        .ok_or(ApiError::NotFound)?;
+    let now_db = db_time(now);
+    if !offers::close(conn, &offer.id, OfferStatus::Subcontracted, None, Some(&caller.id), now_db)? {
+        return Err(ApiError::conflict("offer_not_open", "the offer was answered meanwhile", json!({})));
+    }
+    jobs::add_to_chain(conn, job_id, &own.id, ChainRole::Hop, now_db)?;
+    let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    jobs::append_event(
+        conn,
+        job_id,
+        EventType::Subcontracted,
+        step.actor(),
+        &json!({"status": JobStatus::Offered, "from_org_id": own.id, "to_org_id": target.id}),
+        now_db,
+    )?;
+    // Keep dispatch's technician only if the offer now reaches its organisation.
+    let candidate = match offer.technician_id.as_deref() {
+        Some(t) => technicians::find_with_org_path(conn, t)?.filter(|(t, _)| t.org_id == target.id).map(|(t, _)| t.id),
+        None => None,
+    };
+    let by = (step, lifecycle::Actor::Dispatcher);
+    open_offer(conn, &job, &target.id, candidate.as_deref(), by, now, json!({"subcontracted_by": own.id}))?;
+    Ok(JobStatus::Offered)
+}
+
+/// Moves an accepted or scheduled job to another technician of the caller's subtree.
+pub fn reassign(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    job_id: &str,
+    technician_id: &str,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<JobStatus, ApiError> {
+    let job = jobs::find_scoped(conn, job_id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    offers::lock_job(conn, job_id)?;
+    let job = jobs::find_scoped(conn, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+    let org_path = caller.org_path.clone().unwrap_or_default();
+    if let Some(current) = &job.technician_id {
+        // Only the assignee's organisation or an ancestor may move the job.
+        technician_of(conn, current, &org_path, None)?;
+    }
+    let new = technician_of(conn, technician_id, &org_path, None)?;
+    if !lifecycle::allowed(job.status, JobStatus::Scheduled, lifecycle::Actor::Dispatcher) {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!("cannot reassign a job that is {}", job.status),
+            current_state(&job, None),
+        ));
+    }
+    if job.technician_id.as_deref() == Some(new.id.as_str()) {
+        return Ok(job.status);
+    }
+    let now_db = db_time(now);
+    assign_technician(conn, &job, job.status, &new, now, speed_kmh)?;
+    if let Some(old) = &job.technician_id {
+        // The old phone drops the job on its next pull; its day is re-planned without it.
+        change_log::log_change(conn, Change::delete(ChangeEntity::Job, job_id, Some(old)), now_db)?;
+        planning::after_job_left(conn, job_id, old, utc(job.window_start), now, speed_kmh)?;
+        planning::replan_technician_day(conn, &new.id, utc(job.window_start), now, speed_kmh)?;
+    }
+    let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
+    jobs::append_event(
+        conn,
+        job_id,
+        EventType::Assigned,
+        step.actor(),
+        &json!({"status": JobStatus::Scheduled, "technician_id": new.id, "previous_technician_id": job.technician_id}),
+        now_db,
+    )?;
+    Ok(JobStatus::Scheduled)
+}
+
+/// Closes a cancelled job's open offer, if any.
+pub fn close_offer_on_cancel(conn: &mut DbConnection, job_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if let Some(offer) = offers::pending_for_job(conn, job_id)? {
+        offers::close(conn, &offer.id, OfferStatus::Cancelled, None, None, db_time(now))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The one error type of the use cases (`ApiError`): what went wrong, with
+//! what a client needs to react. It knows nothing of HTTP; the HTTP layer's
+//! `error.rs` maps it to a status and DESIGN.md's error object.
+
+use serde_json::{Map, Value};
+
+use crate::domain::Invalid;
+use crate::domain::ids::BadId;
+use crate::domain::shift::BadZone;
+
+/// Every way a request can fail, with what the client needs to react.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON, unknown or missing fields.
+    #[error("{message}")]
+    BadRequest { code: &'static str, field: Option<String>, message: String },
+    /// 401: no token, a bad one, or one of a deactivated user.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: this role may never use this endpoint.
+    #[error("this role may not use this endpoint")]
+    Forbidden,
+    /// 404: not found, or outside the caller's scope (never say which).
+    #[error("not found")]
+    NotFound,
+    /// 404 for a path that matches no route at all (a typo, a wrong method):
+    /// `no_such_route`, so a client can tell it from an object it may not see.
+    #[error("no route matches {method} {path}")]
+    NoSuchRoute { method: String, path: String },
+    /// 409: the state does not allow this; `details` carries the current state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String, details: Map<String, Value> },
+    /// 413: the body is larger than the limit.
+    #[error("request body is larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
+    /// 422: a well-formed value that is not acceptable.
+    #[error("{message}")]
+    Invalid { code: &'static str, field: Option<String>, message: String },
+    /// 503: the database is not reachable or too busy right now.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// 500: anything unexpected; the cause is logged, never sent.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// 422 `invalid_value` for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid { code: "invalid_value", field: Some(field.into()), message: message.into() }
+    }
+
+    /// 409 with a code and the current state of the object.
+    pub fn conflict(code: &'static str, message: impl Into<String>, details: Value) -> ApiError {
+        let details = match details {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        ApiError::Conflict { code, message: message.into(), details }
+    }
+
+    /// The stable snake_case code of the error object.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. } | ApiError::Invalid { code, .. } => code,
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::NoSuchRoute { .. } => "no_such_route",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unexpected(_) => "internal",
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> ApiError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => ApiError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                ApiError::Unavailable(info.message().to_owned())
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("database is locked") => {
+                ApiError::Unavailable(info.message().to_owned())
+            }
+            other => ApiError::Unexpected(anyhow::Error::new(other).context("database error")),
+        }
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> ApiError {
+        ApiError::Unexpected(anyhow::Error::new(e).context("stored JSON did not parse"))
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::Invalid { code: e.code, field: Some(e.field), message: e.message }
+    }
+}
+
+impl From<BadZone> for ApiError {
+    fn from(e: BadZone) -> ApiError {
+        ApiError::Unexpected(anyhow::Error::new(e))
+    }
+}
+
+impl From<BadId> for ApiError {
+    fn from(e: BadId) -> ApiError {
+        ApiError::Unexpected(anyhow::Error::new(e))
+    }
+}
+
+impl From<crate::domain::lifecycle::Illegal> for ApiError {
+    fn from(e: crate::domain::lifecycle::Illegal) -> ApiError {
+        ApiError::conflict("invalid_transition", e.to_string(), serde_json::json!({"current": {"status": e.from}}))
+    }
+}

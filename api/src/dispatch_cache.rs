@@ -1,0 +1,221 @@
+//! Every replica's dispatch cache: the organisation tree, territories, stock
+//! and the technicians' R-tree, as `dispatch` wants them. It follows changes
+//! made anywhere by reading the change log; it only proposes: what decides
+//! correctness (the offer still open, a technician's capacity) is re-checked
+//! under row locks in the transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use dispatch::decision::technician_partitions;
+use dispatch::eligibility;
+use dispatch::model::{LatLon, OrgId, PartQty, SkillCode, TechnicianId, TimeWindow};
+use dispatch::orgs::{Org, OrgTree};
+use dispatch::spatial::{IndexedTechnician, TechIndex};
+use dispatch::territories::{Territory, TerritoryIndex};
+
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::domain::{self, ChangeEntity, LocalShift};
+use crate::storage::{change_log, db_time, json, orgs, technicians};
+
+/// How far back (by time) the cache re-reads the change log, so a change
+/// whose transaction committed after a later one is still seen.
+const CHANGE_LOOKBACK_SECS: i64 = 120;
+/// A replica's dispatch state, shared by its workers, and the travel speed
+/// its decisions assume (for ranking today's jobs by added travel).
+#[derive(Clone)]
+pub struct SharedCache {
+    cache: Arc<RwLock<Option<DispatchCache>>>,
+    /// km/h, straight line.
+    pub travel_speed_kmh: f64,
+}
+
+impl SharedCache {
+    /// An empty cache (loaded at the first decision).
+    pub fn new(travel_speed_kmh: f64) -> SharedCache {
+        SharedCache { cache: Arc::default(), travel_speed_kmh }
+    }
+}
+
+/// Back from dispatch's id to the stored text.
+pub fn uuid_text(bits: u128) -> String {
+    uuid::Uuid::from_u128(bits).to_string()
+}
+
+/// What dispatch needs of a technician that does not change per job.
+#[derive(Debug, Clone)]
+struct TechRecord {
+    org: OrgId,
+    active: bool,
+    skills: Vec<SkillCode>,
+    shift: LocalShift,
+    absences: Vec<TimeWindow>,
+    daily_capacity: u32,
+    parts: Vec<PartQty>,
+    position: LatLon,
+}
+
+/// A parts column as dispatch's parts.
+pub(crate) fn parts_of(text: &str) -> Result<Vec<PartQty>, ApiError> {
+    Ok(json::parts(text)?.iter().map(PartQty::from).collect())
+}
+
+/// A stored organisation id as dispatch's.
+pub(crate) fn org_bits(text: &str) -> Result<OrgId, ApiError> {
+    Ok(domain::OrgId::from_stored(text)?.into())
+}
+
+impl TechRecord {
+    fn from_row(t: &technicians::Technician) -> Result<TechRecord, ApiError> {
+        let absences = json::absences(&t.absences)?;
+        Ok(TechRecord {
+            org: org_bits(&t.org_id)?,
+            active: t.active,
+            skills: json::codes(&t.skills)?.into_iter().map(SkillCode).collect(),
+            shift: LocalShift::new(json::shift(&t.shift)?, &t.timezone)?,
+            absences: absences.into_iter().map(|a| TimeWindow { start: a.from, end: a.to }).collect(),
+            daily_capacity: u32::try_from(t.daily_capacity).unwrap_or(0),
+            parts: parts_of(&t.parts)?,
+            position: LatLon::new(t.pos_lat.unwrap_or(t.home_lat), t.pos_lon.unwrap_or(t.home_lon)),
+        })
+    }
+
+    /// The technician as dispatch sees it for a job in `window`.
+    fn for_window(&self, id: TechnicianId, window: &TimeWindow, booked: &[DateTime<Utc>]) -> eligibility::Technician {
+        let shifts = self.shift.around(window);
+        let day = self.shift.local_date(window.start);
+        let jobs_on_day = booked.iter().filter(|b| self.shift.local_date(**b) == day).count();
+        eligibility::Technician {
+            id,
+            org_id: self.org,
+            active: self.active,
+            skills: self.skills.clone(),
+            shifts,
+            absences: self.absences.clone(),
+            daily_capacity: self.daily_capacity,
+            jobs_on_day: u32::try_from(jobs_on_day).unwrap_or(u32::MAX),
+            parts: self.parts.clone(),
+            scorecard: None,
+        }
+    }
+}
+
+/// One replica's view of the network for dispatch.
+pub struct DispatchCache {
+    pub(crate) orgs: OrgTree,
+    pub(crate) territories: TerritoryIndex,
+    pub(crate) org_stock: HashMap<OrgId, Vec<PartQty>>,
+    pub(crate) index: TechIndex,
+    techs: HashMap<TechnicianId, TechRecord>,
+    last_seq: i64,
+}
+
+impl DispatchCache {
+    /// Loads everything from the database.
+    pub fn load(conn: &mut DbConnection) -> Result<DispatchCache, ApiError> {
+        let last_seq = change_log::last_change_seq(conn)?;
+        let org_rows = orgs::all(conn)?;
+        let mut tree_orgs = Vec::with_capacity(org_rows.len());
+        let mut org_stock = HashMap::new();
+        for o in &org_rows {
+            let id = org_bits(&o.id)?;
+            let parent_id = o.parent_id.as_deref().map(org_bits).transpose()?;
+            tree_orgs.push(Org { id, parent_id, manual_routing: o.manual_routing });
+            org_stock.insert(id, parts_of(&o.parts)?);
+        }
+        let orgs =
+            OrgTree::build(tree_orgs).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("organisation tree: {e}")))?;
+        let mut territories = Vec::new();
+        for t in orgs::all_territories(conn)? {
+            let geometry: crate::geojson::Geometry = serde_json::from_str(&t.geometry)?;
+            territories.push(Territory {
+                org_id: org_bits(&t.org_id)?,
+                geometry: crate::geojson::to_multi_polygon("stored", &geometry)?,
+                exclusive: t.exclusive,
+            });
+        }
+        let mut techs = HashMap::new();
+        for t in technicians::all(conn)? {
+            techs.insert(domain::TechnicianId::from_stored(&t.id)?.into(), TechRecord::from_row(&t)?);
+        }
+        let indexed: Vec<IndexedTechnician> = techs
+            .iter()
+            .map(|(id, t)| IndexedTechnician {
+                id: *id,
+                position: t.position,
+                partitions: technician_partitions(t.org, &t.skills, &orgs),
+            })
+            .collect();
+        let index = TechIndex::bulk_load(indexed).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
+        Ok(DispatchCache { orgs, territories: TerritoryIndex::build(territories), org_stock, index, techs, last_seq })
+    }
+
+    /// Applies what changed since the last look: technicians are re-read one by
+    /// one; an organisation or territory change reloads everything (rare).
+    pub fn refresh(&mut self, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let since = db_time(now - chrono::Duration::seconds(CHANGE_LOOKBACK_SECS));
+        let changes =
+            change_log::changes_since(conn, &[ChangeEntity::Technician, ChangeEntity::Org], self.last_seq, since)?;
+        if changes.iter().any(|(_, entity, _)| *entity == ChangeEntity::Org) {
+            *self = DispatchCache::load(conn)?;
+            return Ok(());
+        }
+        let ids: Vec<String> =
+            changes.iter().map(|(_, _, id)| id.clone()).collect::<HashSet<_>>().into_iter().collect();
+        if let Some((seq, _, _)) = changes.last() {
+            self.last_seq = self.last_seq.max(*seq);
+        }
+        for t in technicians::by_ids(conn, &ids)? {
+            let id = domain::TechnicianId::from_stored(&t.id)?.into();
+            let record = TechRecord::from_row(&t)?;
+            let partitions = technician_partitions(record.org, &record.skills, &self.orgs);
+            self.index
+                .upsert_technician(IndexedTechnician { id, position: record.position, partitions })
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
+            self.techs.insert(id, record);
+        }
+        Ok(())
+    }
+}
+
+impl DispatchCache {
+    /// Every technician as dispatch sees it for a job in `window`, with the
+    /// starts of the visits already booked for it (by stored technician id).
+    pub(crate) fn technicians_for(
+        &self,
+        window: &TimeWindow,
+        booked: &HashMap<String, Vec<DateTime<Utc>>>,
+    ) -> HashMap<TechnicianId, eligibility::Technician> {
+        self.techs
+            .iter()
+            .map(|(id, r)| {
+                let b = booked.get(&domain::TechnicianId::from(*id).text()).map(Vec::as_slice).unwrap_or(&[]);
+                (*id, r.for_window(*id, window, b))
+            })
+            .collect()
+    }
+}
+
+/// Runs `f` on the replica's cache, loading or refreshing it first.
+pub(crate) fn with_cache<T>(
+    shared: &SharedCache,
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    f: impl FnOnce(&DispatchCache) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut guard =
+        shared.cache.write().map_err(|_| ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned")))?;
+    match guard.as_mut() {
+        Some(cache) => cache.refresh(conn, now)?,
+        None => *guard = Some(DispatchCache::load(conn)?),
+    }
+    let cache = guard.as_ref().ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("dispatch cache missing")))?;
+    f(cache)
+}
+
+/// Refreshes the cache (the background poller calls this so positions moved by other replicas arrive).
+pub fn refresh_cache(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
+    with_cache(shared, conn, now, |_| Ok(()))
+}

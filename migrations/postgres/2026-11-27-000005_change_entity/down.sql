@@ -1,0 +1,1 @@
+ALTER TABLE change_log DROP CONSTRAINT change_log_entity_known;

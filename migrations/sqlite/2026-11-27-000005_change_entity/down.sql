@@ -1,0 +1,2 @@
+DROP TRIGGER change_log_entity_known_update;
+DROP TRIGGER change_log_entity_known_insert;
