@@ -27,6 +27,7 @@ both_backends!(
     surveys_can_be_issued_on_completion_instead,
     a_sibling_partner_gets_404_on_the_service_section_and_sees_none_of_it_in_its_own,
     scorecards_are_for_staff_in_scope_only,
+    quality_breaks_a_near_tie_in_dispatch,
 );
 
 const LAT: f64 = 60.0;
@@ -303,7 +304,7 @@ async fn a_survey_is_issued_on_approval_read_without_personal_data_answered_once
     assert_eq!(r.body["answered"], false);
     assert!(r.body["date"].as_str().is_some_and(|d| d.len() == 10), "{}", r.body);
     let text = r.body.to_string();
-    for personal in ["Ivan", "Petrov", "916", "Tverskaya", "Smirnova"] {
+    for personal in ["Ivan", "Petrov", "+7 916", "123-45-67", "79161234567", "Tverskaya", "Smirnova"] {
         assert!(!text.contains(personal), "{personal} leaked: {text}");
     }
 
@@ -399,10 +400,7 @@ async fn surveys_can_be_issued_on_completion_instead(backend: Backend) -> anyhow
 
     let job = n.scheduled_job(&app).await?;
     n.complete(&app, &job).await?;
-    // The phone's completion hook (called here directly, where sync's `completed` calls it).
-    let (j, now) = (job.clone(), app.clock.now());
-    app.with_db(move |conn| Ok(api::db::write_tx(conn, |conn| api::app::quality::job_completed(conn, &j, now))?))
-        .await?;
+    // The phone's `completed` ran the quality hook: the survey exists before any review.
     let token = survey_token(&app, &job).await?.expect("issued on completion");
     approve(&app, &job).await?;
     assert_eq!(survey_token(&app, &job).await?, Some(token), "approval keeps the same survey");
@@ -445,7 +443,7 @@ async fn a_sibling_partner_gets_404_on_the_service_section_and_sees_none_of_it_i
     assert_eq!(items[0]["technician_first_name"], "Olga");
     assert_eq!(items[0]["job_id"], tokens[2].0.as_str());
     let text = r.body.to_string();
-    for personal in ["Ivan", "Petrov", "916", "Tverskaya"] {
+    for personal in ["Ivan", "Petrov", "+7 916", "123-45-67", "79161234567", "Tverskaya"] {
         assert!(!text.contains(personal), "{personal} leaked");
     }
     let cursor = r.body["comments"]["next_cursor"].as_str().expect("a second page").to_owned();
@@ -506,5 +504,87 @@ async fn scorecards_are_for_staff_in_scope_only(backend: Backend) -> anyhow::Res
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = app.get("/v1/orgs/no-such-org/scorecard", &n.admin).await?;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn quality_breaks_a_near_tie_in_dispatch(backend: Backend) -> anyhow::Result<()> {
+    // Arrange: two technicians at the same spot; the one with the lower id (who would win the
+    // tie-break) fixed 4 of 20 jobs at the first visit over the last weeks, the other 19 of 20.
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let vendor = app.org("vendor").await?.id;
+    let q = org(&app, &admin, &vendor, "Quality Tie Org").await?;
+    let mut techs = Vec::new();
+    for name in ["Anna Tie", "Boris Tie"] {
+        let t = app
+            .post(
+                "/v1/technicians",
+                &admin,
+                &json!({"org_id": q, "name": name, "skills": ["quality_tie"],
+                    "home_base": {"lat": LAT + 0.05, "lon": LON}, "shift": {"start": "00:00", "end": "23:59"},
+                    "timezone": "Asia/Krasnoyarsk", "daily_capacity": 40}),
+            )
+            .await?;
+        anyhow::ensure!(t.status == StatusCode::CREATED, "{}", t.body);
+        techs.push(t.str("id"));
+    }
+    techs.sort();
+    let (poor, good) = (techs[0].clone(), techs[1].clone());
+    let q_org = app
+        .with_db({
+            let q = q.clone();
+            move |conn| Ok(api::storage::orgs::find(conn, &q)?.expect("created"))
+        })
+        .await?;
+    let day = (Utc::now() - Duration::days(3)).date_naive().to_string();
+    app.with_db({
+        let (poor, good) = (poor.clone(), good.clone());
+        move |conn| {
+            use api::storage::quality::{Counters, DayRow, ORG_ROW, add};
+            let record =
+                |fixed| Counters { jobs_completed: 20, visits: 20, first_time_fixed: fixed, ..Counters::default() };
+            let row = |t: &str, c| DayRow {
+                org_id: q_org.id.clone(),
+                org_path: q_org.path.clone(),
+                technician_id: t.to_owned(),
+                day: day.clone(),
+                add: c,
+            };
+            let mut both = record(4);
+            both += record(19);
+            add(conn, &[row(&poor, record(4)), row(&good, record(19)), row(ORG_ROW, both)])?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // Act: a job only these two can do, equally far from both.
+    let customer = app.login("customer@demo.sortie").await?;
+    let mut b = booking();
+    b["location"] = json!({"lat": LAT, "lon": LON});
+    b["required_skills"] = json!(["quality_tie"]);
+    // Three days ahead: ranked by dispatch alone (jobs due within a day are also compared by added travel).
+    let day = (Utc::now() + Duration::days(3)).date_naive();
+    b["window"] = json!({"start": format!("{day}T10:00:00+07:00"), "end": format!("{day}T12:00:00+07:00")});
+    let booked = app.book(&customer, &b, None).await?;
+    anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
+
+    // Assert: the better first-time fixer gets it, and the explanation shows the quality term.
+    let ex = app.get(&format!("/v1/jobs/{}/explanation", booked.str("id")), &admin).await?;
+    assert_eq!(ex.status, StatusCode::OK, "{}", ex.body);
+    let d = &ex.body["decisions"][0];
+    assert_eq!(d["chosen"], good.as_str(), "{}", ex.body);
+    assert_eq!(d["reason"]["code"], "near_equal_better_quality", "{}", ex.body);
+    assert_eq!(d["reason"]["nearest"], poor.as_str());
+    let quality = |id: &str| {
+        d["ranked"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["technician_id"] == id)
+            .and_then(|c| c["quality"].as_f64())
+    };
+    let (q_good, q_poor) = (quality(&good).expect("scored"), quality(&poor).expect("scored"));
+    assert!(q_good > q_poor, "{q_good} vs {q_poor}");
     Ok(())
 }
