@@ -47,6 +47,12 @@ pub struct Config {
     pub replan: Option<Duration>,
     /// Average travel speed between visits (straight-line), km/h, for routes and ETAs.
     pub travel_speed_kmh: f64,
+    /// How far (m) a better-rated technician may be behind the nearest and still win: the quality weight in dispatch.
+    pub quality_band_m: f64,
+    /// Pseudo-observations pulling a small record toward its organisation's and the network's mean.
+    pub quality_prior: f64,
+    /// How often a replica re-reads the technicians' quality estimates for dispatch.
+    pub quality_refresh: Duration,
 }
 
 impl Config {
@@ -71,6 +77,12 @@ impl Config {
     /// - `SORTIE_CACHE_REFRESH_SECS`: how often the dispatch cache follows other replicas (0 disables). Defaults to 2.
     /// - `SORTIE_REPLAN_SECS`: how often today's routes are re-planned (0 disables). Defaults to 900.
     /// - `SORTIE_TRAVEL_SPEED_KMH`: average straight-line travel speed for routes and ETAs. Defaults to 30.
+    /// - `SORTIE_QUALITY_BAND_M`: the quality weight in dispatch: how many metres farther than the nearest a
+    ///   technician with a better scorecard (90-day first-time fix and NPS) may be and still get the offer.
+    ///   Defaults to 500; 0 lets quality break exact ties only.
+    /// - `SORTIE_QUALITY_PRIOR`: pseudo-observations shrinking a small record toward its organisation's and the
+    ///   network's mean. Defaults to 10.
+    /// - `SORTIE_QUALITY_REFRESH_SECS`: how often a replica re-reads the quality estimates. Defaults to 300.
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -109,6 +121,13 @@ impl Config {
             travel_speed_kmh: var_parsed::<f64>("SORTIE_TRAVEL_SPEED_KMH")?
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .unwrap_or(DEFAULT_SPEED_KMH),
+            quality_band_m: var_parsed::<f64>("SORTIE_QUALITY_BAND_M")?
+                .filter(|m| m.is_finite() && *m >= 0.0)
+                .unwrap_or(500.0),
+            quality_prior: var_parsed::<f64>("SORTIE_QUALITY_PRIOR")?
+                .filter(|k| k.is_finite() && *k >= 0.0)
+                .unwrap_or(10.0),
+            quality_refresh: Duration::from_secs(var_parsed("SORTIE_QUALITY_REFRESH_SECS")?.unwrap_or(300)),
         })
     }
 
@@ -132,6 +151,9 @@ impl Config {
             cache_refresh: None,
             replan: None,
             travel_speed_kmh: DEFAULT_SPEED_KMH,
+            quality_band_m: 500.0,
+            quality_prior: 10.0,
+            quality_refresh: Duration::from_secs(300),
         }
     }
 

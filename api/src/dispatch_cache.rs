@@ -15,6 +15,9 @@ use dispatch::orgs::{Org, OrgTree};
 use dispatch::spatial::{IndexedTechnician, TechIndex};
 use dispatch::territories::{Territory, TerritoryIndex};
 
+use dispatch::ranking::RankOptions;
+
+use crate::app::scorecards::{QualityOptions, dispatch_scorecards};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::{self, ChangeEntity, LocalShift};
@@ -30,12 +33,32 @@ pub struct SharedCache {
     cache: Arc<RwLock<Option<DispatchCache>>>,
     /// km/h, straight line.
     pub travel_speed_kmh: f64,
+    /// How ranking weighs quality (the near-equal band is the quality weight).
+    pub rank: RankOptions,
+    /// The technicians' quality estimates: window and prior.
+    pub quality: QualityOptions,
+    /// How long quality estimates are reused before they are read again.
+    pub quality_refresh: chrono::Duration,
 }
 
 impl SharedCache {
-    /// An empty cache (loaded at the first decision).
+    /// An empty cache (loaded at the first decision), default ranking.
     pub fn new(travel_speed_kmh: f64) -> SharedCache {
-        SharedCache { cache: Arc::default(), travel_speed_kmh }
+        SharedCache {
+            cache: Arc::default(),
+            travel_speed_kmh,
+            rank: RankOptions::default(),
+            quality: QualityOptions::default(),
+            quality_refresh: chrono::Duration::minutes(5),
+        }
+    }
+
+    /// With the quality weight (`near_equal_m`), prior and refresh period from configuration.
+    pub fn with_quality(mut self, near_equal_m: f64, prior: f64, refresh: std::time::Duration) -> SharedCache {
+        self.rank.near_equal_m = near_equal_m;
+        self.quality.prior = prior;
+        self.quality_refresh = chrono::Duration::from_std(refresh).unwrap_or(chrono::Duration::minutes(5));
+        self
     }
 }
 
@@ -83,7 +106,13 @@ impl TechRecord {
     }
 
     /// The technician as dispatch sees it for a job in `window`.
-    fn for_window(&self, id: TechnicianId, window: &TimeWindow, booked: &[DateTime<Utc>]) -> eligibility::Technician {
+    fn for_window(
+        &self,
+        id: TechnicianId,
+        window: &TimeWindow,
+        booked: &[DateTime<Utc>],
+        scorecard: Option<eligibility::Scorecard>,
+    ) -> eligibility::Technician {
         let shifts = self.shift.around(window);
         let day = self.shift.local_date(window.start);
         let jobs_on_day = booked.iter().filter(|b| self.shift.local_date(**b) == day).count();
@@ -97,7 +126,7 @@ impl TechRecord {
             daily_capacity: self.daily_capacity,
             jobs_on_day: u32::try_from(jobs_on_day).unwrap_or(u32::MAX),
             parts: self.parts.clone(),
-            scorecard: None,
+            scorecard,
         }
     }
 }
@@ -110,6 +139,9 @@ pub struct DispatchCache {
     pub(crate) index: TechIndex,
     techs: HashMap<TechnicianId, TechRecord>,
     last_seq: i64,
+    /// 90-day quality estimates per technician, and when they were read.
+    scorecards: HashMap<TechnicianId, eligibility::Scorecard>,
+    scorecards_at: Option<DateTime<Utc>>,
 }
 
 impl DispatchCache {
@@ -149,7 +181,16 @@ impl DispatchCache {
             })
             .collect();
         let index = TechIndex::bulk_load(indexed).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
-        Ok(DispatchCache { orgs, territories: TerritoryIndex::build(territories), org_stock, index, techs, last_seq })
+        Ok(DispatchCache {
+            orgs,
+            territories: TerritoryIndex::build(territories),
+            org_stock,
+            index,
+            techs,
+            last_seq,
+            scorecards: HashMap::new(),
+            scorecards_at: None,
+        })
     }
 
     /// Applies what changed since the last look: technicians are re-read one by
@@ -192,7 +233,7 @@ impl DispatchCache {
             .iter()
             .map(|(id, r)| {
                 let b = booked.get(&domain::TechnicianId::from(*id).text()).map(Vec::as_slice).unwrap_or(&[]);
-                (*id, r.for_window(*id, window, b))
+                (*id, r.for_window(*id, window, b, self.scorecards.get(id).copied()))
             })
             .collect()
     }
@@ -210,6 +251,17 @@ pub(crate) fn with_cache<T>(
     match guard.as_mut() {
         Some(cache) => cache.refresh(conn, now)?,
         None => *guard = Some(DispatchCache::load(conn)?),
+    }
+    // Quality moves slowly: re-read the estimates every few minutes, not per decision.
+    if let Some(cache) = guard.as_mut()
+        && cache.scorecards_at.is_none_or(|at| now - at >= shared.quality_refresh)
+    {
+        let mut scorecards = HashMap::new();
+        for (id, card) in dispatch_scorecards(conn, now, shared.quality)? {
+            scorecards.insert(domain::TechnicianId::from_stored(&id)?.into(), card);
+        }
+        cache.scorecards = scorecards;
+        cache.scorecards_at = Some(now);
     }
     let cache = guard.as_ref().ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("dispatch cache missing")))?;
     f(cache)

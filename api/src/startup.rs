@@ -131,7 +131,11 @@ impl Application {
             keys: JwtKeys::new(&secret),
             clock,
             metrics: metrics_handle(),
-            dispatch: crate::dispatch_cache::SharedCache::new(config.travel_speed_kmh),
+            dispatch: crate::dispatch_cache::SharedCache::new(config.travel_speed_kmh).with_quality(
+                config.quality_band_m,
+                config.quality_prior,
+                config.quality_refresh,
+            ),
         };
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;

@@ -13,6 +13,7 @@ mod offers;
 mod openapi;
 mod ops;
 mod planning;
+mod quality;
 mod requests;
 mod scoping;
 mod sync;

@@ -10,7 +10,6 @@ use dispatch::decision::{DispatchInput, DispatchOutcome, dispatch_job};
 use dispatch::eligibility;
 use dispatch::model::{LatLon, OrgId, SkillCode, TimeWindow};
 use dispatch::offers::OfferStop;
-use dispatch::ranking::RankOptions;
 use serde_json::{Value, json};
 
 use crate::app::explanation::explanation_json;
@@ -101,8 +100,7 @@ pub fn dispatch_one(
             excluded_orgs: &excluded,
             search_root: None,
         };
-        dispatch_job(&input, &RankOptions::default())
-            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))
+        dispatch_job(&input, &cache.rank).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))
     })?;
     let now_db = db_time(now);
     match outcome {
@@ -202,7 +200,9 @@ fn prefer_least_added_travel(
             .map(|(c, m)| json!({"technician_id": uuid_text(c.technician_id.0), "added_m": m.round()}))
             .collect::<Vec<_>>()
     );
-    let best = costs.into_iter().min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.technician_id.cmp(&b.0.technician_id)));
+    // Equal added travel keeps dispatch's order (quality among near-equals, then id):
+    // `min_by` returns the first of equal minima, and `costs` is in ranked order.
+    let best = costs.into_iter().min_by(|a, b| a.1.total_cmp(&b.1));
     let Some((best, _)) = best else { return Ok((decision, route, None)) };
     if decision.chosen.as_ref().is_some_and(|c| c.technician_id == best.technician_id) {
         return Ok((decision, route, Some(compared)));

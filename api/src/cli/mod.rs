@@ -1,5 +1,6 @@
 //! The `sortie` command line. With no subcommand it serves.
 
+pub mod bench_scorecard;
 pub mod bench_sync;
 pub mod plan;
 
@@ -64,6 +65,8 @@ pub enum BenchCommand {
     },
     /// Mobile sync over HTTP on SQLite and PostgreSQL: a 20-job day's pull, a 100-mutation push, many phones at once.
     Sync(bench_sync::SyncBenchArgs),
+    /// Scorecards over HTTP on SQLite and PostgreSQL: a year of history seeded, vendor/partner/technician reads timed.
+    Scorecard(bench_scorecard::ScorecardBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -150,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || plan::bench_plan(&dir, &args, only.as_deref())).await?
         }
         Command::Bench(BenchCommand::Sync(args)) => bench_sync::bench_sync(&args).await,
+        Command::Bench(BenchCommand::Scorecard(args)) => bench_scorecard::bench_scorecard(&args).await,
     }
 }
 

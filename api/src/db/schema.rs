@@ -385,3 +385,61 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// Quality loop: surveys and scorecard roll-ups (migration 2026-12-02-000010_quality).
+diesel::table! {
+    surveys (job_id) {
+        job_id -> Text,
+        token -> Text,
+        technician_id -> Nullable<Text>,
+        org_id -> Text,
+        org_path -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        answered_day -> Nullable<Text>,
+        nps -> Nullable<Integer>,
+        csat -> Nullable<Integer>,
+        ces -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    scorecard_days (org_id, technician_id, day) {
+        org_id -> Text,
+        technician_id -> Text,
+        day -> Text,
+        org_path -> Text,
+        jobs_completed -> BigInt,
+        visits -> BigInt,
+        first_time_fixed -> BigInt,
+        reworked -> BigInt,
+        incomplete -> BigInt,
+        accept_met -> BigInt,
+        accept_total -> BigInt,
+        arrive_met -> BigInt,
+        arrive_total -> BigInt,
+        promoters -> BigInt,
+        passives -> BigInt,
+        detractors -> BigInt,
+        csat_satisfied -> BigInt,
+        csat_responses -> BigInt,
+        ces_sum -> BigInt,
+        ces_responses -> BigInt,
+    }
+}
+
+diesel::table! {
+    scorecard_jobs (job_id) {
+        job_id -> Text,
+        org_id -> Text,
+        technician_id -> Text,
+        day -> Text,
+        rolled_up_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(surveys -> jobs (job_id));
+diesel::allow_tables_to_appear_in_same_query!(surveys, jobs);
+diesel::allow_tables_to_appear_in_same_query!(surveys, technicians);

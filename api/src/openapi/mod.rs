@@ -41,6 +41,8 @@ use errors::ErrorResponses;
         routes::customers::get_card, routes::customers::update_card,
         routes::day_plans::route, routes::day_plans::plan_org,
         routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
+        routes::surveys::get_one, routes::surveys::answer, routes::surveys::get_settings, routes::surveys::put_settings,
+        routes::scorecards::org_scorecard, routes::scorecards::technician_scorecard, routes::scorecards::service,
     ),
     components(schemas(
         errors::Error,
@@ -60,6 +62,7 @@ use errors::ErrorResponses;
         (name = "customers", description = "Client cards"),
         (name = "planning", description = "Technicians' planned days"),
         (name = "sync", description = "Technicians' phones: devices, pull, push, photos"),
+        (name = "quality", description = "Surveys, scorecards, the Service section"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

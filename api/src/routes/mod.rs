@@ -9,6 +9,8 @@ pub mod ops;
 pub mod orgs;
 pub mod pagination;
 pub mod requests;
+pub mod scorecards;
+pub mod surveys;
 pub mod sync;
 pub mod technicians;
 pub mod track;
@@ -64,5 +66,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sync::register_device)
         .service(sync::pull)
         .service(sync::push)
-        .service(sync::put_photo);
+        .service(sync::put_photo)
+        .service(surveys::get_one)
+        .service(surveys::answer)
+        .service(surveys::get_settings)
+        .service(surveys::put_settings)
+        .service(scorecards::org_scorecard)
+        .service(scorecards::technician_scorecard)
+        .service(scorecards::service);
 }

@@ -191,6 +191,8 @@ pub struct RequestView {
     pub tracking_token: String,
     /// Stages in the order they were reached.
     pub history: Vec<StageAt>,
+    /// The survey page (`/survey/{token}`) once the survey is issued and while it is open; the customer's view only.
+    pub survey_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -206,11 +208,16 @@ pub async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin, Role::Reviewer])?;
     let id = id.into_inner();
+    let now = state.now();
     let view = state
         .db
         .run(move |conn| {
             let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
-            request_view(conn, job)
+            let mut view = request_view(conn, job)?;
+            if caller.role == Role::Customer {
+                view.survey_url = crate::app::surveys::survey_url(conn, &view.id, now)?;
+            }
+            Ok(view)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -240,6 +247,7 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
         window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
         tracking_token: job.tracking_token,
         history,
+        survey_url: None,
         created_at: utc(job.created_at),
         updated_at: utc(job.updated_at),
     })

@@ -19,6 +19,8 @@ pub struct TrackingView {
     pub technician_first_name: Option<String>,
     pub eta: Option<TimeWindow>,
     pub updated_at: DateTime<Utc>,
+    /// The survey page (`/survey/{token}`) once the survey is issued and while it is open.
+    pub survey_url: Option<String>,
 }
 
 /// The request's stage, window, technician's first name and ETA. The link
@@ -46,6 +48,7 @@ pub async fn track(state: web::Data<AppState>, token: web::Path<String>) -> Resu
                 stage: job.status.stage(),
                 window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
                 updated_at: utc(job.updated_at),
+                survey_url: crate::app::surveys::survey_url(conn, &job.id, now)?,
             })
         })
         .await?;

@@ -39,3 +39,14 @@ fn quality_scores_combine_first_time_fix_and_nps() {
     assert_eq!(quality_score(&Scorecard { first_time_fix_rate: None, nps: Some(100.0) }), Some(1.0));
     assert_eq!(quality_score(&Scorecard::default()), None);
 }
+
+#[test]
+fn at_equal_distance_a_poor_first_time_fix_record_loses_the_offer() {
+    // Technician 1 would win the id tie-break, but fixes fewer jobs at the first visit.
+    let poor = Scorecard { first_time_fix_rate: Some(0.4), nps: Some(40.0) };
+    let good = Scorecard { first_time_fix_rate: Some(0.9), nps: Some(40.0) };
+    let candidates = vec![c(1, 1000.0, quality_score(&poor)), c(2, 1000.0, quality_score(&good))];
+    check(candidates, 500.0, &[2, 1]);
+    // Without records the id breaks the tie.
+    check(vec![c(1, 1000.0, None), c(2, 1000.0, None)], 500.0, &[1, 2]);
+}

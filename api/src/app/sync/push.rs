@@ -415,6 +415,8 @@ fn set_status(
                 &json!({"from": JobStatus::Completed, "status": JobStatus::InReview}),
                 now,
             )?;
+            // The quality loop's hook (issues the survey when the vendor asks on completion).
+            crate::app::quality::job_completed(c, &job.id, ctx.now)?;
         }
         TargetStatus::Incomplete => {
             let reason_text =

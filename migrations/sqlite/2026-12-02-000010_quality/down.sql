@@ -1,0 +1,3 @@
+DROP TABLE scorecard_jobs;
+DROP TABLE scorecard_days;
+DROP TABLE surveys;
