@@ -9,6 +9,7 @@ pub mod offers;
 pub mod planning;
 pub mod quality;
 pub mod scorecards;
+pub mod sessions;
 pub mod surveys;
 pub mod sweep;
 pub mod sync;

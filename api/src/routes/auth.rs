@@ -1,18 +1,16 @@
 //! `/v1/auth/*`: login, refresh-token rotation, logout, password change.
 
 use actix_web::{HttpResponse, post, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::jwt::{self, AUDIENCE, Claims, ISSUER};
-use crate::auth::{AuthUser, password};
-use crate::db::{DbConnection, write_tx};
+use crate::app::sessions;
+use crate::auth::{AuthUser, jwt, password};
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::storage::{self, db_time, tokens, users};
+use crate::storage::users;
 
 /// `POST /v1/auth/login` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,42 +48,27 @@ pub struct TokenPair {
     pub user_id: String,
 }
 
-/// Signs an access token and stores a new refresh token of `family_id`.
-fn issue(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &users::User,
-    family_id: &str,
-    now: DateTime<Utc>,
-) -> Result<TokenPair, ApiError> {
-    let ttl = state.config.access_token_ttl;
-    let claims = Claims {
-        sub: user.id.clone(),
-        role: user.role,
-        iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
-        iat: now.timestamp(),
-        exp: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(900),
-    };
-    let access_token = state.keys.encode(&claims)?;
-    let refresh_token = jwt::new_refresh_token();
-    let expires_at = now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or_default();
-    tokens::insert(
-        conn,
-        &user.id,
-        family_id,
-        &jwt::hash_refresh_token(&refresh_token),
-        db_time(now),
-        db_time(expires_at),
-    )?;
-    Ok(TokenPair {
-        access_token,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: ttl.as_secs(),
-        role: user.role,
-        user_id: user.id.clone(),
-    })
+impl From<sessions::Issued> for TokenPair {
+    fn from(i: sessions::Issued) -> TokenPair {
+        TokenPair {
+            access_token: i.access_token,
+            refresh_token: i.refresh_token,
+            token_type: "Bearer",
+            expires_in: i.expires_in.as_secs(),
+            role: i.role,
+            user_id: i.user_id,
+        }
+    }
+}
+
+fn issuer(state: &AppState) -> sessions::Issuer<'_> {
+    sessions::Issuer {
+        keys: &state.keys,
+        lifetimes: sessions::TokenLifetimes {
+            access: state.config.access_token_ttl,
+            refresh: state.config.refresh_token_ttl,
+        },
+    }
 }
 
 async fn verify_password(plain: String, phc: String) -> Result<bool, ApiError> {
@@ -111,14 +94,9 @@ pub async fn login(state: web::Data<AppState>, body: Json<LoginRequest>) -> Resu
     };
     let now = state.now();
     let st = state.clone();
-    let pair = state.db.write(move |conn| issue(conn, &st, &user, &storage::new_id(), now)).await?;
+    let pair: TokenPair = state.db.write(move |conn| sessions::sign_in(conn, issuer(&st), &user, now)).await?.into();
     tracing::info!(user.id = %pair.user_id, "User {} signed in", pair.user_id);
     Ok(HttpResponse::Ok().json(pair))
-}
-
-enum RefreshOutcome {
-    Rotated(Box<TokenPair>),
-    Refused(&'static str),
 }
 
 /// Exchanges a refresh token for a new pair; the old one stops working.
@@ -132,38 +110,11 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
     let hash = jwt::hash_refresh_token(body.0.refresh_token.trim());
     let now = state.now();
     let st = state.clone();
-    // The refusal path still commits (the family's revocation must stick),
-    // so refusals are an outcome, not an error, inside the transaction.
-    let outcome = state
-        .db
-        .run(move |conn| {
-            write_tx(conn, |conn| {
-                let Some(token) = tokens::find_by_hash(conn, &hash)? else {
-                    return Ok(RefreshOutcome::Refused("unknown refresh token"));
-                };
-                if token.revoked_at.is_some() {
-                    return Ok(RefreshOutcome::Refused("refresh token revoked"));
-                }
-                if token.used_at.is_some() || !tokens::mark_used(conn, &token.id, db_time(now))? {
-                    tokens::revoke_family(conn, &token.family_id, db_time(now))?;
-                    tracing::warn!(user.id = %token.user_id, "Refresh token reuse; revoked its family");
-                    return Ok(RefreshOutcome::Refused("refresh token already used; the session is revoked"));
-                }
-                if token.expires_at < db_time(now) {
-                    return Ok(RefreshOutcome::Refused("refresh token expired"));
-                }
-                match users::find(conn, &token.user_id)? {
-                    Some(user) if user.active => {
-                        Ok(RefreshOutcome::Rotated(Box::new(issue(conn, &st, &user, &token.family_id, now)?)))
-                    }
-                    _ => Ok(RefreshOutcome::Refused("this account is deactivated")),
-                }
-            })
-        })
-        .await?;
+    // A refusal is an outcome, not an error: the family's revocation must commit.
+    let outcome = state.db.write(move |conn| sessions::rotate(conn, issuer(&st), &hash, now)).await?;
     match outcome {
-        RefreshOutcome::Rotated(pair) => Ok(HttpResponse::Ok().json(pair)),
-        RefreshOutcome::Refused(why) => Err(ApiError::Unauthorized(why.into())),
+        Ok(pair) => Ok(HttpResponse::Ok().json(TokenPair::from(pair))),
+        Err(refusal) => Err(ApiError::Unauthorized(refusal.message().into())),
     }
 }
 
@@ -175,16 +126,8 @@ pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> 
 #[post("/v1/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let hash = jwt::hash_refresh_token(body.0.refresh_token.trim());
-    let now = db_time(state.now());
-    state
-        .db
-        .write(move |conn| {
-            if let Some(token) = tokens::find_by_hash(conn, &hash)? {
-                tokens::revoke_family(conn, &token.family_id, now)?;
-            }
-            Ok(())
-        })
-        .await?;
+    let now = state.now();
+    state.db.write(move |conn| sessions::sign_out(conn, &hash, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -212,18 +155,8 @@ pub async fn change_password(
     let new_hash = tokio::task::spawn_blocking(move || password::hash(&new_password))
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing failed: {e}")))??;
-    // Tokens carry whole seconds; the change is recorded at a whole second so
-    // the pair issued below (same second) stays valid and older ones do not.
     let now = state.now();
-    let changed_at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     let st = state.clone();
-    let pair = state
-        .db
-        .write(move |conn| {
-            users::set_password(conn, &user.id, &new_hash, db_time(changed_at))?;
-            tokens::revoke_user(conn, &user.id, db_time(now))?;
-            issue(conn, &st, &user, &storage::new_id(), now)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(pair))
+    let pair = state.db.write(move |conn| sessions::change_password(conn, issuer(&st), &user, &new_hash, now)).await?;
+    Ok(HttpResponse::Ok().json(TokenPair::from(pair)))
 }
