@@ -48,7 +48,9 @@ pub struct BookRequest {
     pub window: TimeWindow,
     #[serde(default = "normal")]
     pub priority: Priority,
-    pub contact: Contact,
+    /// Who to reach on site. A customer whose login has a client card may leave it out: the card's name,
+    /// phone and e-mail are used (422 `contact` when the card has no phone). Required otherwise.
+    pub contact: Option<Contact>,
 }
 
 fn normal() -> Priority {
@@ -67,8 +69,8 @@ impl BookRequest {
             return Err(ApiError::invalid("parts", "a parts replacement must name the parts"));
         }
         booking::validate_window("window", self.window.start, self.window.end, now)?;
-        let c = &self.contact;
-        let contact = NormalContact::parse(&c.name, &c.phone, c.email.as_deref())?;
+        let contact =
+            self.contact.as_ref().map(|c| NormalContact::parse(&c.name, &c.phone, c.email.as_deref())).transpose()?;
         Ok(NewBooking {
             kind: self.kind,
             location,
