@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::Job;
-use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, users, utc};
+use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, technicians, users, utc};
 
 /// Longest booking window.
 const MAX_WINDOW_DAYS: i64 = 14;
@@ -317,7 +317,10 @@ pub fn cancel(
 }
 
 /// Moves a job in the caller's scope to a new window, where the customer may
-/// still change it (before the technician is on the way).
+/// still change it (before the technician is on the way). An `incomplete` job
+/// with a technician is scheduled again with that technician in the new window
+/// (capacity checked): its next visit. A dispatcher does that only for
+/// technicians of its subtree.
 pub fn reschedule(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -328,6 +331,17 @@ pub fn reschedule(
 ) -> Result<Job, ApiError> {
     let now_db = db_time(now);
     let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let revisit = match (&job.technician_id, job.status) {
+        (Some(tech), JobStatus::Incomplete) => {
+            let (t, path) = technicians::find_with_org_path(conn, tech)?.ok_or(ApiError::NotFound)?;
+            if caller.role == Role::Dispatcher && !caller.manages(&path) {
+                // As for a reassignment: only the assignee's organisation or an ancestor.
+                return Err(ApiError::NotFound);
+            }
+            Some(t)
+        }
+        _ => None,
+    };
     let new = (db_time(window.0), db_time(window.1));
     if !lifecycle::customer_may_change(job.status)
         || !jobs::set_window(conn, &job.id, Transition::stay(job.status), job.version, new, now_db)?
@@ -347,7 +361,19 @@ pub fn reschedule(
         }),
         now_db,
     )?;
-    if let Some(tech) = &job.technician_id {
+    if let Some(tech) = revisit {
+        let moved = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        offers::assign_technician(conn, &moved, JobStatus::Incomplete, &tech, by(caller), now, speed_kmh)?;
+        jobs::append_event(
+            conn,
+            &job.id,
+            EventType::Assigned,
+            actor(caller),
+            &json!({"status": JobStatus::Scheduled, "technician_id": tech.id, "previous_technician_id": tech.id,
+                "reason": "revisit"}),
+            now_db,
+        )?;
+    } else if let Some(tech) = &job.technician_id {
         change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
         // Re-plan the day it left and the day it joined.
         planning::replan_technician_day(conn, tech, utc(job.window_start), now, speed_kmh)?;

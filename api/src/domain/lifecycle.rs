@@ -57,10 +57,12 @@ pub const TRANSITIONS: &[Rule] = &[
     // The offeree answers: with a technician the visit is scheduled.
     rule(Offered, Accepted, &[Dispatcher]),
     rule(Offered, Scheduled, &[Dispatcher]),
-    // Reassign (also schedules an accepted job, and a returned or incomplete one again).
+    // Reassign (also schedules an accepted job, and a returned or incomplete one again,
+    // to the same technician too). A new window for an incomplete job, from the
+    // dispatcher or the customer, schedules the next visit with its technician.
     rule(Accepted, Scheduled, &[Dispatcher]),
     rule(Scheduled, Scheduled, &[Dispatcher]),
-    rule(Incomplete, Scheduled, &[Dispatcher]),
+    rule(Incomplete, Scheduled, &[Dispatcher, Customer]),
     // The phone drives the visit.
     rule(Scheduled, EnRoute, &[Phone]),
     rule(EnRoute, OnSite, &[Phone]),
