@@ -33,17 +33,10 @@ async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) ->
     let mine = app.get(&format!("/v1/requests/{id}"), &customer).await?;
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.body["history"][0]["stage"], "received");
-    assert_eq!(
-        mine.body["window"]["start"],
-        booking()["window"]["start"]
-            .as_str()
-            .map(|s| {
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default()
-    );
+    // The window as booked, in the local offset of the zone named beside it (here the vendor's, Moscow).
+    let instant = |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    assert_eq!(instant(&mine.body["window"]["start"]), instant(&booking()["window"]["start"]));
+    assert!(mine.body["timezone"].is_string(), "{}", mine.body);
 
     // The public tracking view is minimal: no address, no phone, no ids.
     let track = app.call(Method::GET, &format!("/v1/track/{}", r.str("tracking_token")), None, None).await?;
@@ -168,7 +161,9 @@ async fn the_customer_may_cancel_or_reschedule_only_before_the_technician_is_on_
     let window = json!({"window": {"start": format!("{day}T14:00:00+03:00"), "end": format!("{day}T16:00:00+03:00")}});
     let moved = app.post(&format!("/v1/requests/{a}/reschedule"), &customer, &window).await?;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
-    assert_eq!(moved.body["window"]["start"], format!("{day}T11:00:00Z"));
+    // Shown in the general contractor's (the vendor's) zone until a technician is assigned.
+    assert_eq!(moved.body["window"]["start"], format!("{day}T14:00:00+03:00"));
+    assert_eq!(moved.body["timezone"], "Europe/Moscow");
     let backwards =
         json!({"window": {"start": format!("{day}T16:00:00+03:00"), "end": format!("{day}T14:00:00+03:00")}});
     let r = app.post(&format!("/v1/requests/{a}/reschedule"), &customer, &backwards).await?;
@@ -403,11 +398,20 @@ async fn a_customer_books_on_its_own_card_without_contact_and_never_takes_over_a
 
     // A customer login without a card: no contact → 422; typing Olga's phone makes a card of its own.
     let u = app
-        .post("/v1/users", &admin, &json!({"email": "new@customer.example", "password": "probe-password", "role": "customer"}))
+        .post(
+            "/v1/users",
+            &admin,
+            &json!({"email": "new@customer.example", "password": "probe-password", "role": "customer"}),
+        )
         .await?;
     assert_eq!(u.status, StatusCode::CREATED, "{}", u.body);
     let r = app
-        .call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": "new@customer.example", "password": "probe-password"})))
+        .call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "new@customer.example", "password": "probe-password"})),
+        )
         .await?;
     let newcomer = r.str("access_token");
     assert_eq!(app.get("/v1/customers/me", &newcomer).await?.status, StatusCode::NOT_FOUND);

@@ -1011,7 +1011,7 @@ async fn after_an_incomplete_visit_the_same_technician_is_scheduled_again_for_a_
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", r.body);
 
     // Assert: the phone sees it scheduled, the report is editable, and the next arrival is visit 2.
-    phone.pull().await?;
+    phone.converge().await?;
     assert_eq!(phone.job(&job).map(|j| j["status"].clone()), Some(json!("scheduled")));
     let ids = [
         phone.queue("job.add_note", note(&job, "part ordered")),
@@ -1039,14 +1039,20 @@ async fn after_an_incomplete_visit_the_same_technician_is_scheduled_again_for_a_
     other.queue("job.set_status", json!({"job_id": second, "status": "incomplete", "reason": "second_visit_needed"}));
     other.converge().await?;
     let now = api::clock::Clock::now(&*app.clock);
-    let r = app.post(&format!("/v1/requests/{second}/reschedule"), &f.customer, &json!({"window": soon(now, 4, 6)})).await?;
+    let r = app
+        .post(&format!("/v1/requests/{second}/reschedule"), &f.customer, &json!({"window": soon(now, 4, 6)}))
+        .await?;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", r.body);
-    other.pull().await?;
+    other.converge().await?;
     let j = other.job(&second).cloned().unwrap_or_default();
     assert_eq!(j["status"], "scheduled", "{j}");
     let krasnoyarsk = chrono::FixedOffset::east_opt(7 * 3600).ok_or_else(|| anyhow::anyhow!("offset"))?;
     let date = (now + Duration::hours(4)).with_timezone(&krasnoyarsk).date_naive();
     let route = app.get(&format!("/v1/technicians/{}/route?date={date}", f.techs[1]), &f.dispatcher).await?;
-    assert!(route.body["stops"].as_array().into_iter().flatten().any(|s| s["job_id"] == second.as_str()), "{}", route.body);
+    assert!(
+        route.body["stops"].as_array().into_iter().flatten().any(|s| s["job_id"] == second.as_str()),
+        "{}",
+        route.body
+    );
     Ok(())
 }

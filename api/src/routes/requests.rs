@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::domain::{JobKind, JobStatus, Priority, Role, Stage, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Validate};
-use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
+use crate::routes::jobs::{self as job_routes, CancelBody, LocalWindow, RescheduleBody, TimeWindow};
 use crate::routes::orgs::{PartQty, parse_parts};
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
@@ -185,11 +185,15 @@ pub struct RequestView {
     pub address: String,
     pub location: LatLon,
     pub problem: String,
-    pub window: TimeWindow,
+    /// The customer's window, in the local offset of `timezone`.
+    pub window: LocalWindow,
     /// The technician's first name, once one is named.
     pub technician_first_name: Option<String>,
-    /// Planned arrival window, once the visit is planned.
-    pub eta: Option<TimeWindow>,
+    /// Planned arrival window once the visit is planned (planned start ± 15 min, always inside `window`),
+    /// in the local offset of `timezone`.
+    pub eta: Option<LocalWindow>,
+    /// IANA zone the times are shown in: the technician's once assigned, else the general contractor's.
+    pub timezone: String,
     pub tracking_token: String,
     /// Stages in the order they were reached.
     pub history: Vec<StageAt>,
@@ -228,10 +232,13 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
             history.push(StageAt { stage: status.stage(), at: utc(e.at) });
         }
     }
+    let times = job_routes::customer_times(conn, &job)?;
     Ok(RequestView {
         technician_first_name: job_routes::technician_first_name(conn, job.technician_id.as_deref())?,
         stage: job.status.stage(),
-        eta: job_routes::eta(&job),
+        eta: times.eta,
+        window: times.window,
+        timezone: times.timezone,
         id: job.id,
         kind: job.kind,
         status: job.status,
@@ -239,7 +246,6 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
         address: job.address,
         location: LatLon { lat: job.lat, lon: job.lon },
         problem: job.problem,
-        window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
         tracking_token: job.tracking_token,
         history,
         created_at: utc(job.created_at),
