@@ -266,3 +266,93 @@ pub fn timeline(instance: &Instance, matrix: &dyn TravelMatrix, route: &Route) -
     }
     stops
 }
+
+/// A stop of a route timed for leaving every place as late as the plan allows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedStop {
+    /// Index into [`Instance::visits`].
+    pub visit: usize,
+    /// When the technician arrives: just in time for `start_secs` when there is slack.
+    pub arrival_secs: f64,
+    /// When service starts: the earliest start of [`timeline`], unchanged.
+    pub start_secs: f64,
+    /// When the technician leaves: the end of service, or later, to arrive at the next stop just in time.
+    pub departure_secs: f64,
+    /// The latest start that still keeps this and every later visit inside its window and the
+    /// return inside the shift (the backward pass); `start_secs <= latest_start_secs` when feasible.
+    pub latest_start_secs: f64,
+}
+
+/// A route's times with the waiting moved to before each departure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateSchedule {
+    /// When the technician leaves the start location (never before the shift starts).
+    pub leave_secs: f64,
+    /// The stops in route order.
+    pub stops: Vec<TimedStop>,
+}
+
+/// The times of `route` when the technician leaves each place as late as possible without
+/// moving any service start: a wait for a window is spent before setting off (at home, or at the
+/// previous stop), not at the door, so arrival equals start wherever there is slack.
+///
+/// Service starts stay at their earliest ([`timeline`]): that is what customers are told, and
+/// starting later would spend slack that absorbs delays. A backward pass computes each stop's
+/// latest feasible start ([`TimedStop::latest_start_secs`]); the departure from the previous
+/// place is then the start minus the travel. A route that is infeasible keeps its earliest
+/// times (its latest starts show where it breaks).
+pub fn latest_departures(instance: &Instance, matrix: &dyn TravelMatrix, route: &Route) -> LateSchedule {
+    let early = timeline(instance, matrix, route);
+    let Some(tech) = instance.technicians.get(route.technician) else {
+        return LateSchedule { leave_secs: 0.0, stops: Vec::new() };
+    };
+    let visit = |s: &Stop| &instance.visits[s.visit];
+    // Backward pass: the latest start of each stop that keeps every later one feasible.
+    let mut latest = vec![0.0; early.len()];
+    let mut next: Option<(usize, f64)> = None;
+    for (i, s) in early.iter().enumerate().rev() {
+        let v = visit(s);
+        let by_next = match next {
+            Some((loc, start)) => start - matrix.travel_secs(v.location, loc) - v.service_secs,
+            None if tech.end_location < instance.locations.len() => {
+                tech.shift.end - matrix.travel_secs(v.location, tech.end_location) - v.service_secs
+            }
+            None => f64::INFINITY,
+        };
+        latest[i] = v.window.end.min(by_next);
+        next = Some((v.location, latest[i]));
+    }
+    let mut stops: Vec<TimedStop> = early
+        .iter()
+        .zip(&latest)
+        .map(|(s, &l)| TimedStop {
+            visit: s.visit,
+            arrival_secs: s.arrival_secs,
+            start_secs: s.start_secs,
+            departure_secs: s.start_secs + visit(s).service_secs,
+            latest_start_secs: l,
+        })
+        .collect();
+    let mut leave_secs = tech.shift.start;
+    // Forward: leave each place so as to arrive exactly at the next start (never before the
+    // service there ends, nor before the shift starts).
+    let mut from = (tech.start_location, None::<usize>);
+    for i in 0..stops.len() {
+        let loc = visit(&early[i]).location;
+        let travel = matrix.travel_secs(from.0, loc);
+        let start = stops[i].start_secs;
+        match from.1 {
+            None => {
+                leave_secs = (start - travel).max(tech.shift.start);
+                stops[i].arrival_secs = (leave_secs + travel).min(start);
+            }
+            Some(p) => {
+                let departure = (start - travel).max(stops[p].departure_secs);
+                stops[p].departure_secs = departure;
+                stops[i].arrival_secs = (departure + travel).min(start);
+            }
+        }
+        from = (loc, Some(i));
+    }
+    LateSchedule { leave_secs, stops }
+}

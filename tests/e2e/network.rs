@@ -271,6 +271,24 @@ async fn dispatchers_manage_technicians_and_users_of_their_own_subtree_only(back
     let listed = all_pages(&app, "/v1/technicians", &other).await?;
     assert!(listed.iter().all(|t| t["id"] != id.as_str()));
 
+    // The users list filters by technician, organisation and role, inside the caller's scope.
+    let by_tech = app.get(&format!("/v1/users?technician_id={id}"), &d).await?;
+    assert_eq!(by_tech.status, StatusCode::OK, "{}", by_tech.body);
+    assert_eq!(by_tech.body["items"].as_array().map(Vec::len), Some(1), "{}", by_tech.body);
+    assert_eq!(by_tech.body["items"][0]["id"], u.body["id"]);
+    let outside = app.get(&format!("/v1/users?technician_id={id}"), &other).await?;
+    assert_eq!(outside.status, StatusCode::OK);
+    assert_eq!(outside.body["items"], json!([]));
+    let admin = app.login("admin@demo.sortie").await?;
+    let techs = app.get(&format!("/v1/users?org_id={}&role=technician&limit=200", central.id), &admin).await?;
+    assert_eq!(techs.status, StatusCode::OK, "{}", techs.body);
+    let techs = techs.body["items"].as_array().cloned().unwrap_or_default();
+    assert!(techs.iter().any(|t| t["id"] == u.body["id"]));
+    assert!(techs.iter().all(|t| t["role"] == "technician" && t["org_id"] == central.id.as_str()));
+    let customers = app.get("/v1/users?role=customer", &d).await?;
+    assert_eq!(customers.body["items"], json!([]), "dispatchers never list customer logins");
+    assert_eq!(app.get("/v1/users?role=pilot", &admin).await?.status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // Invalid values name their field.
     for (patch, field) in [
         (json!({"shift": {"start": "25:00", "end": "17:00"}}), "shift.start"),

@@ -214,9 +214,13 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
 }
 
 impl Fixture {
-    /// Books a `probe` job and has the dispatcher schedule it to the technician.
+    /// Books a `probe` job for the coming hours (the phone may set off to it) and has the
+    /// dispatcher schedule it to the technician.
     async fn scheduled_job(&self, app: &TestApp) -> anyhow::Result<String> {
         let mut b = booking();
+        let now = api::clock::Clock::now(&*app.clock);
+        b["window"] = json!({"start": (now + chrono::Duration::hours(1)).to_rfc3339(),
+            "end": (now + chrono::Duration::hours(3)).to_rfc3339()});
         b["location"] = json!({"lat": 60.0, "lon": 100.0});
         b["required_skills"] = json!(["probe"]);
         let booked = app.book(&self.customer, &b, None).await?;

@@ -75,7 +75,16 @@ async fn accepted_jobs_join_the_technicians_route_in_window_order_and_customers_
         assert!(start >= time(&stop["window"]["start"]) && start <= time(&stop["window"]["end"]), "{stop}");
         assert!(time(&stop["planned_arrival"]) <= start);
         assert!(time(&stop["planned_departure"]) > start);
+        // The shift starts at midnight, the windows in the afternoon: the technician leaves late
+        // enough to arrive just in time, never hours early to wait at the door.
+        assert!(start - time(&stop["planned_arrival"]) <= chrono::Duration::seconds(1), "{stop}");
     }
+    // A day with nothing planned travels a plain zero (not -0.0).
+    let (empty_date, _) = window(0, 1);
+    let empty_date =
+        (chrono::NaiveDate::parse_from_str(&empty_date, "%Y-%m-%d")? + chrono::Duration::days(3)).to_string();
+    let empty = route(&app, &c.dispatchers[3], &c.techs[3], &empty_date).await?;
+    assert_eq!(empty["travel_m"].as_f64().map(f64::is_sign_negative), Some(false), "{empty}");
     // The ETA window surrounds the planned start, for the customer and the tracking link.
     let planned = time(&day["stops"][1]["planned_start"]);
     let mine = app.get(&format!("/v1/requests/{second}"), &customer).await?;
@@ -86,13 +95,18 @@ async fn accepted_jobs_join_the_technicians_route_in_window_order_and_customers_
         mine.body
     );
     assert!(
-        eta_start >= time(&mine.body["window"]["start"]),
-        "the ETA never opens before the customer's window: {}",
+        eta_start >= time(&mine.body["window"]["start"]) && eta_end <= time(&mine.body["window"]["end"]),
+        "the ETA lies inside the customer's window: {}",
         mine.body
     );
     let track =
         app.call(reqwest::Method::GET, &format!("/v1/track/{}", mine.str("tracking_token")), None, None).await?;
     assert_eq!(track.body["eta"], mine.body["eta"]);
+    // Times are shown in the local offset, with the zone named.
+    assert_eq!(track.body["timezone"], "Asia/Krasnoyarsk");
+    for t in [&track.body["window"]["start"], &track.body["eta"]["end"], &mine.body["window"]["end"]] {
+        assert!(t.as_str().is_some_and(|t| t.ends_with("+07:00")), "{t} in {}", track.body);
+    }
 
     // The technician sees its own route; another partner's dispatcher gets 404; a bad date 422.
     let u = app.post("/v1/users", &c.admin, &json!({"email": "tech-d@probe.example", "password": "probe-password", "role": "technician", "technician_id": c.techs[3]})).await?;
@@ -289,10 +303,28 @@ async fn the_phones_route_follows_the_plan_and_a_visit_under_way_leads_the_day(b
     assert_eq!(ids, [a.as_str(), b.as_str()], "{route}");
     assert!(route["stops"][0]["planned_start"].is_string(), "{route}");
 
-    // The technician sets off to the later visit first: the day is re-planned from it.
-    let push = json!({"device_id": device, "mutations": [{"seq": 1, "id": uuid::Uuid::new_v4().to_string(), "name": "job.set_status", "args": {"job_id": b, "status": "en_route"}}]});
-    let r = app.post("/v1/sync/push", &tech, &push).await?;
+    // Nobody is on the way to a visit more than a day away.
+    let b_start = time(&late["start"]);
+    let set_off = |seq: u64| json!({"device_id": device, "mutations": [{"seq": seq, "id": uuid::Uuid::new_v4().to_string(), "name": "job.set_status", "args": {"job_id": b, "status": "en_route"}}]});
+    let now = api::clock::Clock::now(&*app.clock);
+    app.clock.advance(b_start - chrono::Duration::hours(30) - now);
+    let r = app.post("/v1/sync/push", &tech, &set_off(1)).await?;
+    assert_eq!(
+        (r.body["results"][0]["status"].as_str(), r.body["results"][0]["reason"].as_str()),
+        (Some("rejected"), Some("not_today")),
+        "{}",
+        r.body
+    );
+
+    // Three hours before its window the technician sets off to the later visit first: the day is re-planned from it.
+    app.clock.advance(chrono::Duration::hours(27));
+    let r = app.post("/v1/sync/push", &tech, &set_off(2)).await?;
     assert_eq!(r.body["results"][0]["status"], "applied", "{}", r.body);
+    // The ETA counts from now, is dated today, and never opens before the customer's window.
+    let mine = app.get(&format!("/v1/requests/{b}"), &customer).await?;
+    let (eta_start, eta_end) = (time(&mine.body["eta"]["start"]), time(&mine.body["eta"]["end"]));
+    assert_eq!(eta_start, b_start, "{}", mine.body);
+    assert_eq!(eta_end - eta_start, chrono::Duration::minutes(30), "{}", mine.body);
     let route = pulled_route(&app, &tech, &device).await?;
     let ids: Vec<&str> = route["stops"].as_array().into_iter().flatten().filter_map(|s| s["job_id"].as_str()).collect();
     assert_eq!(ids, [b.as_str(), a.as_str()], "{route}");

@@ -17,6 +17,7 @@ both_backends!(
     the_client_card_shows_contacts_addresses_history_and_waiting_time,
     bad_booking_input_answers_a_clear_error_and_changes_nothing,
     tracking_links_expire_after_the_job_closes,
+    a_customer_books_on_its_own_card_without_contact_and_never_takes_over_another,
 );
 
 async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) -> anyhow::Result<()> {
@@ -32,17 +33,10 @@ async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) ->
     let mine = app.get(&format!("/v1/requests/{id}"), &customer).await?;
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.body["history"][0]["stage"], "received");
-    assert_eq!(
-        mine.body["window"]["start"],
-        booking()["window"]["start"]
-            .as_str()
-            .map(|s| {
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default()
-    );
+    // The window as booked, in the local offset of the zone named beside it (here the vendor's, Moscow).
+    let instant = |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    assert_eq!(instant(&mine.body["window"]["start"]), instant(&booking()["window"]["start"]));
+    assert!(mine.body["timezone"].is_string(), "{}", mine.body);
 
     // The public tracking view is minimal: no address, no phone, no ids.
     let track = app.call(Method::GET, &format!("/v1/track/{}", r.str("tracking_token")), None, None).await?;
@@ -167,7 +161,9 @@ async fn the_customer_may_cancel_or_reschedule_only_before_the_technician_is_on_
     let window = json!({"window": {"start": format!("{day}T14:00:00+03:00"), "end": format!("{day}T16:00:00+03:00")}});
     let moved = app.post(&format!("/v1/requests/{a}/reschedule"), &customer, &window).await?;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
-    assert_eq!(moved.body["window"]["start"], format!("{day}T11:00:00Z"));
+    // Shown in the general contractor's (the vendor's) zone until a technician is assigned.
+    assert_eq!(moved.body["window"]["start"], format!("{day}T14:00:00+03:00"));
+    assert_eq!(moved.body["timezone"], "Europe/Moscow");
     let backwards =
         json!({"window": {"start": format!("{day}T16:00:00+03:00"), "end": format!("{day}T14:00:00+03:00")}});
     let r = app.post(&format!("/v1/requests/{a}/reschedule"), &customer, &backwards).await?;
@@ -232,7 +228,11 @@ async fn the_client_card_shows_contacts_addresses_history_and_waiting_time(backe
     assert_eq!(app.get(&format!("/v1/customers/{card_id}"), &vendor).await?.body["requests_count"], 2);
     let ural = app.login("dispatcher@ural.demo.sortie").await?;
     assert_eq!(app.get(&format!("/v1/customers/{card_id}"), &ural).await?.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/v1/customers/{card_id}"), &customer).await?.status, StatusCode::FORBIDDEN);
+    // The customer sees its own card.
+    let own = app.get(&format!("/v1/customers/{card_id}"), &customer).await?;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert_eq!(own.body["requests_count"], 2);
+    assert_eq!(app.get("/v1/customers/me", &customer).await?.body["id"], card_id.as_str());
     Ok(())
 }
 
@@ -359,5 +359,80 @@ async fn tracking_links_expire_after_the_job_closes(backend: Backend) -> anyhow:
     assert_eq!(closed.body["stage"], "cancelled");
     app.clock.advance(chrono::Duration::hours(73));
     assert_eq!(app.call(Method::GET, &path, None, None).await?.status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn a_customer_books_on_its_own_card_without_contact_and_never_takes_over_another(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    // Arrange: the demo customer's login has a card; a dispatcher books for a stranger (another card).
+    let customer = app.login("customer@demo.sortie").await?;
+    let d = app.login("dispatcher@central.demo.sortie").await?;
+    let mut stranger = booking();
+    stranger["contact"] = json!({"name": "Olga Smirnova", "phone": "+7 905 555-44-33"});
+    let olga = app.book(&d, &stranger, None).await?.str("customer_id");
+
+    // Act + assert: no contact → the card's contact is used.
+    let mut bare = booking();
+    bare.as_object_mut().map(|b| b.remove("contact"));
+    let r = app.book(&customer, &bare, None).await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let me = app.get("/v1/customers/me", &customer).await?;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(r.str("customer_id"), me.str("id"));
+    let admin = app.login("admin@demo.sortie").await?;
+    let id = r.str("id");
+    let contact = app
+        .with_db(move |conn| {
+            use api::db::schema::jobs;
+            Ok(jobs::table
+                .find(id)
+                .select((jobs::contact_name, jobs::contact_phone))
+                .first::<(String, String)>(conn)?)
+        })
+        .await?;
+    assert_eq!(contact, ("Ivan Petrov".to_owned(), "+79161234567".to_owned()));
+    // Another customer's card is 404, like a card that does not exist.
+    assert_eq!(app.get(&format!("/v1/customers/{olga}"), &customer).await?.status, StatusCode::NOT_FOUND);
+
+    // A customer login without a card: no contact → 422; typing Olga's phone makes a card of its own.
+    let u = app
+        .post(
+            "/v1/users",
+            &admin,
+            &json!({"email": "new@customer.example", "password": "probe-password", "role": "customer"}),
+        )
+        .await?;
+    assert_eq!(u.status, StatusCode::CREATED, "{}", u.body);
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(&json!({"email": "new@customer.example", "password": "probe-password"})),
+        )
+        .await?;
+    let newcomer = r.str("access_token");
+    assert_eq!(app.get("/v1/customers/me", &newcomer).await?.status, StatusCode::NOT_FOUND);
+    let r = app.book(&newcomer, &bare, None).await?;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "contact"), "{}", r.body);
+    let r = app.book(&newcomer, &stranger, None).await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let card = r.str("customer_id");
+    assert_ne!(card, olga, "typing someone's phone never links their card");
+    assert_eq!(app.get(&format!("/v1/customers/{olga}"), &newcomer).await?.status, StatusCode::NOT_FOUND);
+    let mine = app.get("/v1/customers/me", &newcomer).await?;
+    assert_eq!((mine.str("id"), mine.body["requests_count"].as_u64()), (card.clone(), Some(1)));
+
+    // A card without a phone and no contact given: 422 naming `contact`.
+    app.with_db(move |conn| {
+        use api::db::schema::customers;
+        diesel::update(customers::table.find(card)).set(customers::phone.eq(None::<String>)).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    let r = app.book(&newcomer, &bare, None).await?;
+    assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "contact"), "{}", r.body);
     Ok(())
 }

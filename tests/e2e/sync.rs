@@ -26,6 +26,7 @@ both_backends!(
     photos_upload_content_addressed_idempotent_and_limited,
     an_incomplete_visit_sends_the_job_back_with_its_reason_and_counts_the_visit,
     a_position_ping_moves_the_technician_in_the_dispatch_index,
+    after_an_incomplete_visit_the_same_technician_is_scheduled_again_for_a_second_visit,
 );
 
 const LAT: f64 = 60.0;
@@ -96,9 +97,12 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
 }
 
 impl Fixture {
-    /// Books a `probe` job and has the dispatcher schedule it to technician `tech`.
+    /// Books a `probe` job for the coming hours (a phone may set off to it) and has the
+    /// dispatcher schedule it to technician `tech`.
     async fn job_for(&self, app: &TestApp, tech: usize, kind: &str) -> anyhow::Result<String> {
         let mut b = booking();
+        let now = api::clock::Clock::now(&*app.clock);
+        b["window"] = soon(now, 1, 3);
         b["location"] = json!({"lat": LAT, "lon": LON});
         b["required_skills"] = json!(["probe"]);
         b["kind"] = json!(kind);
@@ -119,6 +123,11 @@ impl Fixture {
         app.post(&format!("/v1/jobs/{job}/reassign"), &self.dispatcher, &json!({"technician_id": self.techs[tech]}))
             .await
     }
+}
+
+/// A window from `from_h` to `to_h` hours after `now`.
+fn soon(now: chrono::DateTime<Utc>, from_h: i64, to_h: i64) -> Value {
+    json!({"start": (now + Duration::hours(from_h)).to_rfc3339(), "end": (now + Duration::hours(to_h)).to_rfc3339()})
 }
 
 /// A simulated phone: a local copy of what the server sent, a queue of
@@ -979,5 +988,71 @@ async fn a_position_ping_moves_the_technician_in_the_dispatch_index(backend: Bac
     let ex = app.get(&format!("/v1/jobs/{id}/explanation"), &f.dispatcher).await?;
     assert_eq!(ex.status, StatusCode::OK, "{}", ex.body);
     assert_eq!(ex.body["decisions"][0]["chosen"], f.techs[1].as_str(), "{}", ex.body);
+    Ok(())
+}
+
+async fn after_an_incomplete_visit_the_same_technician_is_scheduled_again_for_a_second_visit(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: a visit ends incomplete (part missing).
+    let app = TestApp::spawn(backend).await?;
+    let f = fixture(&app).await?;
+    let job = f.job_for(&app, 0, "parts_replacement").await?;
+    let mut phone = Phone::register(&app, &f.tech_tokens[0]).await?;
+    phone.queue("job.set_status", json!({"job_id": job, "status": "en_route"}));
+    phone.queue("job.set_status", json!({"job_id": job, "status": "on_site"}));
+    phone.queue("job.set_status", json!({"job_id": job, "status": "incomplete", "reason": "part_missing"}));
+    let too_soon = phone.queue("job.set_status", json!({"job_id": job, "status": "en_route"}));
+    phone.converge().await?;
+    assert_eq!(phone.reason_of(&too_soon), "invalid_transition");
+
+    // Act: the dispatcher gives it back to the same technician.
+    let r = f.reassign(&app, &job, 0).await?;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", r.body);
+
+    // Assert: the phone sees it scheduled, the report is editable, and the next arrival is visit 2.
+    phone.converge().await?;
+    assert_eq!(phone.job(&job).map(|j| j["status"].clone()), Some(json!("scheduled")));
+    let ids = [
+        phone.queue("job.add_note", note(&job, "part ordered")),
+        phone.queue("job.set_status", json!({"job_id": job, "status": "en_route"})),
+        phone.queue("job.set_status", json!({"job_id": job, "status": "on_site"})),
+    ];
+    phone.converge().await?;
+    phone.assert_exactly_once();
+    assert_eq!(ids.iter().map(|id| phone.status_of(id)).collect::<Vec<_>>(), ["applied"; 3]);
+    let visits = app
+        .with_db({
+            let job = job.clone();
+            move |conn| {
+                Ok(api::storage::jobs::find_scoped(conn, &job, api::storage::jobs::JobScope::All)?.map(|j| j.visits))
+            }
+        })
+        .await?;
+    assert_eq!(visits, Some(2));
+
+    // The customer's new window for an incomplete job schedules it with the same technician too.
+    let second = f.job_for(&app, 1, "parts_replacement").await?;
+    let mut other = Phone::register(&app, &f.tech_tokens[1]).await?;
+    other.queue("job.set_status", json!({"job_id": second, "status": "en_route"}));
+    other.queue("job.set_status", json!({"job_id": second, "status": "on_site"}));
+    other.queue("job.set_status", json!({"job_id": second, "status": "incomplete", "reason": "second_visit_needed"}));
+    other.converge().await?;
+    let now = api::clock::Clock::now(&*app.clock);
+    let r = app
+        .post(&format!("/v1/requests/{second}/reschedule"), &f.customer, &json!({"window": soon(now, 4, 6)}))
+        .await?;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", r.body);
+    other.converge().await?;
+    let j = other.job(&second).cloned().unwrap_or_default();
+    assert_eq!(j["status"], "scheduled", "{j}");
+    let krasnoyarsk = chrono::FixedOffset::east_opt(7 * 3600).ok_or_else(|| anyhow::anyhow!("offset"))?;
+    let date = (now + Duration::hours(4)).with_timezone(&krasnoyarsk).date_naive();
+    let route = app.get(&format!("/v1/technicians/{}/route?date={date}", f.techs[1]), &f.dispatcher).await?;
+    assert!(
+        route.body["stops"].as_array().into_iter().flatten().any(|s| s["job_id"] == second.as_str()),
+        "{}",
+        route.body
+    );
     Ok(())
 }

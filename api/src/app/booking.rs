@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::Job;
-use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, users, utc};
+use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, technicians, users, utc};
 
 /// Longest booking window.
 const MAX_WINDOW_DAYS: i64 = 14;
@@ -77,7 +77,8 @@ pub struct NewBooking {
     pub parts: Vec<PartQty>,
     pub window: (DateTime<Utc>, DateTime<Utc>),
     pub priority: Priority,
-    pub contact: NormalContact,
+    /// `None`: the calling customer's card supplies it.
+    pub contact: Option<NormalContact>,
 }
 
 /// What booking did.
@@ -125,20 +126,34 @@ pub fn book(
     Ok(BookOutcome::Created(job))
 }
 
-/// Finds the client card (the caller's own, else by phone, then e-mail) or creates one.
+/// The client card of a booking and the contact to store on the job.
+///
+/// A customer books on its own card: the one its login is linked to, else a
+/// new card linked to the login now. A card is never found for a customer by
+/// the phone or e-mail it types (that would hand someone else's card and
+/// history to whoever knows their number). Dispatchers and admins book on
+/// behalf of a customer: the card is found by phone, then e-mail, else created.
+/// Missing contact fields of a found card are filled, never overwritten.
 fn find_or_create_card(
     conn: &mut DbConnection,
     caller: &Caller,
-    contact: &NormalContact,
+    contact: Option<&NormalContact>,
     now: NaiveDateTime,
-) -> Result<customers::Customer, ApiError> {
-    let (phone, email) = (&contact.phone, &contact.email);
+) -> Result<(customers::Customer, NormalContact), ApiError> {
+    let customer = caller.role == Role::Customer;
     let own = match &caller.customer_id {
-        Some(id) if caller.role == Role::Customer => customers::find(conn, id)?,
+        Some(id) if customer => customers::find(conn, id)?,
         _ => None,
     };
+    let contact = match (contact, &own) {
+        (Some(c), _) => c.clone(),
+        (None, Some(card)) => contact_of_card(card)?,
+        (None, None) => return Err(ApiError::invalid("contact", "required: who to reach on site (name and phone)")),
+    };
+    let (phone, email) = (&contact.phone, &contact.email);
     let found = match own {
         Some(card) => Some(card),
+        None if customer => None,
         None => match customers::find_by_phone(conn, phone)? {
             Some(card) => Some(card),
             None => match email {
@@ -153,13 +168,19 @@ fn find_or_create_card(
             card
         }
         None => {
+            // A phone is on one card only: a customer typing a number another card
+            // owns gets a card without it (the booking still carries the number).
+            let phone = match customers::find_by_phone(conn, phone)? {
+                Some(_) => None,
+                None => Some(phone.as_str()),
+            };
             let id = storage::new_id();
             customers::insert(
                 conn,
                 &customers::NewCustomer {
                     id: &id,
                     name: &contact.name,
-                    phone: Some(phone),
+                    phone,
                     email: email.as_deref(),
                     preferred_address_form: None,
                     contracted_org_id: None,
@@ -170,10 +191,18 @@ fn find_or_create_card(
             customers::find(conn, &id)?.ok_or(ApiError::NotFound)?
         }
     };
-    if caller.role == Role::Customer && caller.customer_id.is_none() {
+    if customer && caller.customer_id.is_none() {
         users::link_customer(conn, &caller.id, &card.id)?;
     }
-    Ok(card)
+    Ok((card, contact))
+}
+
+/// The contact a customer's own card gives a booking without one.
+fn contact_of_card(card: &customers::Customer) -> Result<NormalContact, ApiError> {
+    let phone = card.phone.as_deref().ok_or_else(|| {
+        ApiError::invalid("contact", "your client card has no phone number: give a contact with a phone")
+    })?;
+    Ok(NormalContact { name: card.name.clone(), phone: phone.to_owned(), email: card.email.clone() })
 }
 
 fn new_tracking_token() -> String {
@@ -184,8 +213,7 @@ fn new_tracking_token() -> String {
 }
 
 fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: NaiveDateTime) -> Result<Job, ApiError> {
-    let contact = &b.contact;
-    let card = find_or_create_card(conn, caller, contact, now)?;
+    let (card, contact) = find_or_create_card(conn, caller, b.contact.as_ref(), now)?;
     // The general contractor: the customer's contracted partner, else the
     // booking dispatcher's organisation, else the vendor.
     let contractor = match (&card.contracted_org_id, caller.role) {
@@ -289,7 +317,10 @@ pub fn cancel(
 }
 
 /// Moves a job in the caller's scope to a new window, where the customer may
-/// still change it (before the technician is on the way).
+/// still change it (before the technician is on the way). An `incomplete` job
+/// with a technician is scheduled again with that technician in the new window
+/// (capacity checked): its next visit. A dispatcher does that only for
+/// technicians of its subtree.
 pub fn reschedule(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -300,6 +331,17 @@ pub fn reschedule(
 ) -> Result<Job, ApiError> {
     let now_db = db_time(now);
     let job = jobs::find_scoped(conn, id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    let revisit = match (&job.technician_id, job.status) {
+        (Some(tech), JobStatus::Incomplete) => {
+            let (t, path) = technicians::find_with_org_path(conn, tech)?.ok_or(ApiError::NotFound)?;
+            if caller.role == Role::Dispatcher && !caller.manages(&path) {
+                // As for a reassignment: only the assignee's organisation or an ancestor.
+                return Err(ApiError::NotFound);
+            }
+            Some(t)
+        }
+        _ => None,
+    };
     let new = (db_time(window.0), db_time(window.1));
     if !lifecycle::customer_may_change(job.status)
         || !jobs::set_window(conn, &job.id, Transition::stay(job.status), job.version, new, now_db)?
@@ -319,7 +361,19 @@ pub fn reschedule(
         }),
         now_db,
     )?;
-    if let Some(tech) = &job.technician_id {
+    if let Some(tech) = revisit {
+        let moved = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        offers::assign_technician(conn, &moved, JobStatus::Incomplete, &tech, by(caller), now, speed_kmh)?;
+        jobs::append_event(
+            conn,
+            &job.id,
+            EventType::Assigned,
+            actor(caller),
+            &json!({"status": JobStatus::Scheduled, "technician_id": tech.id, "previous_technician_id": tech.id,
+                "reason": "revisit"}),
+            now_db,
+        )?;
+    } else if let Some(tech) = &job.technician_id {
         change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
         // Re-plan the day it left and the day it joined.
         planning::replan_technician_day(conn, tech, utc(job.window_start), now, speed_kmh)?;

@@ -64,11 +64,12 @@ fn offer_for_caller(
 }
 
 /// Assigns a technician after checking, under a row lock, that its day has room.
-fn assign_technician(
+pub(crate) fn assign_technician(
     conn: &mut DbConnection,
     job: &jobs::Job,
     from: JobStatus,
     technician: &technicians::Technician,
+    by: lifecycle::Actor,
     now: DateTime<Utc>,
     speed_kmh: f64,
 ) -> Result<(), ApiError> {
@@ -90,7 +91,7 @@ fn assign_technician(
         ));
     }
     let now_db = db_time(now);
-    let step = lifecycle::check(from, JobStatus::Scheduled, lifecycle::Actor::Dispatcher)
+    let step = lifecycle::check(from, JobStatus::Scheduled, by)
         .map_err(|e| ApiError::conflict("invalid_transition", e.to_string(), json!({})))?;
     if !offers::assign(conn, &job.id, step, Some(&technician.id), now_db)? {
         return Err(ApiError::conflict("invalid_transition", "the job changed meanwhile", json!({})));
@@ -140,7 +141,7 @@ pub fn accept(
     let in_time = utc(offer.deadline) >= now;
     match technician {
         Some(t) => {
-            assign_technician(conn, &job, JobStatus::Offered, &t, now, speed_kmh)?;
+            assign_technician(conn, &job, JobStatus::Offered, &t, lifecycle::Actor::Dispatcher, now, speed_kmh)?;
             jobs::append_event(
                 conn,
                 job_id,
@@ -270,12 +271,14 @@ pub fn reassign(
             current_state(&job, None),
         ));
     }
-    if job.technician_id.as_deref() == Some(new.id.as_str()) {
+    let same = job.technician_id.as_deref() == Some(new.id.as_str());
+    if same && job.status == JobStatus::Scheduled {
         return Ok(job.status);
     }
+    // The same technician schedules an incomplete (or returned) job again: a second visit.
     let now_db = db_time(now);
-    assign_technician(conn, &job, job.status, &new, now, speed_kmh)?;
-    if let Some(old) = &job.technician_id {
+    assign_technician(conn, &job, job.status, &new, lifecycle::Actor::Dispatcher, now, speed_kmh)?;
+    if let Some(old) = job.technician_id.as_ref().filter(|_| !same) {
         // The old phone drops the job on its next pull; its day is re-planned without it.
         change_log::log_change(conn, Change::delete(ChangeEntity::Job, job_id, Some(old)), now_db)?;
         planning::after_job_left(conn, job_id, old, utc(job.window_start), now, speed_kmh)?;

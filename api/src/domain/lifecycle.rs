@@ -57,10 +57,12 @@ pub const TRANSITIONS: &[Rule] = &[
     // The offeree answers: with a technician the visit is scheduled.
     rule(Offered, Accepted, &[Dispatcher]),
     rule(Offered, Scheduled, &[Dispatcher]),
-    // Reassign (also schedules an accepted job, and a returned or incomplete one again).
+    // Reassign (also schedules an accepted job, and a returned or incomplete one again,
+    // to the same technician too). A new window for an incomplete job, from the
+    // dispatcher or the customer, schedules the next visit with its technician.
     rule(Accepted, Scheduled, &[Dispatcher]),
     rule(Scheduled, Scheduled, &[Dispatcher]),
-    rule(Incomplete, Scheduled, &[Dispatcher]),
+    rule(Incomplete, Scheduled, &[Dispatcher, Customer]),
     // The phone drives the visit.
     rule(Scheduled, EnRoute, &[Phone]),
     rule(EnRoute, OnSite, &[Phone]),
@@ -173,6 +175,24 @@ pub fn from_phone(s: Status) -> JobStatus {
     }
 }
 
+/// How far ahead of a window's start a technician may set off to a visit on
+/// another local day (a visit just after midnight, set off to before it).
+pub const SET_OFF_AHEAD_HOURS: i64 = 12;
+
+/// Whether a technician may set off (`en_route`) at `now` to a visit whose
+/// window starts at `window_start`: the window starts on the technician's
+/// local today (in `zone`), or within [`SET_OFF_AHEAD_HOURS`], or has already
+/// started (a late visit). Nobody is on the way to a visit days away; the
+/// phone is answered `not_today`.
+pub fn may_set_off(
+    window_start: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    zone: chrono_tz::Tz,
+) -> bool {
+    window_start <= now + chrono::Duration::hours(SET_OFF_AHEAD_HOURS)
+        || crate::domain::shift::local_date(zone, window_start) == crate::domain::shift::local_date(zone, now)
+}
+
 /// The status a phone's `job.set_status` target names.
 pub fn target(t: TargetStatus) -> JobStatus {
     from_phone(t.status())
@@ -211,6 +231,19 @@ mod tests {
         assert!(!customer_may_change(Cancelled));
         assert!(allowed(EnRoute, Cancelled, Dispatcher));
         assert!(!allowed(Completed, Cancelled, Dispatcher));
+    }
+
+    #[test]
+    fn a_technician_sets_off_only_to_a_visit_of_its_local_today_or_the_next_12_hours() {
+        let zone = chrono_tz::Asia::Krasnoyarsk; // UTC+7
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap_or_default();
+        let now = at("2030-01-10T01:00:00Z"); // 08:00 local
+        assert!(may_set_off(at("2030-01-10T15:30:00Z"), now, zone), "22:30 local today, 14.5 h ahead");
+        assert!(may_set_off(at("2030-01-09T03:00:00Z"), now, zone), "yesterday's window: late, still allowed");
+        assert!(!may_set_off(at("2030-01-10T17:30:00Z"), now, zone), "00:30 tomorrow, 16.5 h ahead");
+        assert!(!may_set_off(at("2030-01-13T03:00:00Z"), now, zone), "days away");
+        let evening = at("2030-01-10T14:00:00Z"); // 21:00 local
+        assert!(may_set_off(at("2030-01-11T01:00:00Z"), evening, zone), "08:00 tomorrow, 11 h ahead");
     }
 
     #[test]

@@ -38,7 +38,7 @@ use errors::ErrorResponses;
         routes::jobs::list, routes::jobs::get_one, routes::jobs::events, routes::jobs::cancel,
         routes::offers::accept, routes::offers::decline, routes::offers::subcontract, routes::offers::reassign,
         routes::offers::explanation, routes::offers::position,
-        routes::customers::get_card, routes::customers::update_card,
+        routes::customers::get_card, routes::customers::own_card, routes::customers::update_card,
         routes::day_plans::route, routes::day_plans::plan_org,
         routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
         routes::surveys::get_one, routes::surveys::answer, routes::surveys::get_settings, routes::surveys::put_settings,

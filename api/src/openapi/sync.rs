@@ -649,6 +649,9 @@ pub enum RejectReason {
     JobCancelled,
     /// The status step is not allowed from the job's current status (also when another device set it first).
     InvalidTransition,
+    /// `en_route` to a visit whose window is not on the technician's local today and starts more than 12 hours
+    /// from now: nobody is on the way to a visit days away.
+    NotToday,
     /// The work report is locked by completion (`completed`, `in_review`, `approved`).
     ReportLocked,
     /// The job is not in a status whose report may change (e.g. `incomplete`, `returned`).

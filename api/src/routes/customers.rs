@@ -61,7 +61,7 @@ fn waited_secs(job: &jobs::Job, now: chrono::NaiveDateTime) -> i64 {
 
 /// The client card: contacts, addresses, history and total waiting time.
 /// A dispatcher sees the cards of customers with requests in its scope, and
-/// only those requests.
+/// only those requests; a customer sees its own card (any other is 404).
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such card in your scope (`not_found`)")), security(("bearer" = [])))]
@@ -71,8 +71,19 @@ pub async fn get_card(
     caller: AuthUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
     card_response(&state, caller, id.into_inner()).await
+}
+
+/// The calling customer's own card (404 while its login has none: the first booking creates it).
+#[utoipa::path(get, path = "/v1/customers/me", operation_id = "get_own_card", tag = "customers",
+    responses((status = 200, body = CustomerCard), (status = 403, description = "not a customer (`forbidden`)"),
+        (status = 404, description = "this login has no card yet (`not_found`)")), security(("bearer" = [])))]
+#[get("/v1/customers/me")]
+pub async fn own_card(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer])?;
+    let id = caller.customer_id.clone().ok_or(ApiError::NotFound)?;
+    card_response(&state, caller, id).await
 }
 
 async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result<HttpResponse, ApiError> {
@@ -80,14 +91,20 @@ async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result
     let card = state
         .db
         .run(move |conn| {
+            // A customer's scope is its own card, whatever id it asks for.
+            let own = caller.role == Role::Customer;
+            if own && caller.customer_id.as_deref() != Some(id.as_str()) {
+                return Err(ApiError::NotFound);
+            }
             let card = customers::find(conn, &id)?.ok_or(ApiError::NotFound)?;
             let visible_jobs = jobs::of_customer(conn, &card.id, caller.job_scope())?;
-            if caller.role != Role::Admin && visible_jobs.is_empty() {
+            let whole_card = own || caller.role == Role::Admin;
+            if !whole_card && visible_jobs.is_empty() {
                 return Err(ApiError::NotFound);
             }
             let addresses = customers::addresses(conn, &card.id)?
                 .into_iter()
-                .filter(|a| caller.role == Role::Admin || visible_jobs.iter().any(|j| j.address == a.address))
+                .filter(|a| whole_card || visible_jobs.iter().any(|j| j.address == a.address))
                 .map(|a| AddressView { address: a.address, lat: a.lat, lon: a.lon, last_used_at: utc(a.last_used_at) })
                 .collect();
             let history: Vec<HistoryItem> = visible_jobs

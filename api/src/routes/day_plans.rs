@@ -44,6 +44,8 @@ pub struct RouteStopView {
     pub planned_arrival: DateTime<Utc>,
     /// When service starts (after waiting for the window, if early).
     pub planned_start: DateTime<Utc>,
+    /// When the technician leaves: the end of service, or later so as to reach the next
+    /// stop just in time (a wait for a window is spent before setting off, not at the door).
     pub planned_departure: DateTime<Utc>,
     /// False when the visit cannot start inside its window (kept in the route, flagged).
     pub feasible: bool,
@@ -97,7 +99,7 @@ pub async fn route(
                 })
                 .collect();
             Ok(RouteView {
-                travel_m: stops.iter().map(|s| s.travel_m).sum(),
+                travel_m: planning::total_m(stops.iter().map(|s| s.travel_m)),
                 technician_id: t.id,
                 date,
                 timezone: t.timezone,

@@ -83,6 +83,44 @@ pub fn eta(job: &jobs::Job) -> Option<TimeWindow> {
     job.eta_start.zip(job.eta_end).map(|(s, e)| TimeWindow { start: utc(s), end: utc(e) })
 }
 
+/// A time window in the customer's local offset (RFC 3339 with that offset).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct LocalWindow {
+    pub start: DateTime<chrono::FixedOffset>,
+    pub end: DateTime<chrono::FixedOffset>,
+}
+
+/// A customer's times: the zone's IANA name and the window and ETA in its offset.
+pub struct CustomerTimes {
+    pub timezone: String,
+    pub window: LocalWindow,
+    pub eta: Option<LocalWindow>,
+}
+
+/// The times a customer is shown, in the zone of the job's place. There is no
+/// time-zone lookup by coordinates: the assigned technician's zone stands in
+/// (it works there), else the general contractor organisation's.
+pub fn customer_times(conn: &mut DbConnection, job: &jobs::Job) -> Result<CustomerTimes, ApiError> {
+    let technician = match job.technician_id.as_deref() {
+        Some(id) => technicians::find_with_org_path(conn, id)?.map(|(t, _)| t.timezone),
+        None => None,
+    };
+    let timezone = match technician {
+        Some(tz) => tz,
+        None => crate::storage::orgs::find(conn, &job.contractor_org_id)?.ok_or(ApiError::NotFound)?.timezone,
+    };
+    let zone = crate::domain::shift::zone(&timezone)?;
+    let local = |(start, end): (chrono::NaiveDateTime, chrono::NaiveDateTime)| LocalWindow {
+        start: utc(start).with_timezone(&zone).fixed_offset(),
+        end: utc(end).with_timezone(&zone).fixed_offset(),
+    };
+    Ok(CustomerTimes {
+        window: local((job.window_start, job.window_end)),
+        eta: job.eta_start.zip(job.eta_end).map(local),
+        timezone,
+    })
+}
+
 /// The first word of a technician's name (all a customer is shown).
 pub fn technician_first_name(conn: &mut DbConnection, technician_id: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(id) = technician_id else { return Ok(None) };

@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(customers::update_card)
         .service(day_plans::route)
         .service(day_plans::plan_org)
+        .service(customers::own_card)
         .service(customers::get_card)
         .service(sync::register_device)
         .service(sync::pull)

@@ -14,7 +14,7 @@ use crate::db::DbConnection;
 use crate::domain::{JobKind, JobStatus, Priority, Role, Stage, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Validate};
-use crate::routes::jobs::{self as job_routes, CancelBody, RescheduleBody, TimeWindow};
+use crate::routes::jobs::{self as job_routes, CancelBody, LocalWindow, RescheduleBody, TimeWindow};
 use crate::routes::orgs::{PartQty, parse_parts};
 use crate::routes::technicians::LatLon;
 use crate::state::AppState;
@@ -48,7 +48,9 @@ pub struct BookRequest {
     pub window: TimeWindow,
     #[serde(default = "normal")]
     pub priority: Priority,
-    pub contact: Contact,
+    /// Who to reach on site. A customer whose login has a client card may leave it out: the card's name,
+    /// phone and e-mail are used (422 `contact` when the card has no phone). Required otherwise.
+    pub contact: Option<Contact>,
 }
 
 fn normal() -> Priority {
@@ -67,8 +69,8 @@ impl BookRequest {
             return Err(ApiError::invalid("parts", "a parts replacement must name the parts"));
         }
         booking::validate_window("window", self.window.start, self.window.end, now)?;
-        let c = &self.contact;
-        let contact = NormalContact::parse(&c.name, &c.phone, c.email.as_deref())?;
+        let contact =
+            self.contact.as_ref().map(|c| NormalContact::parse(&c.name, &c.phone, c.email.as_deref())).transpose()?;
         Ok(NewBooking {
             kind: self.kind,
             location,
@@ -183,11 +185,15 @@ pub struct RequestView {
     pub address: String,
     pub location: LatLon,
     pub problem: String,
-    pub window: TimeWindow,
+    /// The customer's window, in the local offset of `timezone`.
+    pub window: LocalWindow,
     /// The technician's first name, once one is named.
     pub technician_first_name: Option<String>,
-    /// Planned arrival window, once the visit is planned.
-    pub eta: Option<TimeWindow>,
+    /// Planned arrival window once the visit is planned (planned start ± 15 min, always inside `window`),
+    /// in the local offset of `timezone`.
+    pub eta: Option<LocalWindow>,
+    /// IANA zone the times are shown in: the technician's once assigned, else the general contractor's.
+    pub timezone: String,
     pub tracking_token: String,
     /// Stages in the order they were reached.
     pub history: Vec<StageAt>,
@@ -233,10 +239,13 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
             history.push(StageAt { stage: status.stage(), at: utc(e.at) });
         }
     }
+    let times = job_routes::customer_times(conn, &job)?;
     Ok(RequestView {
         technician_first_name: job_routes::technician_first_name(conn, job.technician_id.as_deref())?,
         stage: job.status.stage(),
-        eta: job_routes::eta(&job),
+        eta: times.eta,
+        window: times.window,
+        timezone: times.timezone,
         id: job.id,
         kind: job.kind,
         status: job.status,
@@ -244,7 +253,6 @@ fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, 
         address: job.address,
         location: LatLon { lat: job.lat, lon: job.lon },
         problem: job.problem,
-        window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
         tracking_token: job.tracking_token,
         history,
         survey_url: None,

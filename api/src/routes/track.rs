@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::Stage;
 use crate::error::ApiError;
-use crate::routes::jobs::{self as job_routes, TimeWindow};
+use crate::routes::jobs::{self as job_routes, LocalWindow};
 use crate::state::AppState;
 use crate::storage::{jobs, utc};
 
@@ -15,9 +15,13 @@ use crate::storage::{jobs, utc};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrackingView {
     pub stage: Stage,
-    pub window: TimeWindow,
+    /// The customer's window, in the local offset of `timezone`.
+    pub window: LocalWindow,
     pub technician_first_name: Option<String>,
-    pub eta: Option<TimeWindow>,
+    /// The expected arrival (planned start ± 15 min, always inside `window`), in the local offset of `timezone`.
+    pub eta: Option<LocalWindow>,
+    /// IANA zone the times are shown in: the technician's once assigned, else the general contractor's.
+    pub timezone: String,
     pub updated_at: DateTime<Utc>,
     /// The survey page (`/survey/{token}`) once the survey is issued and while it is open.
     pub survey_url: Option<String>,
@@ -42,11 +46,13 @@ pub async fn track(state: web::Data<AppState>, token: web::Path<String>) -> Resu
             if job.closed_at.is_some_and(|closed| utc(closed) + ttl < now) {
                 return Err(ApiError::NotFound);
             }
+            let times = job_routes::customer_times(conn, &job)?;
             Ok(TrackingView {
                 technician_first_name: job_routes::technician_first_name(conn, job.technician_id.as_deref())?,
-                eta: job_routes::eta(&job),
+                eta: times.eta,
+                timezone: times.timezone,
                 stage: job.status.stage(),
-                window: TimeWindow { start: utc(job.window_start), end: utc(job.window_end) },
+                window: times.window,
                 updated_at: utc(job.updated_at),
                 survey_url: crate::app::surveys::survey_url(conn, &job.id, now)?,
             })

@@ -10,7 +10,7 @@ use crate::db::is_unique_violation;
 use crate::domain::{Role, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
-use crate::routes::pagination::{self, Page, PageQuery};
+use crate::routes::pagination::{self, Page};
 use crate::state::AppState;
 use crate::storage::{self, customers, db_time, orgs, technicians, tokens, users, utc};
 
@@ -185,21 +185,50 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-/// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail.
-#[utoipa::path(get, path = "/v1/users", operation_id = "list_users", tag = "accounts", params(PageQuery),
-    responses((status = 200, body = Page<UserView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
+/// `GET /v1/users` query: filters narrow the caller's scope, never widen it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    /// Only the login of this technician (at most one).
+    pub technician_id: Option<String>,
+    /// Only users of this organisation (not its descendants).
+    pub org_id: Option<String>,
+    /// Only users with this role.
+    pub role: Option<Role>,
+    /// Only the logins of this client card (admins; dispatchers never see customer logins).
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Users the caller manages (admin: all; dispatcher: own subtree's staff), by e-mail, optionally filtered.
+#[utoipa::path(get, path = "/v1/users", operation_id = "list_users", tag = "accounts", params(UsersQuery),
+    responses((status = 200, body = Page<UserView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+        (status = 422, description = "a bad `limit`, `cursor` or `role` (`invalid_value`)")), security(("bearer" = [])))]
 #[get("/v1/users")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: AuthUser,
-    query: Query<PageQuery>,
+    query: Query<UsersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let q = query.0;
     let limit = pagination::limit_plus_one(q.limit)?;
     let after = pagination::decode_cursor(q.cursor.as_deref())?;
     let prefix = caller.subtree().map(str::to_owned);
-    let rows = state.db.run(move |conn| Ok(users::list(conn, prefix.as_deref(), after.as_deref(), limit)?)).await?;
+    let rows = state
+        .db
+        .run(move |conn| {
+            let filter = users::ListFilter {
+                subtree: prefix.as_deref(),
+                technician_id: q.technician_id.as_deref(),
+                org_id: q.org_id.as_deref(),
+                role: q.role,
+                customer_id: q.customer_id.as_deref(),
+            };
+            Ok(users::list(conn, &filter, after.as_deref(), limit)?)
+        })
+        .await?;
     let page = pagination::page(rows, limit, |u| u.email.clone(), |u| Ok(UserView::from(u)))?;
     Ok(HttpResponse::Ok().json(page))
 }

@@ -77,10 +77,22 @@ pub fn find_with_org_path(conn: &mut DbConnection, id: &str) -> QueryResult<Opti
         .optional()
 }
 
-/// Users whose organisation is in the subtree with this path prefix (or all, when `None`), by e-mail.
+/// What a users list is narrowed to; every field set must match.
+#[derive(Debug, Default)]
+pub struct ListFilter<'a> {
+    /// Materialised path prefix of the caller's subtree (`None`: everyone).
+    pub subtree: Option<&'a str>,
+    pub technician_id: Option<&'a str>,
+    pub org_id: Option<&'a str>,
+    pub role: Option<Role>,
+    pub customer_id: Option<&'a str>,
+}
+
+/// Users matching the filter, by e-mail. A subtree excludes users without an
+/// organisation (customers), since the inner comparison on the path fails for them.
 pub fn list(
     conn: &mut DbConnection,
-    subtree: Option<&str>,
+    filter: &ListFilter<'_>,
     after_email: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<User>> {
@@ -90,8 +102,20 @@ pub fn list(
         .order(users::email.asc())
         .limit(limit)
         .into_boxed();
-    if let Some(prefix) = subtree {
+    if let Some(prefix) = filter.subtree {
         query = query.filter(organisations::path.like(format!("{prefix}%")));
+    }
+    if let Some(technician_id) = filter.technician_id {
+        query = query.filter(users::technician_id.eq(technician_id));
+    }
+    if let Some(org_id) = filter.org_id {
+        query = query.filter(users::org_id.eq(org_id));
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role));
+    }
+    if let Some(customer_id) = filter.customer_id {
+        query = query.filter(users::customer_id.eq(customer_id));
     }
     if let Some(after) = after_email {
         query = query.filter(users::email.gt(after.to_owned()));

@@ -501,3 +501,89 @@ fn locations_outside_the_instance_are_reported_not_panicked_on() -> anyhow::Resu
     assert!(plan.routes.is_empty());
     Ok(())
 }
+
+/// Checks a late schedule against its route: the planner's starts, arrivals just in time where
+/// there is slack, departures after service, travel between consecutive places, the shift.
+#[track_caller]
+fn check_late(instance: &Instance, matrix: &DenseMatrix, route: &Route) {
+    const EPS: f64 = check::TOLERANCE;
+    let late = latest_departures(instance, matrix, route);
+    let early = timeline(instance, matrix, route);
+    let tech = &instance.technicians[route.technician];
+    assert_eq!(late.stops.len(), early.len());
+    assert!(late.leave_secs >= tech.shift.start - EPS, "{late:?}");
+    let (mut at, mut left, mut service_end) = (tech.start_location, late.leave_secs, tech.shift.start);
+    for (stop, e) in late.stops.iter().zip(&early) {
+        let visit = &instance.visits[stop.visit];
+        assert_eq!(stop.start_secs, e.start_secs, "service starts never move");
+        assert!(stop.start_secs <= stop.latest_start_secs + EPS, "feasible: {stop:?}");
+        assert!((stop.arrival_secs - (left + matrix.travel_secs(at, visit.location))).abs() < EPS, "{stop:?}");
+        assert!(stop.arrival_secs <= stop.start_secs + EPS && stop.arrival_secs >= e.arrival_secs - EPS);
+        // A wait at the door only when leaving later was impossible (service or shift before it).
+        let waits = stop.start_secs - stop.arrival_secs > EPS;
+        assert!(!waits || (left - service_end).abs() < EPS, "needless wait at {stop:?}");
+        assert!(stop.departure_secs >= stop.start_secs + visit.service_secs - EPS);
+        (at, left, service_end) = (visit.location, stop.departure_secs, stop.start_secs + visit.service_secs);
+    }
+}
+
+#[test]
+fn the_first_visit_of_the_day_is_reached_just_in_time_not_hours_early() {
+    // Arrange: shift from 0, home at 0, one visit 100 away whose window opens at 1000 (travel 100).
+    let text = "LATE\nVEHICLE\n1 10\nCUSTOMER\n0 0 0 0 0 5000 0\n1 100 0 1 1000 1200 60\n2 100 50 1 1100 3000 60\n";
+    let instance = solomon::parse(text).expect("instance");
+    let matrix = DenseMatrix::for_instance(&instance);
+    let route = Route { technician: 0, visits: vec![0, 1] };
+    let plan = DayPlan {
+        routes: vec![route.clone()],
+        unassigned: vec![],
+        distance: 100.0 + 50.0 + 50f64.hypot(100.0),
+        vehicles: 1,
+    };
+    check(&instance, &plan).expect("a feasible route");
+
+    // Act
+    let late = latest_departures(&instance, &matrix, &route);
+
+    // Assert: leave at 900 and arrive at 1000 (not at 100, to wait at the door);
+    // the second stop is 50 away and opens at 1100: leave the first at service end (1060), arrive 1110.
+    assert_eq!(late.leave_secs, 900.0);
+    assert_eq!((late.stops[0].arrival_secs, late.stops[0].start_secs), (1000.0, 1000.0));
+    assert_eq!((late.stops[1].arrival_secs, late.stops[1].start_secs), (1110.0, 1110.0));
+    assert_eq!(late.stops[0].departure_secs, 1060.0);
+    // The latest starts: the second by its window end, the first by the second's.
+    assert_eq!(late.stops[1].latest_start_secs, 3000.0);
+    assert_eq!(late.stops[0].latest_start_secs, 1200.0);
+    check_late(&instance, &matrix, &route);
+}
+
+#[test]
+fn a_wait_between_visits_is_spent_before_leaving_the_previous_one() {
+    // Arrange: the second window opens long after the first visit ends.
+    let text = "GAP\nVEHICLE\n1 10\nCUSTOMER\n0 0 0 0 0 5000 0\n1 10 0 1 0 100 10\n2 20 0 1 1000 1100 10\n";
+    let instance = solomon::parse(text).expect("instance");
+    let matrix = DenseMatrix::for_instance(&instance);
+    let route = Route { technician: 0, visits: vec![0, 1] };
+
+    // Act
+    let late = latest_departures(&instance, &matrix, &route);
+
+    // Assert: served at 10 (earliest), leave at 990, arrive at 1000 sharp.
+    assert_eq!(late.stops[0].start_secs, 10.0);
+    assert_eq!(late.stops[0].departure_secs, 990.0);
+    assert_eq!(late.stops[1].arrival_secs, 1000.0);
+    check_late(&instance, &matrix, &route);
+}
+
+#[test]
+fn late_schedules_of_random_plans_keep_starts_and_never_wait_needlessly() {
+    for seed in 0..5 {
+        let mut rng = Rng::new(seed);
+        let instance = random_instance(&mut rng, 40, 8, 20.0, 500.0);
+        let plan = solve_checked(&instance, &options(Objective::Distance, 300, seed));
+        let matrix = DenseMatrix::for_instance(&instance);
+        for route in &plan.routes {
+            check_late(&instance, &matrix, route);
+        }
+    }
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use dispatch::plan::matrix::great_circle_m;
 use dispatch::plan::{
     DenseMatrix, Instance, Location, Metric, MonotonicClock, Objective, PlanOptions, Technician, TimeWindow, Visit,
-    timeline,
+    latest_departures,
 };
 
 use super::{Day, local_date, service_secs, shift_on};
@@ -50,19 +50,28 @@ fn day_start(
     let (mut start, end) = shift.unwrap_or((now, now));
     let is_today = local_date(t, now)? == day.date;
     let mut here = loc(t.home_lat, t.home_lon);
-    if is_today && now > start {
+    // A day under way (a visit en route or on site) continues from where the technician is, now.
+    if !day.pinned.is_empty() || (is_today && now > start) {
         start = now;
         here = loc(t.pos_lat.unwrap_or(t.home_lat), t.pos_lon.unwrap_or(t.home_lon));
     }
     for job in &day.pinned {
         let there = loc(job.lat, job.lon);
         let travel_m = great_circle_m(here, there);
-        let arrival = match job.status {
-            JobStatus::OnSite => job.first_on_site_at.map_or(now, utc),
-            _ => start.max(now) + chrono::Duration::milliseconds((travel_m / speed * 1000.0) as i64),
+        let (arrival, begin) = match job.status {
+            JobStatus::OnSite => {
+                let arrived = job.first_on_site_at.map_or(now, utc);
+                (arrived, arrived)
+            }
+            // On the way: from here, now; service waits for the customer's window.
+            _ => {
+                let arrival = start.max(now) + chrono::Duration::milliseconds((travel_m / speed * 1000.0) as i64);
+                (arrival, arrival.max(utc(job.window_start)))
+            }
         };
-        let departure = (arrival + chrono::Duration::seconds(service_secs(job.kind) as i64)).max(now);
-        out.push(Planned { job: job.clone(), arrival, start: arrival, departure, feasible: true, travel_m });
+        let departure = (begin + chrono::Duration::seconds(service_secs(job.kind) as i64)).max(now);
+        let feasible = job.status == JobStatus::OnSite || begin <= utc(job.window_end);
+        out.push(Planned { job: job.clone(), arrival, start: begin, departure, feasible, travel_m });
         here = there;
         start = departure;
     }
@@ -198,18 +207,18 @@ pub(super) fn plan_group(
     let mut placed = vec![false; instance.visits.len()];
     for route in &plan.routes {
         let Some(&day_index) = group.get(route.technician) else { continue };
-        let stops = timeline(&instance, &matrix, route);
+        // Leave each place as late as the plan allows: no hours of waiting at the first door.
+        let late = latest_departures(&instance, &matrix, route);
         let mut prev = instance.technicians[route.technician].start_location;
         let list = out.entry(day_index).or_default();
-        for stop in stops {
+        for stop in late.stops {
             let visit = &instance.visits[stop.visit];
             placed[stop.visit] = true;
-            let start = at(origin, stop.start_secs);
             list.push(Planned {
                 job: visit_jobs[stop.visit].clone(),
                 arrival: at(origin, stop.arrival_secs),
-                start,
-                departure: start + chrono::Duration::milliseconds((visit.service_secs * 1000.0) as i64),
+                start: at(origin, stop.start_secs),
+                departure: at(origin, stop.departure_secs),
                 feasible: true,
                 travel_m: dispatch::plan::TravelMatrix::distance(&matrix, prev, visit.location),
             });

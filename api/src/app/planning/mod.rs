@@ -10,6 +10,8 @@
 //! from them.
 
 mod build;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
@@ -28,9 +30,36 @@ use crate::storage::change_log::{self, Change};
 use crate::storage::routes::RouteStop;
 use crate::storage::{db_time, jobs, json, offers, orgs, routes, technicians, utc};
 
-/// Half-width of the ETA window around the planned start (the window is shifted
-/// so it never opens before the customer's own window).
+/// Half-width of the ETA window around the planned start (see [`eta_window`]).
 pub const ETA_HALF_WIDTH_MIN: i64 = 15;
+
+/// The arrival window a customer is shown for a planned start: the start
+/// ± 15 min, shifted (not cut) to lie inside the customer's window
+/// `[window.0, window.1]`, or the whole window when it is shorter than that.
+/// The second value says whether the start itself is inside the window; when
+/// it is not, the visit is infeasible (flagged) and the ETA still clamped.
+pub fn eta_window(
+    start: DateTime<Utc>,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> ((DateTime<Utc>, DateTime<Utc>), bool) {
+    let half = chrono::Duration::minutes(ETA_HALF_WIDTH_MIN);
+    let (open, close) = window;
+    let (mut from, mut to) = (start - half, start + half);
+    if from < open {
+        to += open - from;
+        from = open;
+    }
+    if to > close {
+        from -= to - close;
+        to = close;
+    }
+    ((from.max(open), to), open <= start && start <= close)
+}
+
+/// A sum of distances; an empty one is `0.0`, not the `-0.0` of `f64`'s `Sum`.
+pub fn total_m(distances: impl IntoIterator<Item = f64>) -> f64 {
+    distances.into_iter().sum::<f64>() + 0.0
+}
 
 /// How long a visit of this kind takes on site.
 pub fn service_secs(kind: JobKind) -> f64 {
@@ -131,7 +160,7 @@ pub fn plan_days(
         let stops = planned.remove(&i).unwrap_or_default();
         report.visits += stops.len();
         report.infeasible += stops.iter().filter(|s| !s.feasible).count();
-        report.distance_after_m += stops.iter().map(|s| s.travel_m).sum::<f64>();
+        report.distance_after_m += total_m(stops.iter().map(|s| s.travel_m));
         for s in &stops {
             if s.job.technician_id.as_deref() != Some(day.tech.id.as_str()) {
                 move_visit(conn, &s.job, &day.tech, now)?;
@@ -146,7 +175,7 @@ pub fn plan_days(
 fn stored_distance(conn: &mut DbConnection, days: &[Day]) -> Result<f64, ApiError> {
     let mut total = 0.0;
     for d in days {
-        total += routes::of_day(conn, &d.tech.id, &d.date.to_string())?.iter().map(|(s, _)| s.travel_m).sum::<f64>();
+        total += total_m(routes::of_day(conn, &d.tech.id, &d.date.to_string())?.iter().map(|(s, _)| s.travel_m));
     }
     Ok(total)
 }
@@ -188,10 +217,14 @@ fn store_day(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let now_db = db_time(now);
-    let rows: Vec<RouteStop> = stops
-        .iter()
-        .enumerate()
-        .map(|(i, s)| RouteStop {
+    let mut rows = Vec::with_capacity(stops.len());
+    for (i, s) in stops.iter().enumerate() {
+        let ((from, to), inside) = eta_window(s.start, (utc(s.job.window_start), utc(s.job.window_end)));
+        let eta = Some((db_time(from), db_time(to)));
+        if s.job.eta_start.zip(s.job.eta_end) != eta {
+            routes::set_eta(conn, &s.job.id, eta)?;
+        }
+        rows.push(RouteStop {
             job_id: s.job.id.clone(),
             technician_id: tech.id.clone(),
             route_date: date.to_string(),
@@ -199,21 +232,12 @@ fn store_day(
             planned_arrival: db_time(s.arrival),
             planned_start: db_time(s.start),
             planned_departure: db_time(s.departure),
-            feasible: s.feasible,
+            feasible: s.feasible && inside,
             travel_m: s.travel_m,
             updated_at: now_db,
-        })
-        .collect();
-    routes::replace(conn, &tech.id, &date.to_string(), &rows)?;
-    let half = chrono::Duration::minutes(ETA_HALF_WIDTH_MIN);
-    for s in stops {
-        // Planned start ± 15 min, shifted so it never opens before the customer's window.
-        let from = (s.start - half).max(utc(s.job.window_start).min(s.start));
-        let eta = Some((db_time(from), db_time(from + half + half)));
-        if s.job.eta_start.zip(s.job.eta_end) != eta {
-            routes::set_eta(conn, &s.job.id, eta)?;
-        }
+        });
     }
+    routes::replace(conn, &tech.id, &date.to_string(), &rows)?;
     let route_id = format!("{}:{date}", tech.id);
     change_log::log_change(conn, Change::upsert(ChangeEntity::Route, &route_id, Some(&tech.id)), now_db)?;
     Ok(())

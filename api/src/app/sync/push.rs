@@ -15,7 +15,7 @@ use crate::app::planning;
 use crate::app_error::ApiError;
 use crate::db::{DbConnection, savepoint, write_tx};
 use crate::domain::lifecycle::{self, Actor as By, to_phone};
-use crate::domain::{ChangeEntity, EventType, JobStatus};
+use crate::domain::{ChangeEntity, EventType, JobStatus, shift};
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::{self, Actor, Job};
 use crate::storage::sync::{self as store, MutationRecord, PartUse, Photo};
@@ -367,6 +367,21 @@ fn set_status(
     };
     let target = lifecycle::target(to);
     lifecycle::check(job.status, target, By::Phone).map_err(|_| illegal(target))?;
+    if to == TargetStatus::EnRoute {
+        let (tech, _) = technicians::find_with_org_path(c, ctx.technician_id)?.ok_or(ApiError::NotFound)?;
+        let zone = shift::zone(&tech.timezone).map_err(ApiError::from)?;
+        if !lifecycle::may_set_off(utc(job.window_start), ctx.now, zone) {
+            return Err(reject(
+                "not_today",
+                format!(
+                    "the visit's window starts {}: set off on its day (or within {} hours of it)",
+                    utc(job.window_start).with_timezone(&zone).to_rfc3339(),
+                    lifecycle::SET_OFF_AHEAD_HOURS
+                ),
+                Some(job_state(job)),
+            ));
+        }
+    }
     let now = db_time(ctx.now);
     let at = ctx.offset.correct_or_now(at);
     let at_db = db_time(at);
