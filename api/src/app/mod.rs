@@ -7,5 +7,8 @@ pub mod explanation;
 pub mod network;
 pub mod offers;
 pub mod planning;
+pub mod quality;
+pub mod review;
 pub mod sweep;
 pub mod sync;
+pub mod vendor_queue;

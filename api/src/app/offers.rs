@@ -64,7 +64,7 @@ fn offer_for_caller(
 }
 
 /// Assigns a technician after checking, under a row lock, that its day has room.
-fn assign_technician(
+pub(crate) fn assign_technician(
     conn: &mut DbConnection,
     job: &jobs::Job,
     from: JobStatus,
@@ -102,7 +102,7 @@ fn assign_technician(
 }
 
 /// A technician of exactly this organisation, else 404.
-fn technician_of(
+pub(crate) fn technician_of(
     conn: &mut DbConnection,
     technician_id: &str,
     org_path: &str,

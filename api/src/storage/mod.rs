@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod json;
 pub mod offers;
 pub mod orgs;
+pub mod reviews;
 pub mod routes;
 pub mod settings;
 mod sql_enums;

@@ -415,6 +415,7 @@ fn set_status(
                 &json!({"from": JobStatus::Completed, "status": JobStatus::InReview}),
                 now,
             )?;
+            crate::app::quality::job_completed(c, &job.id, ctx.now)?;
         }
         TargetStatus::Incomplete => {
             let reason_text =
