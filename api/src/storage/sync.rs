@@ -471,6 +471,8 @@ pub trait PhotoStore: Send + Sync {
     ) -> QueryResult<bool>;
     /// Whether the bytes of this SHA-256 are stored.
     fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool>;
+    /// The bytes of this SHA-256 and who uploaded them, if stored.
+    fn get(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>>;
 }
 
 /// Photo bytes in the `photo_blobs` table.
@@ -506,6 +508,18 @@ impl PhotoStore for DbPhotoStore {
     fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(photo_blobs::table.find(sha256))).get_result(conn)
     }
+
+    fn get(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>> {
+        photo_bytes(conn, sha256)
+    }
+}
+
+/// Jobs whose signature is this image.
+pub fn jobs_with_signature(conn: &mut DbConnection, sha256: &str) -> QueryResult<Vec<String>> {
+    report_signatures::table
+        .filter(report_signatures::image_sha256.eq(sha256))
+        .select(report_signatures::job_id)
+        .load(conn)
 }
 
 /// Jobs whose report references these photo bytes, with their current technician.
