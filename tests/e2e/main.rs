@@ -14,5 +14,6 @@ mod openapi;
 mod ops;
 mod planning;
 mod requests;
+mod review;
 mod scoping;
 mod sync;

@@ -323,9 +323,9 @@ fn item_view(i: QueueItem) -> ReviewItem {
 /// The vendor's review queue: jobs with their work report, chain and SLA outcomes.
 #[utoipa::path(get, path = "/v1/reviews", tag = "reviews", params(ReviewsQuery),
     responses((status = 200, body = Page<ReviewItem>),
-        (status = 400, description = "an unknown query parameter (`unknown_field`)"),
+        (status = 400, description = "an unknown query parameter (`unknown_parameter`)"),
         (status = 403, description = "only reviewers and admins (`forbidden`)"),
-        (status = 422, description = "a bad `limit` or `cursor` (`invalid_value`)")),
+        (status = 422, description = "an unknown `status`, a bad `limit` or `cursor` (`invalid_value`)")),
     security(("bearer" = [])))]
 #[get("/v1/reviews")]
 pub async fn list(
@@ -361,13 +361,14 @@ pub async fn list(
 /// Approves the work (the job is closed; its tracking link expires 72 h later) or returns it for rework.
 #[utoipa::path(post, path = "/v1/jobs/{id}/review", tag = "reviews", request_body = ReviewBody,
     responses((status = 200, body = Reviewed),
-        (status = 400, description = "malformed JSON, an unknown verdict or field (`malformed_json`, `unknown_field`)"),
+        (status = 400, description = "malformed JSON, an unknown or missing field (`malformed_json`, `unknown_field`, \
+            `missing_field`)"),
         (status = 403, description = "only reviewers and admins (`forbidden`)"),
         (status = 404, description = "no such job (`not_found`)"),
         (status = 409, description = "the job is not waiting for review (`not_in_review`), or this visit was \
             already reviewed (`already_reviewed`); `current` carries the status, visits and latest review"),
-        (status = 422, description = "a return without a reason, a reason too long, or `redispatch` with an \
-            approval (`invalid_value`, `field`)")),
+        (status = 422, description = "an unknown verdict, a return without a reason, a reason too long, or \
+            `redispatch` with an approval (`invalid_value`, `field`)")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/review")]
 pub async fn review_job(
