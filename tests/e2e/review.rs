@@ -306,7 +306,10 @@ async fn a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_appro
     let item = pending(&app, &f.reviewer).await?.into_iter().find(|i| i["job"]["id"] == job.as_str());
     let item = item.unwrap_or_default();
     assert_eq!(item["visits_count"], 2, "{item}");
-    assert_eq!(item["visits"].as_array().map(|v| v.iter().map(|v| v["visit"].clone()).collect()), Some(vec![json!(1), json!(2)]));
+    assert_eq!(
+        item["visits"].as_array().map(|v| v.iter().map(|v| v["visit"].clone()).collect()),
+        Some(vec![json!(1), json!(2)])
+    );
     assert_eq!(item["reviews"][0]["verdict"], "returned");
     assert_eq!(item["reviews"][0]["reason"], reason);
     let r = review(&app, &f.reviewer, &job, json!({"verdict": "approve"})).await?;
@@ -389,8 +392,8 @@ async fn two_racing_reviews_of_the_same_visit_leave_exactly_one_verdict(backend:
         .with_db({
             let job = job.clone();
             move |conn| {
-                use diesel::prelude::*;
                 use api::db::schema::reviews;
+                use diesel::prelude::*;
                 Ok(reviews::table.filter(reviews::job_id.eq(job)).count().get_result::<i64>(conn)?)
             }
         })
@@ -417,14 +420,78 @@ async fn bad_reviews_are_refused_with_clear_errors_and_change_nothing(backend: B
     // Act + Assert: each one refused.
     // (what, token, job, body, status, code, field)
     let cases: Vec<(&str, &str, &str, Value, StatusCode, &str, &str)> = vec![
-        ("unknown verdict", reviewer, job_id, json!({"verdict": "maybe"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "verdict"),
-        ("return without a reason", reviewer, job_id, json!({"verdict": "return"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "reason"),
-        ("blank reason", reviewer, job_id, json!({"verdict": "return", "reason": "  "}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "reason"),
-        ("reason too long", reviewer, job_id, json!({"verdict": "return", "reason": long}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "reason"),
-        ("redispatch with approve", reviewer, job_id, json!({"verdict": "approve", "redispatch": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "redispatch"),
-        ("unknown field", reviewer, job_id, json!({"verdict": "approve", "score": 5}), StatusCode::BAD_REQUEST, "unknown_field", "score"),
-        ("missing verdict", reviewer, job_id, json!({"reason": "fine"}), StatusCode::BAD_REQUEST, "missing_field", "verdict"),
-        ("not in review", reviewer, scheduled_id, json!({"verdict": "approve"}), StatusCode::CONFLICT, "not_in_review", ""),
+        (
+            "unknown verdict",
+            reviewer,
+            job_id,
+            json!({"verdict": "maybe"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "verdict",
+        ),
+        (
+            "return without a reason",
+            reviewer,
+            job_id,
+            json!({"verdict": "return"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "reason",
+        ),
+        (
+            "blank reason",
+            reviewer,
+            job_id,
+            json!({"verdict": "return", "reason": "  "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "reason",
+        ),
+        (
+            "reason too long",
+            reviewer,
+            job_id,
+            json!({"verdict": "return", "reason": long}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "reason",
+        ),
+        (
+            "redispatch with approve",
+            reviewer,
+            job_id,
+            json!({"verdict": "approve", "redispatch": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "redispatch",
+        ),
+        (
+            "unknown field",
+            reviewer,
+            job_id,
+            json!({"verdict": "approve", "score": 5}),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            "score",
+        ),
+        (
+            "missing verdict",
+            reviewer,
+            job_id,
+            json!({"reason": "fine"}),
+            StatusCode::BAD_REQUEST,
+            "missing_field",
+            "verdict",
+        ),
+        (
+            "not in review",
+            reviewer,
+            scheduled_id,
+            json!({"verdict": "approve"}),
+            StatusCode::CONFLICT,
+            "not_in_review",
+            "",
+        ),
         ("partner dispatcher", partner, job_id, json!({"verdict": "approve"}), StatusCode::FORBIDDEN, "forbidden", ""),
         ("technician", technician, job_id, json!({"verdict": "approve"}), StatusCode::FORBIDDEN, "forbidden", ""),
         ("customer", customer, job_id, json!({"verdict": "approve"}), StatusCode::FORBIDDEN, "forbidden", ""),
@@ -463,8 +530,13 @@ async fn a_return_with_redispatch_takes_the_job_off_the_technician_and_dispatche
     phone.pull().await?;
 
     // Act
-    let r = review(&app, &f.reviewer, &job, json!({"verdict": "return", "reason": "send someone else", "redispatch": true}))
-        .await?;
+    let r = review(
+        &app,
+        &f.reviewer,
+        &job,
+        json!({"verdict": "return", "reason": "send someone else", "redispatch": true}),
+    )
+    .await?;
 
     // Assert: offered again, to the other technician's organisation, without the first technician.
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -511,7 +583,10 @@ async fn the_unassignable_queue_can_offer_assign_and_dispatch_again(backend: Bac
     // A partner's dispatcher does not see the vendor's queue.
     let partner = app.post(&format!("/v1/jobs/{assigned}/redispatch"), &f.dispatcher, &json!({})).await?;
     assert_eq!(partner.status, StatusCode::NOT_FOUND, "{}", partner.body);
-    assert_eq!(app.post(&format!("/v1/jobs/{assigned}/redispatch"), &f.customer, &json!({})).await?.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post(&format!("/v1/jobs/{assigned}/redispatch"), &f.customer, &json!({})).await?.status,
+        StatusCode::FORBIDDEN
+    );
 
     // Assign a chosen technician directly.
     let r = app

@@ -340,22 +340,28 @@ fn answer_of(offer: &offers::Offer) -> OfferAnswer {
 /// the visit (the contractor, hops, the assignee, and an offeree that took
 /// or holds the offer) against their effective agreement, never to one that
 /// only declined or let its offer expire.
-pub fn hops(conn: &mut DbConnection, jobs_list: &[Job], now: DateTime<Utc>) -> Result<HashMap<String, Vec<Hop>>, ApiError> {
+pub fn hops(
+    conn: &mut DbConnection,
+    jobs_list: &[Job],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Vec<Hop>>, ApiError> {
     let ids: Vec<String> = jobs_list.iter().map(|j| j.id.clone()).collect();
     let links = jobs::chains(conn, &ids)?;
     let all_offers = offers::of_jobs(conn, &ids)?;
     let returns: HashMap<String, u32> = reviews::of_jobs(conn, &ids)?
         .into_iter()
-        .map(|(job, rs)| (job, u32::try_from(rs.iter().filter(|r| r.verdict == Verdict::Returned).count()).unwrap_or(0)))
+        .map(|(job, rs)| {
+            (job, u32::try_from(rs.iter().filter(|r| r.verdict == Verdict::Returned).count()).unwrap_or(0))
+        })
         .collect();
     let incomplete = reports::incomplete_visits(conn, &ids)?;
-    let org_ids: Vec<String> =
-        links.iter().map(|l| l.1.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let org_ids: Vec<String> = links.iter().map(|l| l.1.clone()).collect::<HashSet<_>>().into_iter().collect();
     let org_rows = orgs::by_ids(conn, &org_ids)?;
     // One agreement lookup per distinct organisation of the page.
     let mut arrive_min: HashMap<String, Option<crate::domain::agreement::PerPriority>> = HashMap::new();
     for org in &org_rows {
-        let a = orgs::effective_agreement(conn, org)?.map(|a| stored::per_priority(&a.arrive_within_min)).transpose()?;
+        let a =
+            orgs::effective_agreement(conn, org)?.map(|a| stored::per_priority(&a.arrive_within_min)).transpose()?;
         arrive_min.insert(org.id.clone(), a);
     }
     let names: HashMap<&str, &str> = org_rows.iter().map(|o| (o.id.as_str(), o.name.as_str())).collect();
@@ -377,7 +383,7 @@ pub fn hops(conn: &mut DbConnection, jobs_list: &[Job], now: DateTime<Utc>) -> R
                 org_id: org_id.clone(),
                 name: names.get(org_id.as_str()).copied().unwrap_or_default().to_owned(),
                 roles: vec![*role],
-                offer: all_offers.iter().filter(|o| o.job_id == job.id && &o.org_id == org_id).last().cloned(),
+                offer: all_offers.iter().rev().find(|o| o.job_id == job.id && &o.org_id == org_id).cloned(),
                 accept: None,
                 arrive: None,
                 first_time_fix: None,
@@ -389,8 +395,9 @@ pub fn hops(conn: &mut DbConnection, jobs_list: &[Job], now: DateTime<Utc>) -> R
                 (Some(o), Some(a)) => sla::accept_outcome(a, utc(o.deadline), now),
                 _ => None,
             };
-            let answerable = h.roles.iter().any(|r| matches!(r, ChainRole::Contractor | ChainRole::Hop | ChainRole::Assignee))
-                || matches!(answer, Some(OfferAnswer::Taken { .. } | OfferAnswer::Pending));
+            let answerable =
+                h.roles.iter().any(|r| matches!(r, ChainRole::Contractor | ChainRole::Hop | ChainRole::Assignee))
+                    || matches!(answer, Some(OfferAnswer::Taken { .. } | OfferAnswer::Pending));
             if answerable {
                 h.arrive = arrive_min.get(&h.org_id).copied().flatten().and_then(|per| {
                     let due = sla::arrive_due(utc(job.created_at), utc(job.window_start), per.get(job.priority));

@@ -39,7 +39,10 @@ fn queued_job(conn: &mut DbConnection, caller: &Caller, job_id: &str) -> Result<
     if !queued {
         return Err(ApiError::conflict(
             "invalid_transition",
-            format!("the job is {}; only unassignable (or undispatched new) jobs are worked from the queue", job.status),
+            format!(
+                "the job is {}; only unassignable (or undispatched new) jobs are worked from the queue",
+                job.status
+            ),
             json!({"current": {"status": job.status, "offer_org_id": job.offer_org_id,
                 "technician_id": job.technician_id}}),
         ));
@@ -72,11 +75,20 @@ pub fn offer_to(
     let now_db = db_time(now);
     let lineage = target.lineage();
     if let Some(from) = lineage.iter().position(|id| *id == job.contractor_org_id) {
-        for between in &lineage[from + 1..lineage.len() - 1] {
+        // Strictly between the contractor and the target (nothing when the target is the contractor).
+        for between in lineage.get(from + 1..lineage.len().saturating_sub(1)).unwrap_or_default() {
             jobs::add_to_chain(conn, &job.id, between, ChainRole::Hop, now_db)?;
         }
     }
-    open_offer(conn, &job, &target.id, None, (step(caller), By::Dispatcher), now, json!({"chosen_by": "vendor_queue"}))?;
+    open_offer(
+        conn,
+        &job,
+        &target.id,
+        None,
+        (step(caller), By::Dispatcher),
+        now,
+        json!({"chosen_by": "vendor_queue"}),
+    )?;
     Ok(JobStatus::Offered)
 }
 

@@ -305,9 +305,12 @@ fn item_view(i: QueueItem) -> ReviewItem {
         chain: i.hops.into_iter().map(hop_view).collect(),
         reviews: i.reviews.into_iter().map(review_view).collect(),
         job: ReviewJob {
-            technician: job.technician_id.clone().zip(i.technician_name).zip(i.technician_org_id).map(
-                |((id, name), org_id)| TechnicianRef { id, name, org_id },
-            ),
+            technician: job
+                .technician_id
+                .clone()
+                .zip(i.technician_name)
+                .zip(i.technician_org_id)
+                .map(|((id, name), org_id)| TechnicianRef { id, name, org_id }),
             id: job.id,
             kind: job.kind,
             status: job.status,
@@ -349,9 +352,8 @@ pub async fn list(
             let (items, next) = review::queue(conn, status, after, limit, now)?;
             Ok::<_, ApiError>(Page {
                 items: items.into_iter().map(item_view).collect(),
-                next_cursor: next.map(|(at, id)| {
-                    pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))
-                }),
+                next_cursor: next
+                    .map(|(at, id)| pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))),
             })
         })
         .await?;

@@ -53,11 +53,7 @@ pub fn latest(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<Revie
 
 /// A page of jobs waiting for review (`in_review`), longest waiting first,
 /// after the keyset `(updated_at, id)`.
-pub fn pending(
-    conn: &mut DbConnection,
-    after: Option<(NaiveDateTime, String)>,
-    limit: i64,
-) -> QueryResult<Vec<Job>> {
+pub fn pending(conn: &mut DbConnection, after: Option<(NaiveDateTime, String)>, limit: i64) -> QueryResult<Vec<Job>> {
     let mut query = jobs::table
         .filter(jobs::status.eq(JobStatus::InReview))
         .order((jobs::updated_at.asc(), jobs::id.asc()))

@@ -450,11 +450,7 @@ pub fn incomplete_visits(
 
 /// Photo bytes and who uploaded them.
 pub fn photo_bytes(conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>> {
-    photo_blobs::table
-        .find(sha256)
-        .select((photo_blobs::content, photo_blobs::uploaded_by))
-        .first(conn)
-        .optional()
+    photo_blobs::table.find(sha256).select((photo_blobs::content, photo_blobs::uploaded_by)).first(conn).optional()
 }
 
 /// Where photo bytes live. The database is the default; an S3-compatible

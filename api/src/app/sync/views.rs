@@ -3,8 +3,8 @@
 
 use mobile_sync::lifecycle::{IncompleteReason, Status};
 use mobile_sync::protocol::{
-    ChecklistItem, ContactView, JobView, LatLon, NoteView, PartQty, PartUseView, PhotoView, RouteStop, RouteView,
-    Rework, SignatureView, TechnicianView, VisitView, Window, WorkReport,
+    ChecklistItem, ContactView, JobView, LatLon, NoteView, PartQty, PartUseView, PhotoView, Rework, RouteStop,
+    RouteView, SignatureView, TechnicianView, VisitView, Window, WorkReport,
 };
 use serde_json::json;
 
