@@ -100,7 +100,7 @@ pub fn dispatch_again(
                 "technician_id": job.technician_id}}),
         ));
     }
-    let without = without_technician.map(|t| crate::domain::TechnicianId::from_stored(t)).transpose()?;
+    let without = without_technician.map(crate::domain::TechnicianId::from_stored).transpose()?;
     run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
 }
 

@@ -266,14 +266,17 @@ pub struct QueueItem {
     pub reviews: Vec<Review>,
 }
 
-/// A page of the review queue: the keyset of the next page, if any, and the items.
+/// A keyset position of the review queue: a time and a job id.
+pub type QueueKey = (NaiveDateTime, String);
+
+/// A page of the review queue: the items, and the keyset of the next page, if any.
 pub fn queue(
     conn: &mut DbConnection,
     status: QueueStatus,
-    after: Option<(NaiveDateTime, String)>,
+    after: Option<QueueKey>,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<(Vec<QueueItem>, Option<(NaiveDateTime, String)>), ApiError> {
+) -> Result<(Vec<QueueItem>, Option<QueueKey>), ApiError> {
     // One query per section for the whole page, never one per job.
     let (mut jobs_page, keys): (Vec<Job>, Vec<(NaiveDateTime, String)>) = match status {
         QueueStatus::Pending => {
