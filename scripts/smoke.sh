@@ -12,7 +12,8 @@
 #    walkthrough` markers, in one bash with `set -euo pipefail`, and checks the answers: login gives
 #    a token, the booking answers `offered`, tracking answers a stage, the offered dispatcher's
 #    accept answers `scheduled`, the phone's pull carries the job and its pushes are `applied`, and
-#    tracking ends `done`.
+#    tracking ends `done`, the reviewer's queue carries the job, the approval answers `approved`, and
+#    the events show each hop's SLA.
 # 5. Stops the server with SIGINT (Ctrl-C) and expects a graceful stop.
 # SMOKE_VERBOSE=1 prints the walk-through's output on success too.
 # Any failure prints the server log and the walk-through transcript and exits non-zero.
@@ -131,6 +132,9 @@ expect "the phone's pull carries the job" '"entity":"job"[^}]*"op":"upsert"'
 [[ $(grep -c '"status":"applied"' "$TRANSCRIPT") == 3 ]] || fail "walk-through: not every status push was applied"
 expect "tracking shows the technician on the way" '^\{"stage":"on_the_way"'
 expect "tracking ends done" '^\{"stage":"done"'
+expect "the reviewer's queue carries the job" '^\{"items":\[\{"job":\{"id":"[^"]+"[^]]*"status":"in_review"'
+expect "the reviewer approves" '^\{"job_id":"[^"]+","status":"approved"'
+expect "the events show each hop's SLA" '"hops":\[\{"org_id":"[^"]+".*"sla":\{"accept":'
 echo "smoke: the walk-through passed"
 if [[ ${SMOKE_VERBOSE:-0} == 1 ]]; then cat "$TRANSCRIPT"; fi
 

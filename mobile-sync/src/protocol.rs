@@ -283,6 +283,20 @@ pub struct JobView {
     pub contact: ContactView,
     pub checklist: Vec<ChecklistItem>,
     pub report: WorkReport,
+    /// Set when the vendor's review returned the work for rework: what to do
+    /// again. Optional (added later): older apps ignore it, older servers omit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rework: Option<Rework>,
+}
+
+/// The reviewer's reason for sending a job back for rework.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rework {
+    /// What the reviewer asks to be done again.
+    pub reason: String,
+    /// The visit whose work was returned (the next arrival opens the one after it).
+    pub visit: u32,
+    pub returned_at: DateTime<Utc>,
 }
 
 /// The technician's own record.

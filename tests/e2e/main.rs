@@ -15,5 +15,6 @@ mod ops;
 mod planning;
 mod quality;
 mod requests;
+mod review;
 mod scoping;
 mod sync;

@@ -71,6 +71,48 @@ pub fn dispatch_one(
     }
     let excluded: HashSet<OrgId> =
         offers::excluded_orgs(conn, job_id)?.iter().map(|o| org_bits(o)).collect::<Result<_, _>>()?;
+    run(conn, cache, job, excluded, None, step, now)
+}
+
+/// Dispatches a job again from the vendor's queue (`unassignable`, or `new`
+/// without an offer) or after a review returned it with `redispatch`: the
+/// search considers every organisation again (earlier declines and expiries
+/// no longer exclude anyone: territories, agreements or technicians may have
+/// changed since), optionally without one technician (the one whose work was
+/// returned). Returns the job's new status; 409 from any other status.
+pub fn dispatch_again(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job_id: &str,
+    without_technician: Option<&str>,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    offers::lock_job(conn, job_id)?;
+    let job = jobs::find_scoped(conn, job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+    let open = offers::pending_for_job(conn, job_id)?.is_some();
+    if !matches!(job.status, JobStatus::New | JobStatus::Unassignable | JobStatus::Returned) || open {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            format!("cannot dispatch a job that is {} again", job.status),
+            json!({"current": {"status": job.status, "offer_org_id": job.offer_org_id,
+                "technician_id": job.technician_id}}),
+        ));
+    }
+    let without = without_technician.map(crate::domain::TechnicianId::from_stored).transpose()?;
+    run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
+}
+
+fn run(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job: jobs::Job,
+    excluded: HashSet<OrgId>,
+    without: Option<dispatch::model::TechnicianId>,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    let job_id = job.id.as_str();
     let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
     let mut booked: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
     let margin = chrono::Duration::days(2);
@@ -89,7 +131,10 @@ pub fn dispatch_one(
         contracted_org: (job.contractor_org_id != root_id).then(|| org_bits(&job.contractor_org_id)).transpose()?,
     };
     let outcome = with_cache(cache, conn, now, |c| {
-        let techs = c.technicians_for(&window, &booked);
+        let mut techs = c.technicians_for(&window, &booked);
+        if let Some(t) = without {
+            techs.remove(&t);
+        }
         let input = DispatchInput {
             job: &dispatch_job_input,
             technicians: &techs,

@@ -103,7 +103,7 @@ pub(crate) fn assign_technician(
 }
 
 /// A technician of exactly this organisation, else 404.
-fn technician_of(
+pub(crate) fn technician_of(
     conn: &mut DbConnection,
     technician_id: &str,
     org_path: &str,

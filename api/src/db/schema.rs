@@ -237,6 +237,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     report_visits,
     photo_blobs,
     route_stops,
+    reviews,
 );
 
 diesel::table! {
@@ -443,3 +444,18 @@ diesel::table! {
 diesel::joinable!(surveys -> jobs (job_id));
 diesel::allow_tables_to_appear_in_same_query!(surveys, jobs);
 diesel::allow_tables_to_appear_in_same_query!(surveys, technicians);
+
+diesel::table! {
+    reviews (id) {
+        id -> Text,
+        job_id -> Text,
+        visit -> Integer,
+        verdict -> Text,
+        reason -> Nullable<Text>,
+        redispatch -> Bool,
+        reviewer_user_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(reviews -> jobs (job_id));

@@ -130,6 +130,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// The vendor's verdict on a work report (`reviews.verdict`, CHECK in migration 000020).
+    Verdict {
+        Approved => "approved",
+        Returned => "returned",
+    }
+}
+
+text_enum! {
     /// What a change-log row is about (CHECK constraint since migration 000005).
     ChangeEntity {
         Job => "job",

@@ -50,10 +50,18 @@ const CANCEL_LATE: &[Actor] = &[Dispatcher];
 /// The table (DESIGN.md, Job lifecycle). Booking creates a job `new`.
 pub const TRANSITIONS: &[Rule] = &[
     // Dispatch: an offer (again after a decline, an expiry or a subcontract), or nobody left.
-    rule(New, Offered, &[Worker]),
+    rule(New, Offered, &[Worker, Dispatcher]),
     rule(Offered, Offered, &[Worker, Dispatcher]),
     rule(New, Unassignable, &[Worker]),
     rule(Offered, Unassignable, &[Worker]),
+    // The vendor's queue: dispatch again (also after a review returned the work with
+    // `redispatch`), offer to a chosen organisation, or assign a technician directly.
+    rule(Unassignable, Offered, &[Worker, Dispatcher]),
+    rule(Unassignable, Unassignable, &[Worker]),
+    rule(Unassignable, Scheduled, &[Dispatcher]),
+    rule(New, Scheduled, &[Dispatcher]),
+    rule(Returned, Offered, &[Worker]),
+    rule(Returned, Unassignable, &[Worker]),
     // The offeree answers: with a technician the visit is scheduled.
     rule(Offered, Accepted, &[Dispatcher]),
     rule(Offered, Scheduled, &[Dispatcher]),
@@ -70,7 +78,8 @@ pub const TRANSITIONS: &[Rule] = &[
     rule(OnSite, Incomplete, &[Phone]),
     // Completion locks the report and hands the job to review.
     rule(Completed, InReview, &[Worker]),
-    // Review (wired by the review use case).
+    // Review (`app::review`): a return goes back to the same technician (Worker, in the
+    // review's transaction) or, when its window has passed, waits for a reschedule.
     rule(InReview, Approved, &[Reviewer]),
     rule(InReview, Returned, &[Reviewer]),
     rule(Returned, Scheduled, &[Dispatcher, Worker]),
@@ -252,5 +261,16 @@ mod tests {
         assert!(check(InReview, Returned, Reviewer).is_ok());
         assert!(check(Returned, Scheduled, Dispatcher).is_ok());
         assert!(check(InReview, Approved, Dispatcher).is_err());
+        assert!(check(Approved, Returned, Reviewer).is_err());
+    }
+
+    #[test]
+    fn the_vendors_queue_can_offer_assign_or_dispatch_again_but_not_skip_review() {
+        assert!(check(Unassignable, Offered, Dispatcher).is_ok());
+        assert!(check(Unassignable, Scheduled, Dispatcher).is_ok());
+        assert!(check(Unassignable, Offered, Worker).is_ok());
+        assert!(check(Returned, Offered, Worker).is_ok());
+        assert!(check(Unassignable, Scheduled, Customer).is_err());
+        assert!(check(InReview, Scheduled, Dispatcher).is_err());
     }
 }

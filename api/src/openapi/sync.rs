@@ -349,6 +349,19 @@ pub struct SyncJobView {
     /// The job kind's checklist template with the answers so far.
     pub checklist: Vec<SyncChecklistItem>,
     pub report: SyncWorkReport,
+    /// Present while the job is being done again after the vendor's review returned it (absent otherwise,
+    /// and from servers before it was added).
+    pub rework: Option<SyncRework>,
+}
+
+/// The reviewer's reason for sending a job back for rework.
+#[derive(ToSchema)]
+pub struct SyncRework {
+    /// What the reviewer asks to be done again.
+    pub reason: String,
+    /// The visit whose work was returned; the next arrival opens the one after it.
+    pub visit: u32,
+    pub returned_at: DateTime<Utc>,
 }
 
 /// The technician's own record (`data` of a `technician` upsert).

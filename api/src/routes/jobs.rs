@@ -163,6 +163,21 @@ pub struct JobsQuery {
     pub cursor: Option<String>,
 }
 
+/// Decodes a `(time, id)` keyset cursor (`micros|id`).
+pub fn decode_time_cursor(cursor: Option<&str>) -> Result<Option<(chrono::NaiveDateTime, String)>, ApiError> {
+    pagination::decode_cursor(cursor)?
+        .map(|c| {
+            let (micros, id) =
+                c.split_once('|').ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
+            let micros: i64 =
+                micros.parse().map_err(|_| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
+            let at = DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| ApiError::invalid("cursor", "is out of range"))?;
+            Ok::<_, ApiError>((at.naive_utc(), id.to_owned()))
+        })
+        .transpose()
+}
+
 /// Jobs in the caller's scope, newest first.
 #[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs", params(JobsQuery),
     responses((status = 200, body = Page<JobView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)")), security(("bearer" = [])))]
@@ -175,17 +190,7 @@ pub async fn list(
     caller.require(&[Role::Dispatcher, Role::Reviewer, Role::Admin])?;
     let q = query.0;
     let limit = pagination::limit_plus_one(q.limit)?;
-    let after = pagination::decode_cursor(q.cursor.as_deref())?
-        .map(|c| {
-            let (micros, id) =
-                c.split_once('|').ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
-            let micros: i64 =
-                micros.parse().map_err(|_| ApiError::invalid("cursor", "is not a cursor this server issued"))?;
-            let at = DateTime::from_timestamp_micros(micros)
-                .ok_or_else(|| ApiError::invalid("cursor", "is out of range"))?;
-            Ok::<_, ApiError>((at.naive_utc(), id.to_owned()))
-        })
-        .transpose()?;
+    let after = decode_time_cursor(q.cursor.as_deref())?;
     let page = state
         .db
         .run(move |conn| {
@@ -246,9 +251,22 @@ pub struct EventsQuery {
     pub cursor: Option<String>,
 }
 
-/// A job's events in the order they happened: the chain, every hop, who and when.
+/// A page of a job's events, with the chain's organisations and their SLA outcomes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPage {
+    pub items: Vec<EventView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Every organisation of the job's chain (in the order it joined) with its latest offer and
+    /// `sla: {accept, arrive, first_time_fix}` as of now: `met`, `missed`, `open`, or `null` where the
+    /// promise does not apply (no offer: passed automatically; arrival and first-time fix only for the
+    /// organisations answerable for the visit, not one that only declined or let its offer expire).
+    pub hops: Vec<crate::routes::reviews::HopView>,
+}
+
+/// A job's events in the order they happened: the chain, every hop, who and when, and each hop's SLA outcomes.
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs", params(EventsQuery),
-    responses((status = 200, body = Page<EventView>), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
+    responses((status = 200, body = EventsPage), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such job in your scope (`not_found`)")), security(("bearer" = [])))]
 #[get("/v1/jobs/{id}/events")]
 pub async fn events(
@@ -264,12 +282,19 @@ pub async fn events(
         .map(|c| c.parse::<i64>().map_err(|_| ApiError::invalid("cursor", "is not a cursor this server issued")))
         .transpose()?;
     let id = id.into_inner();
+    let now = state.now();
     let page = state
         .db
         .run(move |conn| {
             let job = jobs::find_scoped(conn, &id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
             let rows = jobs::events(conn, &job.id, after, limit)?;
-            pagination::page(
+            let hops = crate::app::review::hops(conn, std::slice::from_ref(&job), now)?
+                .remove(&job.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(crate::routes::reviews::hop_view)
+                .collect();
+            let page = pagination::page(
                 rows,
                 limit,
                 |e| e.id.to_string(),
@@ -283,7 +308,8 @@ pub async fn events(
                         actor_org_id: e.actor_org_id,
                     })
                 },
-            )
+            )?;
+            Ok::<_, ApiError>(EventsPage { items: page.items, next_cursor: page.next_cursor, hops })
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

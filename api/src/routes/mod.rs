@@ -9,6 +9,7 @@ pub mod ops;
 pub mod orgs;
 pub mod pagination;
 pub mod requests;
+pub mod reviews;
 pub mod scorecards;
 pub mod surveys;
 pub mod sync;
@@ -57,6 +58,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(offers::decline)
         .service(offers::subcontract)
         .service(offers::reassign)
+        .service(offers::offer)
+        .service(offers::assign)
+        .service(offers::redispatch)
+        .service(reviews::list)
+        .service(reviews::review_job)
+        .service(reviews::get_photo)
         .service(offers::explanation)
         .service(offers::position)
         .service(customers::update_card)

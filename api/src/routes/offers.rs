@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::{explanation as explained, network, offers};
+use crate::app::{explanation as explained, network, offers, vendor_queue};
 use crate::auth::AuthUser;
 use crate::domain::{JobStatus, Role, validate};
 use crate::error::ApiError;
@@ -43,6 +43,27 @@ pub struct SubcontractBody {
 pub struct ReassignBody {
     pub technician_id: String,
 }
+
+/// `POST /v1/jobs/{id}/offer` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferBody {
+    /// An organisation below the vendor, in the caller's subtree.
+    pub org_id: String,
+}
+
+/// `POST /v1/jobs/{id}/assign` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// An active technician of the caller's subtree with room that day.
+    pub technician_id: String,
+}
+
+/// `POST /v1/jobs/{id}/redispatch` body (optional; nothing to set yet).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedispatchBody {}
 
 /// The job's status after a step.
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,6 +172,81 @@ pub async fn reassign(
     let now = state.now();
     let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
     state.db.write(move |conn| offers::reassign(conn, &caller, &job_id, &body.0.technician_id, now, speed_kmh)).await?;
+    respond(&state, id).await
+}
+
+const QUEUE_409: &str = "the job is not in the vendor's queue: only `unassignable` jobs (and `new` ones \
+    without an offer) are worked from it (`invalid_transition`; `current` carries the status)";
+
+/// Offers a job of the vendor's queue to a chosen organisation (a normal offer with its agreement's deadline).
+#[utoipa::path(post, path = "/v1/jobs/{id}/offer", operation_id = "offer_job", tag = "jobs", request_body = OfferBody,
+    responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher or admin (`forbidden`)"),
+        (status = 404, description = "no such job or organisation in your reach; a dispatcher must manage the job's \
+            general contractor (`not_found`)"),
+        (status = 409, description = QUEUE_409),
+        (status = 422, description = "the organisation is the vendor itself (`invalid_value`, `field: org_id`)")),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/offer")]
+pub async fn offer(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<OfferBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let id = id.into_inner();
+    let now = state.now();
+    let job_id = id.clone();
+    state.db.write(move |conn| vendor_queue::offer_to(conn, &caller, &job_id, &body.0.org_id, now)).await?;
+    respond(&state, id).await
+}
+
+/// Assigns a job of the vendor's queue to a chosen technician (capacity and activity checked as on accept).
+#[utoipa::path(post, path = "/v1/jobs/{id}/assign", operation_id = "assign_job", tag = "jobs", request_body = AssignBody,
+    responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher or admin (`forbidden`)"),
+        (status = 404, description = "no such job or technician in your reach (`not_found`)"),
+        (status = 409, description = "not in the vendor's queue (`invalid_transition`; `current` carries the \
+            status), or the technician is inactive or its day is full (`technician_inactive`, `technician_at_capacity`)")),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/assign")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let id = id.into_inner();
+    let now = state.now();
+    let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
+    state
+        .db
+        .write(move |conn| vendor_queue::assign(conn, &caller, &job_id, &body.0.technician_id, now, speed_kmh))
+        .await?;
+    respond(&state, id).await
+}
+
+/// Runs dispatch again for a job of the vendor's queue, considering every organisation again (earlier declines
+/// and expiries no longer exclude anyone): after territories, agreements or technicians changed.
+#[utoipa::path(post, path = "/v1/jobs/{id}/redispatch", tag = "jobs", request_body = RedispatchBody,
+    responses((status = 200, body = StepResult, description = "`offered`, or still `unassignable` when nobody is eligible"),
+        (status = 403, description = "not a dispatcher or admin (`forbidden`)"),
+        (status = 404, description = "no such job in your reach (`not_found`)"),
+        (status = 409, description = QUEUE_409)),
+    security(("bearer" = [])))]
+#[post("/v1/jobs/{id}/redispatch")]
+pub async fn redispatch(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: OptionalJson<RedispatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let RedispatchBody {} = body.0;
+    let id = id.into_inner();
+    let now = state.now();
+    let (job_id, cache) = (id.clone(), state.dispatch.clone());
+    state.db.write(move |conn| vendor_queue::redispatch(conn, &cache, &caller, &job_id, now)).await?;
     respond(&state, id).await
 }
 

@@ -303,12 +303,18 @@ pub async fn reschedule(
     let now = state.now();
     body.0.validate_at(now)?;
     let speed_kmh = state.config.travel_speed_kmh;
+    let cache = state.dispatch.clone();
     let id = id.into_inner();
     let view = state
         .db
         .write(move |conn| {
             let window = (body.0.window.start, body.0.window.end);
             let job = booking::reschedule(conn, &caller, &id, window, now, speed_kmh)?;
+            // An unassignable job is dispatched again for its new window; a returned one goes back to its technician.
+            if crate::app::review::after_reschedule(conn, &cache, &caller, &job, now, speed_kmh)? != job.status {
+                let job = jobs::find_scoped(conn, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+                return request_view(conn, job);
+            }
             request_view(conn, job)
         })
         .await?;

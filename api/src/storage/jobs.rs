@@ -203,6 +203,22 @@ pub fn chain(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<(String, 
         .load(conn)
 }
 
+/// The chains of many jobs: `(job_id, org_id, role, joined_at)`, each job's links in the order they joined.
+pub fn chains(
+    conn: &mut DbConnection,
+    job_ids: &[String],
+) -> QueryResult<Vec<(String, String, ChainRole, NaiveDateTime)>> {
+    if job_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    job_orgs::table
+        .inner_join(organisations::table)
+        .filter(job_orgs::job_id.eq_any(job_ids))
+        .order((job_orgs::job_id.asc(), job_orgs::created_at.asc(), organisations::level.asc()))
+        .select((job_orgs::job_id, job_orgs::org_id, job_orgs::role, job_orgs::created_at))
+        .load(conn)
+}
+
 /// A job event row.
 #[derive(Debug, Clone, Queryable)]
 pub struct JobEvent {

@@ -62,6 +62,14 @@ pub fn of_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Vec<Offer>> 
     offers::table.filter(offers::job_id.eq(job_id)).order(offers::created_at.asc()).load(conn)
 }
 
+/// Every offer of these jobs, oldest first.
+pub fn of_jobs(conn: &mut DbConnection, job_ids: &[String]) -> QueryResult<Vec<Offer>> {
+    if job_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    offers::table.filter(offers::job_id.eq_any(job_ids)).order(offers::created_at.asc()).load(conn)
+}
+
 /// Closes a pending offer; `false` when it was no longer pending (someone else answered first).
 pub fn close(
     conn: &mut DbConnection,

@@ -225,6 +225,14 @@ pub fn effective_agreement(conn: &mut DbConnection, org: &Org) -> QueryResult<Op
     Ok(found.into_iter().next())
 }
 
+/// Organisations by id.
+pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Org>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    organisations::table.filter(organisations::id.eq_any(ids)).load(conn)
+}
+
 /// Every territory.
 pub fn all_territories(conn: &mut DbConnection) -> QueryResult<Vec<Territory>> {
     territories::table.load(conn)

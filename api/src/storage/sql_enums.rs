@@ -37,4 +37,16 @@ macro_rules! sql_text {
     )+};
 }
 
-sql_text!(Role, JobKind, Priority, JobStatus, EventType, ChainRole, OfferStatus, ChangeEntity, ChangeOp, Stage);
+sql_text!(
+    Role,
+    JobKind,
+    Priority,
+    JobStatus,
+    EventType,
+    ChainRole,
+    OfferStatus,
+    ChangeEntity,
+    ChangeOp,
+    Stage,
+    Verdict
+);

@@ -366,6 +366,93 @@ pub fn report(conn: &mut DbConnection, job_id: &str) -> QueryResult<Report> {
     Ok(Report { notes, checklist, parts, photos, signature, visits })
 }
 
+/// The work reports of many jobs (the review queue's page) in one query per
+/// section, each job's rows in the same order as [`report`].
+pub fn reports(conn: &mut DbConnection, job_ids: &[String]) -> QueryResult<std::collections::HashMap<String, Report>> {
+    let mut out: std::collections::HashMap<String, Report> =
+        job_ids.iter().map(|id| (id.clone(), Report::default())).collect();
+    if job_ids.is_empty() {
+        return Ok(out);
+    }
+    let notes: Vec<(String, String, String, NaiveDateTime)> = report_notes::table
+        .filter(report_notes::job_id.eq_any(job_ids))
+        .order((report_notes::at.asc(), report_notes::id.asc()))
+        .select((report_notes::job_id, report_notes::id, report_notes::text, report_notes::at))
+        .load(conn)?;
+    for (job, id, text, at) in notes {
+        out.entry(job).or_default().notes.push((id, text, at));
+    }
+    let checklist: Vec<(String, String, String)> = report_checklist::table
+        .filter(report_checklist::job_id.eq_any(job_ids))
+        .order((report_checklist::job_id.asc(), report_checklist::item.asc()))
+        .select((report_checklist::job_id, report_checklist::item, report_checklist::value))
+        .load(conn)?;
+    for (job, item, value) in checklist {
+        out.entry(job).or_default().checklist.push((item, value));
+    }
+    let parts: Vec<PartUse> = report_parts::table
+        .filter(report_parts::job_id.eq_any(job_ids))
+        .order((report_parts::at.asc(), report_parts::id.asc()))
+        .load(conn)?;
+    for p in parts {
+        out.entry(p.job_id.clone()).or_default().parts.push(p);
+    }
+    let photos: Vec<Photo> = report_photos::table
+        .filter(report_photos::job_id.eq_any(job_ids))
+        .order((report_photos::taken_at.asc(), report_photos::id.asc()))
+        .load(conn)?;
+    let shas: Vec<&str> = photos.iter().map(|p| p.sha256.as_str()).collect();
+    let uploaded: Vec<String> = if shas.is_empty() {
+        Vec::new()
+    } else {
+        photo_blobs::table.filter(photo_blobs::sha256.eq_any(&shas)).select(photo_blobs::sha256).load(conn)?
+    };
+    for p in photos {
+        let up = uploaded.contains(&p.sha256);
+        out.entry(p.job_id.clone()).or_default().photos.push((p, up));
+    }
+    let signatures: Vec<(String, String, String)> = report_signatures::table
+        .filter(report_signatures::job_id.eq_any(job_ids))
+        .select((report_signatures::job_id, report_signatures::signer_name, report_signatures::image_sha256))
+        .load(conn)?;
+    for (job, name, sha) in signatures {
+        out.entry(job).or_default().signature = Some((name, sha));
+    }
+    let visits: Vec<Visit> = report_visits::table
+        .filter(report_visits::job_id.eq_any(job_ids))
+        .order((report_visits::job_id.asc(), report_visits::visit.asc()))
+        .load(conn)?;
+    for v in visits {
+        out.entry(v.job_id.clone()).or_default().visits.push(v);
+    }
+    Ok(out)
+}
+
+/// How many visits of each job ended `incomplete` (jobs without one are absent).
+pub fn incomplete_visits(
+    conn: &mut DbConnection,
+    job_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, u32>> {
+    let mut out = std::collections::HashMap::new();
+    if job_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<String> = report_visits::table
+        .filter(report_visits::job_id.eq_any(job_ids))
+        .filter(report_visits::outcome.eq("incomplete"))
+        .select(report_visits::job_id)
+        .load(conn)?;
+    for job in rows {
+        *out.entry(job).or_insert(0) += 1;
+    }
+    Ok(out)
+}
+
+/// Photo bytes and who uploaded them.
+pub fn photo_bytes(conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>> {
+    photo_blobs::table.find(sha256).select((photo_blobs::content, photo_blobs::uploaded_by)).first(conn).optional()
+}
+
 /// Where photo bytes live. The database is the default; an S3-compatible
 /// store implements the same two calls.
 pub trait PhotoStore: Send + Sync {
@@ -380,6 +467,8 @@ pub trait PhotoStore: Send + Sync {
     ) -> QueryResult<bool>;
     /// Whether the bytes of this SHA-256 are stored.
     fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool>;
+    /// The bytes of this SHA-256 and who uploaded them, if stored.
+    fn get(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>>;
 }
 
 /// Photo bytes in the `photo_blobs` table.
@@ -415,6 +504,18 @@ impl PhotoStore for DbPhotoStore {
     fn exists(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(photo_blobs::table.find(sha256))).get_result(conn)
     }
+
+    fn get(&self, conn: &mut DbConnection, sha256: &str) -> QueryResult<Option<(Vec<u8>, Option<String>)>> {
+        photo_bytes(conn, sha256)
+    }
+}
+
+/// Jobs whose signature is this image.
+pub fn jobs_with_signature(conn: &mut DbConnection, sha256: &str) -> QueryResult<Vec<String>> {
+    report_signatures::table
+        .filter(report_signatures::image_sha256.eq(sha256))
+        .select(report_signatures::job_id)
+        .load(conn)
 }
 
 /// Jobs whose report references these photo bytes, with their current technician.

@@ -232,6 +232,34 @@ pub fn store_photo(
     Ok(created)
 }
 
+/// A photo's (or signature image's) bytes for `GET /v1/photos/{sha256}`:
+/// reviewers and admins see every one; a dispatcher one attached to a job in
+/// its scope; a technician its own uploads and those attached to its jobs.
+/// Anything else is 404, as if the bytes did not exist.
+pub fn photo_for(conn: &mut DbConnection, caller: &crate::domain::Caller, sha256: &str) -> Result<Vec<u8>, ApiError> {
+    use crate::domain::Role;
+    use crate::storage::sync::PhotoStore as _;
+    let (bytes, uploaded_by) = store::DbPhotoStore.get(conn, sha256)?.ok_or(ApiError::NotFound)?;
+    let allowed = match caller.role {
+        Role::Reviewer | Role::Admin => true,
+        Role::Technician if uploaded_by.as_deref() == Some(caller.id.as_str()) => true,
+        Role::Technician | Role::Dispatcher => {
+            let mut job_ids: Vec<String> = store::jobs_with_photo(conn, sha256)?.into_iter().map(|(j, _)| j).collect();
+            job_ids.extend(store::jobs_with_signature(conn, sha256)?);
+            let mut any = false;
+            for id in job_ids {
+                if jobs::find_scoped(conn, &id, caller.job_scope())?.is_some() {
+                    any = true;
+                    break;
+                }
+            }
+            any
+        }
+        Role::Customer => false,
+    };
+    if allowed { Ok(bytes) } else { Err(ApiError::NotFound) }
+}
+
 /// Whether `s` names a photo (`PUT /v1/photos/{sha256}`).
 pub fn is_photo_hash(s: &str) -> bool {
     mutation::is_sha256_hex(s)

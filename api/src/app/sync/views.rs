@@ -3,8 +3,8 @@
 
 use mobile_sync::lifecycle::{IncompleteReason, Status};
 use mobile_sync::protocol::{
-    ChecklistItem, ContactView, JobView, LatLon, NoteView, PartQty, PartUseView, PhotoView, RouteStop, RouteView,
-    SignatureView, TechnicianView, VisitView, Window, WorkReport,
+    ChecklistItem, ContactView, JobView, LatLon, NoteView, PartQty, PartUseView, PhotoView, Rework, RouteStop,
+    RouteView, SignatureView, TechnicianView, VisitView, Window, WorkReport,
 };
 use serde_json::json;
 
@@ -43,6 +43,11 @@ pub fn job_view(conn: &mut DbConnection, job: &Job) -> Result<JobView, ApiError>
             reason: v.reason.as_deref().and_then(|s| serde_json::from_value::<IncompleteReason>(json!(s)).ok()),
         })
         .collect();
+    let rework = crate::app::review::rework_for_phone(conn, job)?.map(|r| Rework {
+        reason: r.reason.unwrap_or_default(),
+        visit: u32::try_from(r.visit).unwrap_or(0),
+        returned_at: utc(r.at),
+    });
     let time_on_site_secs =
         r.visits.iter().filter_map(|v| v.departed_at.map(|d| (d - v.arrived_at).num_seconds())).sum();
     Ok(JobView {
@@ -89,6 +94,7 @@ pub fn job_view(conn: &mut DbConnection, job: &Job) -> Result<JobView, ApiError>
             visits,
             time_on_site_secs,
         },
+        rework,
     })
 }
 
