@@ -1,6 +1,7 @@
 //! Use cases, one module per area. Each is a plain function taking a
 //! connection (inside the caller's transaction) and "now"; none knows HTTP.
 
+pub mod accounts;
 pub mod booking;
 pub mod dispatching;
 pub mod explanation;

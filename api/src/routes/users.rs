@@ -5,14 +5,14 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::accounts;
 use crate::auth::{AuthUser, password};
-use crate::db::is_unique_violation;
 use crate::domain::{Role, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::routes::pagination::{self, Page};
 use crate::state::AppState;
-use crate::storage::{self, customers, db_time, orgs, technicians, tokens, users, utc};
+use crate::storage::{db_time, users, utc};
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,103 +78,30 @@ pub async fn create(
     let email = validate::email("email", &b.email)?;
     password::check_policy("password", &b.password)?;
     let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
-    if caller.role == Role::Dispatcher && !matches!(b.role, Role::Dispatcher | Role::Technician) {
-        return Err(ApiError::Forbidden);
-    }
+    // Refuse before spending a password hash on it.
+    accounts::may_create(&caller, b.role)?;
     let plain = b.password.clone();
     let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing failed: {e}")))??;
+    let account = accounts::NewAccount {
+        email,
+        password_hash: hash,
+        role: b.role,
+        name,
+        org_id: b.org_id,
+        technician_id: b.technician_id,
+        customer_id: b.customer_id,
+    };
     let now = db_time(state.now());
-    let user = state
-        .db
-        .write(move |conn| {
-            // Resolve the links the role needs and check the caller manages them.
-            let (org_id, technician_id, customer_id) = match b.role {
-                Role::Admin | Role::Reviewer => {
-                    let root = orgs::root(conn)?.ok_or(ApiError::NotFound)?;
-                    if b.org_id.as_deref().is_some_and(|o| o != root.id) {
-                        return Err(ApiError::invalid(
-                            "org_id",
-                            "admins and reviewers belong to the vendor organisation",
-                        ));
-                    }
-                    (Some(root.id), None, None)
-                }
-                Role::Dispatcher => {
-                    let org_id = b
-                        .org_id
-                        .as_deref()
-                        .ok_or_else(|| ApiError::invalid("org_id", "a dispatcher needs an organisation"))?;
-                    let org =
-                        orgs::find(conn, org_id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
-                    (Some(org.id), None, None)
-                }
-                Role::Technician => {
-                    let tid = b
-                        .technician_id
-                        .as_deref()
-                        .ok_or_else(|| ApiError::invalid("technician_id", "a technician login needs a technician"))?;
-                    let (t, path) = technicians::find_with_org_path(conn, tid)?.ok_or(ApiError::NotFound)?;
-                    if !caller.manages(&path) {
-                        return Err(ApiError::NotFound);
-                    }
-                    (Some(t.org_id), Some(t.id), None)
-                }
-                Role::Customer => {
-                    let card = match b.customer_id.as_deref() {
-                        Some(cid) => Some(customers::find(conn, cid)?.ok_or(ApiError::NotFound)?.id),
-                        None => None,
-                    };
-                    (None, None, card)
-                }
-            };
-            let id = storage::new_id();
-            let inserted = users::insert(
-                conn,
-                &users::NewUser {
-                    id: &id,
-                    email: &email,
-                    password_hash: &hash,
-                    role: b.role,
-                    name: name.as_deref(),
-                    org_id: org_id.as_deref(),
-                    technician_id: technician_id.as_deref(),
-                    customer_id: customer_id.as_deref(),
-                    active: true,
-                    password_changed_at: now,
-                    created_at: now,
-                    updated_at: now,
-                },
-            );
-            match inserted {
-                Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(
-                    "user_exists",
-                    "a user with this e-mail (or for this technician) already exists",
-                    serde_json::json!({"field": "email"}),
-                )),
-                other => other.map_err(ApiError::from),
-            }?;
-            users::find(conn, &id)?.ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let user = state.db.write(move |conn| accounts::create(conn, &caller, account, now)).await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
 /// Loads a user the caller manages.
 async fn find_managed(state: &AppState, caller: &AuthUser, id: String) -> Result<users::User, ApiError> {
     let caller = caller.clone();
-    state
-        .db
-        .run(move |conn| {
-            let (user, path) = users::find_with_org_path(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let visible = caller.role == Role::Admin
-                || caller.id == user.id
-                || (matches!(user.role, Role::Dispatcher | Role::Technician)
-                    && path.is_some_and(|p| caller.manages(&p)));
-            if visible { Ok(user) } else { Err(ApiError::NotFound) }
-        })
-        .await
+    state.db.run(move |conn| accounts::find_managed(conn, &caller, &id)).await
 }
 
 /// The caller's own account.
@@ -270,25 +197,9 @@ pub async fn update(
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let b = body.0;
     let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
-    let target = find_managed(&state, &caller, id.into_inner()).await?;
-    if target.id == caller.id && b.active == Some(false) {
-        return Err(ApiError::invalid("active", "you cannot deactivate yourself"));
-    }
+    let change = accounts::AccountChange { active: b.active, name };
+    let id = id.into_inner();
     let now = db_time(state.now());
-    let user = state
-        .db
-        .write(move |conn| {
-            if let Some(active) = b.active {
-                users::set_active(conn, &target.id, active, now)?;
-                if !active {
-                    tokens::revoke_user(conn, &target.id, now)?;
-                }
-            }
-            if let Some(name) = &name {
-                users::set_name(conn, &target.id, name, now)?;
-            }
-            users::find(conn, &target.id)?.ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let user = state.db.write(move |conn| accounts::update(conn, &caller, &id, change, now)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
