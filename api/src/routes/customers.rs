@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::customers;
 use crate::auth::AuthUser;
 use crate::domain::{JobKind, JobStatus, Role};
 use crate::error::ApiError;
 use crate::routes::jobs::TimeWindow;
 use crate::state::AppState;
-use crate::storage::{customers, jobs, utc};
+use crate::storage::utc;
 
 /// An address the customer booked at.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,12 +54,6 @@ pub struct CustomerCard {
     pub created_at: DateTime<Utc>,
 }
 
-/// How long a customer waited for one job, up to `now` if still waiting.
-fn waited_secs(job: &jobs::Job, now: chrono::NaiveDateTime) -> i64 {
-    let until = job.first_on_site_at.or(job.closed_at).unwrap_or(now);
-    (until - job.created_at).num_seconds().max(0)
-}
-
 /// The client card: contacts, addresses, history and total waiting time.
 /// A dispatcher sees the cards of customers with requests in its scope, and
 /// only those requests; a customer sees its own card (any other is 404).
@@ -88,54 +83,40 @@ pub async fn own_card(state: web::Data<AppState>, caller: AuthUser) -> Result<Ht
 
 async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result<HttpResponse, ApiError> {
     let now = state.now().naive_utc();
-    let card = state
-        .db
-        .run(move |conn| {
-            // A customer's scope is its own card, whatever id it asks for.
-            let own = caller.role == Role::Customer;
-            if own && caller.customer_id.as_deref() != Some(id.as_str()) {
-                return Err(ApiError::NotFound);
-            }
-            let card = customers::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let visible_jobs = jobs::of_customer(conn, &card.id, caller.job_scope())?;
-            let whole_card = own || caller.role == Role::Admin;
-            if !whole_card && visible_jobs.is_empty() {
-                return Err(ApiError::NotFound);
-            }
-            let addresses = customers::addresses(conn, &card.id)?
-                .into_iter()
-                .filter(|a| whole_card || visible_jobs.iter().any(|j| j.address == a.address))
-                .map(|a| AddressView { address: a.address, lat: a.lat, lon: a.lon, last_used_at: utc(a.last_used_at) })
-                .collect();
-            let history: Vec<HistoryItem> = visible_jobs
-                .into_iter()
-                .map(|j| HistoryItem {
-                    waited_secs: waited_secs(&j, now),
-                    window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
-                    created_at: utc(j.created_at),
-                    job_id: j.id,
-                    kind: j.kind,
-                    status: j.status,
-                    problem: j.problem,
-                    address: j.address,
-                })
-                .collect();
-            Ok(CustomerCard {
-                total_waiting_secs: history.iter().map(|h| h.waited_secs).sum(),
-                requests_count: history.len(),
-                history,
-                addresses,
-                id: card.id,
-                name: card.name,
-                phone: card.phone,
-                email: card.email,
-                preferred_address_form: card.preferred_address_form,
-                contracted_org_id: card.contracted_org_id,
-                created_at: utc(card.created_at),
-            })
+    let seen = state.db.run(move |conn| customers::visible_card(conn, &caller, &id)).await?;
+    let addresses = seen
+        .addresses
+        .into_iter()
+        .map(|a| AddressView { address: a.address, lat: a.lat, lon: a.lon, last_used_at: utc(a.last_used_at) })
+        .collect();
+    let history: Vec<HistoryItem> = seen
+        .jobs
+        .into_iter()
+        .map(|j| HistoryItem {
+            waited_secs: customers::waited_secs(&j, now),
+            window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
+            created_at: utc(j.created_at),
+            job_id: j.id,
+            kind: j.kind,
+            status: j.status,
+            problem: j.problem,
+            address: j.address,
         })
-        .await?;
-    Ok(HttpResponse::Ok().json(card))
+        .collect();
+    let card = seen.card;
+    Ok(HttpResponse::Ok().json(CustomerCard {
+        total_waiting_secs: history.iter().map(|h| h.waited_secs).sum(),
+        requests_count: history.len(),
+        history,
+        addresses,
+        id: card.id,
+        name: card.name,
+        phone: card.phone,
+        email: card.email,
+        preferred_address_form: card.preferred_address_form,
+        contracted_org_id: card.contracted_org_id,
+        created_at: utc(card.created_at),
+    }))
 }
 
 /// `PATCH /v1/customers/{id}` body: only the fields to change.
@@ -178,28 +159,10 @@ pub async fn update_card(
         .as_deref()
         .map(|n| crate::domain::validate::text("preferred_address_form", n, crate::domain::validate::MAX_NAME_CHARS))
         .transpose()?;
+    let change = customers::CardChange { name, preferred_address_form: form, contracted_org_id: b.contracted_org_id };
     let now = crate::storage::db_time(state.now());
     let card_id = id.into_inner();
     let path_id = card_id.clone();
-    state
-        .db
-        .write(move |conn| {
-            let card = customers::find(conn, &card_id)?.ok_or(ApiError::NotFound)?;
-            if let Some(Some(org)) = &b.contracted_org_id
-                && crate::storage::orgs::find(conn, org)?.is_none()
-            {
-                return Err(ApiError::invalid("contracted_org_id", "no such organisation"));
-            }
-            customers::update(
-                conn,
-                &card.id,
-                name.as_deref(),
-                form.as_deref(),
-                b.contracted_org_id.as_ref().map(|o| o.as_deref()),
-                now,
-            )?;
-            Ok(())
-        })
-        .await?;
+    state.db.write(move |conn| customers::update_card(conn, &card_id, &change, now)).await?;
     card_response(&state, caller, path_id).await
 }

@@ -1,0 +1,74 @@
+//! The client card: who may see which part of it, and admins' edits.
+//! A customer sees its own card whole; an admin any card whole; a dispatcher
+//! a card only through requests in its scope, and only those requests and
+//! their addresses (DESIGN.md, Visibility).
+
+use chrono::NaiveDateTime;
+
+use crate::app_error::ApiError;
+use crate::db::DbConnection;
+use crate::domain::{Caller, Role};
+use crate::storage::{customers, jobs, orgs};
+
+/// The part of a card the caller may see.
+#[derive(Debug)]
+pub struct VisibleCard {
+    pub card: customers::Customer,
+    pub addresses: Vec<customers::Address>,
+    /// The requests the caller may see, oldest first.
+    pub jobs: Vec<jobs::Job>,
+}
+
+/// How long a customer waited for one job (booking to first arrival, or to
+/// cancellation, or to `now` while still waiting).
+pub fn waited_secs(job: &jobs::Job, now: NaiveDateTime) -> i64 {
+    let until = job.first_on_site_at.or(job.closed_at).unwrap_or(now);
+    (until - job.created_at).num_seconds().max(0)
+}
+
+/// The card as the caller may see it; 404 outside its scope.
+pub fn visible_card(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<VisibleCard, ApiError> {
+    // A customer's scope is its own card, whatever id it asks for.
+    let own = caller.role == Role::Customer;
+    if own && caller.customer_id.as_deref() != Some(id) {
+        return Err(ApiError::NotFound);
+    }
+    let card = customers::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let jobs = jobs::of_customer(conn, &card.id, caller.job_scope())?;
+    let whole_card = own || caller.role == Role::Admin;
+    if !whole_card && jobs.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let addresses = customers::addresses(conn, &card.id)?
+        .into_iter()
+        .filter(|a| whole_card || jobs.iter().any(|j| j.address == a.address))
+        .collect();
+    Ok(VisibleCard { card, addresses, jobs })
+}
+
+/// An admin's edit of a card; `contracted_org_id: Some(None)` removes the contract.
+#[derive(Debug, Default)]
+pub struct CardChange {
+    pub name: Option<String>,
+    pub preferred_address_form: Option<String>,
+    pub contracted_org_id: Option<Option<String>>,
+}
+
+/// Applies an edit (422 `contracted_org_id` for an unknown organisation).
+pub fn update_card(conn: &mut DbConnection, id: &str, change: &CardChange, now: NaiveDateTime) -> Result<(), ApiError> {
+    let card = customers::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    if let Some(Some(org)) = &change.contracted_org_id
+        && orgs::find(conn, org)?.is_none()
+    {
+        return Err(ApiError::invalid("contracted_org_id", "no such organisation"));
+    }
+    customers::update(
+        conn,
+        &card.id,
+        change.name.as_deref(),
+        change.preferred_address_form.as_deref(),
+        change.contracted_org_id.as_ref().map(|o| o.as_deref()),
+        now,
+    )?;
+    Ok(())
+}
