@@ -67,7 +67,7 @@ pub async fn bench_scorecard(args: &ScorecardBenchArgs) -> anyhow::Result<()> {
         other => anyhow::bail!("--backend must be sqlite, postgres or both, not `{other}`"),
     };
     for backend in backends {
-        let (url, cleanup) = throwaway_database(backend, &args.postgres_url)?;
+        let (url, cleanup) = super::throwaway::database("scorecard", backend, &args.postgres_url)?;
         let outcome = run_backend(backend, &url, args).await;
         cleanup();
         let report = outcome.with_context(|| format!("Failed to benchmark scorecards on {backend}"))?;
@@ -78,36 +78,6 @@ pub async fn bench_scorecard(args: &ScorecardBenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-type Cleanup = Box<dyn FnOnce()>;
-
-/// A temporary SQLite file, or a fresh PostgreSQL database on the server at
-/// `postgres_url` (dropped by the cleanup).
-fn throwaway_database(backend: &str, postgres_url: &str) -> anyhow::Result<(String, Cleanup)> {
-    let tag = format!("{}_{}", std::process::id(), Utc::now().timestamp_millis());
-    if backend == "sqlite" {
-        let path = std::env::temp_dir().join(format!("sortie-bench-scorecard-{tag}.sqlite3"));
-        let url = format!("sqlite://{}", path.display());
-        let cleanup = move || {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        };
-        return Ok((url, Box::new(cleanup)));
-    }
-    let name = format!("sortie_bench_scorecard_{tag}");
-    let mut admin = PgConnection::establish(postgres_url).context("Failed to connect to --postgres-url")?;
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-    let cut = postgres_url.rfind('/').unwrap_or(postgres_url.len());
-    let url = format!("{}/{name}", &postgres_url[..cut]);
-    let admin_url = postgres_url.to_owned();
-    let cleanup = move || {
-        if let Ok(mut admin) = PgConnection::establish(&admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
-        }
-    };
-    Ok((url, Box::new(cleanup)))
 }
 
 /// One timed query.

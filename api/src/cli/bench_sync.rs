@@ -64,7 +64,7 @@ pub async fn bench_sync(args: &SyncBenchArgs) -> anyhow::Result<()> {
     };
     let mut failed = false;
     for backend in backends {
-        let (url, cleanup) = throwaway_database(backend, &args.postgres_url)?;
+        let (url, cleanup) = super::throwaway::database("sync", backend, &args.postgres_url)?;
         let outcome = run_backend(backend, &url, args).await;
         cleanup();
         let report = outcome.with_context(|| format!("Failed to benchmark sync on {backend}"))?;
@@ -73,30 +73,6 @@ pub async fn bench_sync(args: &SyncBenchArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(!failed, "the load phase had errors");
     Ok(())
-}
-
-type Cleanup = Box<dyn FnOnce()>;
-
-fn throwaway_database(backend: &str, postgres_url: &str) -> anyhow::Result<(String, Cleanup)> {
-    let tag = format!("{}_{}", std::process::id(), Utc::now().timestamp_millis());
-    if backend == "sqlite" {
-        let path = std::env::temp_dir().join(format!("sortie-bench-sync-{tag}.sqlite3"));
-        let url = format!("sqlite://{}", path.display());
-        let cleanup = move || {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        };
-        return Ok((url, Box::new(cleanup)));
-    }
-    let name = format!("sortie_bench_sync_{tag}");
-    crate::db::create_postgres_database(postgres_url, &name)
-        .context("Failed to create a database at --postgres-url")?;
-    let cut = postgres_url.rfind('/').unwrap_or(postgres_url.len());
-    let url = format!("{}/{name}", &postgres_url[..cut]);
-    let admin_url = postgres_url.to_owned();
-    let cleanup = move || crate::db::drop_postgres_database(&admin_url, &name);
-    Ok((url, Box::new(cleanup)))
 }
 
 /// The figures of one backend.

@@ -3,6 +3,7 @@
 pub mod bench_scorecard;
 pub mod bench_sync;
 pub mod plan;
+mod throwaway;
 
 use std::process::ExitCode;
 
