@@ -135,6 +135,9 @@ expect "tracking ends done" '^\{"stage":"done"'
 expect "the reviewer's queue carries the job" '^\{"items":\[\{"job":\{"id":"[^"]+"[^]]*"status":"in_review"'
 expect "the reviewer approves" '^\{"job_id":"[^"]+","status":"approved"'
 expect "the events show each hop's SLA" '"hops":\[\{"org_id":"[^"]+".*"sla":\{"accept":'
+expect "the survey shows what is rated" '^\{"kind":"home_visit","date":"[0-9-]+","technician_first_name":"Dmitry"'
+expect "the survey answer is taken" '^204$'
+expect "the vendor's scorecard counts the job and the answer" '"jobs_completed":1,.*"nps":\{"score":100(\.0)?,.*"responses":1'
 echo "smoke: the walk-through passed"
 if [[ ${SMOKE_VERBOSE:-0} == 1 ]]; then cat "$TRANSCRIPT"; fi
 

@@ -207,20 +207,27 @@ fn print_banner(config: &Config, app: &Application) {
     // Who is who for the booking below: the demo network is deterministic, and
     // scripts/smoke.sh checks these logins against the README's walk-through.
     println!("\nWalk through the demo (README.md, \"Walk through the demo\", has every command):");
-    println!("  1. customer@demo.sortie books the visit below (Tverskaya 1, Moscow, tomorrow 10:00-12:00)");
+    println!("  1. customer@demo.sortie books the visit below (Tverskaya 1, Moscow, from an hour from now)");
     println!("  2. dispatch offers it to Moscow North Crew, the organisation of the nearest eligible technician;");
     println!("     dispatcher@central-moscow-field-north.demo.sortie accepts it: POST /v1/jobs/{{id}}/accept {{}}");
     println!("     (the vendor's dispatcher@vendor.demo.sortie sees its chain: GET /v1/jobs/{{id}}/events)");
     println!("  3. the technician, Dmitry T22, logs in as tech22@demo.sortie on his phone: POST /v1/devices,");
     println!("     POST /v1/sync/pull, POST /v1/sync/push job.set_status en_route, on_site, completed");
-    println!("  4. the customer follows it at {url}/v1/track/<tracking_token> (no login)");
-    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+    println!(
+        "  4. reviewer@demo.sortie approves the work: GET /v1/reviews, POST /v1/jobs/{{id}}/review {{\"verdict\":\"approve\"}}"
+    );
+    println!("  5. the customer follows it at {url}/v1/track/<tracking_token> (no login) and rates it (survey_url)");
+    // A window in the coming hours: a phone sets off only to a visit of its
+    // local today or of the next 12 hours, so the walk-through works at once.
+    let now = chrono::Utc::now();
+    let start = (now + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:00:00Z");
+    let end = (now + chrono::Duration::hours(14)).format("%Y-%m-%dT%H:00:00Z");
     println!("\nBook a visit as the demo customer (bash):");
     println!(
         "  TOKEN=$(curl -s {url}/v1/auth/login -H 'content-type: application/json' \\\n    -d '{{\"email\":\"customer@demo.sortie\",\"password\":\"demo\"}}' | sed -nE 's/.*\"access_token\":\"([^\"]+)\".*/\\1/p')\n  test -n \"$TOKEN\" || echo 'login failed: no token' >&2"
     );
     println!(
-        "  curl -s {url}/v1/requests -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    -H \"Idempotency-Key: $(date +%s)\" -d '{{\"kind\":\"home_visit\",\"location\":{{\"lat\":55.7558,\"lon\":37.6173}},\"address\":\"Tverskaya 1, Moscow\",\"problem\":\"The cash register does not print receipts\",\"required_skills\":[\"cash_register\"],\"window\":{{\"start\":\"{tomorrow}T10:00:00+03:00\",\"end\":\"{tomorrow}T12:00:00+03:00\"}},\"priority\":\"normal\",\"contact\":{{\"name\":\"Ivan Petrov\",\"phone\":\"+7 916 123-45-67\"}}}}'; echo"
+        "  curl -s {url}/v1/requests -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    -H \"Idempotency-Key: $(date +%s)\" -d '{{\"kind\":\"home_visit\",\"location\":{{\"lat\":55.7558,\"lon\":37.6173}},\"address\":\"Tverskaya 1, Moscow\",\"problem\":\"The cash register does not print receipts\",\"required_skills\":[\"cash_register\"],\"window\":{{\"start\":\"{start}\",\"end\":\"{end}\"}},\"priority\":\"normal\",\"contact\":{{\"name\":\"Ivan Petrov\",\"phone\":\"+7 916 123-45-67\"}}}}'; echo"
     );
     println!("  # then open {url}/v1/track/<tracking_token> from the answer\n");
 }
