@@ -592,7 +592,7 @@ async fn concurrent_writers_during_pulls_never_make_a_pull_miss_a_change(backend
             api::db::write_tx(&mut conn, |c| {
                 let now = chrono::Utc::now().naive_utc();
                 let id = uuid::Uuid::new_v4().to_string();
-                api::storage::sync::insert_note(c, &id, &slow_job, &tech, "written slowly", now)?;
+                api::storage::reports::insert_note(c, &id, &slow_job, &tech, "written slowly", now)?;
                 api::storage::change_log::log_change(
                     c,
                     api::storage::change_log::Change::upsert(api::domain::ChangeEntity::Job, &slow_job, Some(&tech)),

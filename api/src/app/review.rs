@@ -22,8 +22,8 @@ use crate::domain::sla::{self, FixHistory, OfferAnswer, SlaOutcome};
 use crate::domain::{Caller, ChainRole, ChangeEntity, EventType, JobStatus, OfferStatus, Verdict, validate};
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::{self, Job, JobScope};
+use crate::storage::reports::{self, Report};
 use crate::storage::reviews::{self, Review};
-use crate::storage::sync::{self as reports, Report};
 use crate::storage::{db_time, json as stored, new_id, offers, orgs, technicians, utc};
 
 /// Longest review reason.

@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
-use diesel::prelude::*;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 
@@ -299,9 +298,7 @@ fn seed(conn: &mut DbConnection, args: &ScorecardBenchArgs) -> anyhow::Result<Se
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
-    if let DbConnection::Postgres(c) = conn {
-        diesel::sql_query("ANALYZE").execute(c)?;
-    }
+    crate::db::analyze(conn)?;
     let technician = techs.iter().find(|t| t.org_id != vendor.id).unwrap_or(&techs[0]).id.clone();
     Ok(Seeded {
         vendor: vendor.id,

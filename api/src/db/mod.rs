@@ -237,6 +237,16 @@ pub fn ping(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(drop)
 }
 
+/// Refreshes the planner's statistics after a bulk load (PostgreSQL; SQLite
+/// needs nothing).
+pub fn analyze(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl as _;
+    if let DbConnection::Postgres(c) = conn {
+        diesel::sql_query("ANALYZE").execute(c)?;
+    }
+    Ok(())
+}
+
 /// Creates an empty PostgreSQL database `name` through the server at
 /// `admin_url` (benchmarks' throwaway databases). `name` is not quoted: pass
 /// only generated identifiers.

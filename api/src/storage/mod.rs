@@ -10,6 +10,7 @@ pub mod json;
 pub mod offers;
 pub mod orgs;
 pub mod quality;
+pub mod reports;
 pub mod reviews;
 pub mod routes;
 pub mod settings;

@@ -18,7 +18,8 @@ use crate::domain::lifecycle::{self, Actor as By, to_phone};
 use crate::domain::{ChangeEntity, EventType, JobStatus, shift};
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::{self, Actor, Job};
-use crate::storage::sync::{self as store, MutationRecord, PartUse, Photo};
+use crate::storage::reports::{self, PartUse, Photo};
+use crate::storage::sync::{self as store, MutationRecord};
 use crate::storage::{db_time, offers, technicians, utc};
 
 /// A business rule said no: the mutation is answered `rejected` and the batch goes on.
@@ -306,7 +307,8 @@ fn report_change(c: &mut DbConnection, ctx: &PushCtx<'_>, job: &Job, m: &Mutatio
     let tech = ctx.technician_id;
     match m {
         Mutation::AddNote(n) => {
-            if store::insert_note(c, &n.note_id.to_string(), &job.id, tech, &n.text, now)?.is_some_and(|j| j != job.id)
+            if reports::insert_note(c, &n.note_id.to_string(), &job.id, tech, &n.text, now)?
+                .is_some_and(|j| j != job.id)
             {
                 return Err(taken(job, "note"));
             }
@@ -319,7 +321,7 @@ fn report_change(c: &mut DbConnection, ctx: &PushCtx<'_>, job: &Job, m: &Mutatio
                     Some(job_state(job)),
                 ));
             }
-            store::set_checklist(c, &job.id, &s.item, &s.value.to_string(), tech, now)?;
+            reports::set_checklist(c, &job.id, &s.item, &s.value.to_string(), tech, now)?;
         }
         Mutation::AddPart(p) => {
             let row = PartUse {
@@ -331,7 +333,7 @@ fn report_change(c: &mut DbConnection, ctx: &PushCtx<'_>, job: &Job, m: &Mutatio
                 serial: p.serial.as_ref().map(|s| s.trim().to_owned()),
                 at: now,
             };
-            if store::insert_part(c, &row)?.is_some_and(|j| j != job.id) {
+            if reports::insert_part(c, &row)?.is_some_and(|j| j != job.id) {
                 return Err(taken(job, "part use"));
             }
         }
@@ -344,11 +346,11 @@ fn report_change(c: &mut DbConnection, ctx: &PushCtx<'_>, job: &Job, m: &Mutatio
                 taken_at: db_time(ctx.offset.correct(p.taken_at)),
                 at: now,
             };
-            if store::insert_photo(c, &row)?.is_some_and(|j| j != job.id) {
+            if reports::insert_photo(c, &row)?.is_some_and(|j| j != job.id) {
                 return Err(taken(job, "photo"));
             }
         }
-        Mutation::Sign(s) => store::set_signature(c, &job.id, tech, s.signer_name.trim(), &s.image_sha256, now)?,
+        Mutation::Sign(s) => reports::set_signature(c, &job.id, tech, s.signer_name.trim(), &s.image_sha256, now)?,
         Mutation::SetStatus(_) | Mutation::PositionPing(_) => {}
     }
     Ok(())
@@ -398,7 +400,7 @@ fn set_status(
             let new = target;
             step(c, job.status, new, By::Phone)?;
             if to == TargetStatus::OnSite {
-                store::open_visit(c, &job.id, ctx.technician_id, at_db)?;
+                reports::open_visit(c, &job.id, ctx.technician_id, at_db)?;
             }
             jobs::append_event(
                 c,
@@ -410,7 +412,7 @@ fn set_status(
             )?;
         }
         TargetStatus::Completed => {
-            let secs = store::close_visit(c, &job.id, at_db, "completed", None)?;
+            let secs = reports::close_visit(c, &job.id, at_db, "completed", None)?;
             step(c, job.status, JobStatus::Completed, By::Phone)?;
             jobs::append_event(
                 c,
@@ -436,7 +438,7 @@ fn set_status(
         TargetStatus::Incomplete => {
             let reason_text =
                 reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
-            let secs = store::close_visit(c, &job.id, at_db, "incomplete", reason_text.as_deref())?;
+            let secs = reports::close_visit(c, &job.id, at_db, "incomplete", reason_text.as_deref())?;
             step(c, job.status, JobStatus::Incomplete, By::Phone)?;
             jobs::append_event(
                 c,

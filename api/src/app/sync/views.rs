@@ -13,6 +13,7 @@ use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::to_phone;
 use crate::storage::jobs::Job;
+use crate::storage::reports;
 use crate::storage::sync as store;
 use crate::storage::{customers, json, technicians, utc};
 
@@ -22,7 +23,7 @@ fn parts_view(text: &str) -> Result<Vec<PartQty>, ApiError> {
 
 /// The phone's view of an assigned job: the job, the client-card subset, the checklist and the work report.
 pub fn job_view(conn: &mut DbConnection, job: &Job) -> Result<JobView, ApiError> {
-    let r = store::report(conn, &job.id)?;
+    let r = reports::report(conn, &job.id)?;
     let preferred_address_form = customers::preferred_address_form(conn, &job.customer_id)?;
     let checklist = checklist_template(job.kind)
         .iter()
