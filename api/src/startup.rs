@@ -14,10 +14,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::password;
-use crate::demo::{self, DemoSummary};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{Db, DbOptions, write_tx};
+use crate::demo::{self, DemoSummary};
 use crate::error::ApiError;
 use crate::extract::JsonLimit;
 use crate::openapi::ApiDoc;
