@@ -8,7 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Phone, Resp, TestApp, booking, events, hop, review, set_status};
+use api::clock::Clock as _;
+
+use crate::helpers::{Backend, Phone, Resp, TestApp, booking, events, hop, review, set_status, soon};
 
 both_backends!(
     a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_approved_after_a_second_visit,
@@ -93,8 +95,10 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     })
 }
 
-fn probe_booking(skill: &str) -> Value {
+/// A booking needing `skill`, for a window opening within the hour (the phone may set off to it at once).
+fn probe_booking(app: &TestApp, skill: &str) -> Value {
     let mut b = booking();
+    b["window"] = soon(app.clock.now(), 1, 3);
     b["location"] = json!({"lat": LAT, "lon": LON});
     b["required_skills"] = json!([skill]);
     b
@@ -104,7 +108,7 @@ impl Fixture {
     /// Books a `probe` job; dispatch offers it to the fixture's organisation, whose dispatcher accepts it
     /// for technician `tech`. Returns the booking's answer.
     async fn scheduled_job(&self, app: &TestApp, tech: usize) -> anyhow::Result<Resp> {
-        let booked = app.book(&self.customer, &probe_booking("probe"), None).await?;
+        let booked = app.book(&self.customer, &probe_booking(app, "probe"), None).await?;
         anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
         let id = booked.str("id");
         let job = app.get(&format!("/v1/jobs/{id}"), &self.dispatcher).await?;
@@ -463,7 +467,7 @@ async fn a_return_with_redispatch_takes_the_job_off_the_technician_and_dispatche
 
 /// A job nobody can do: it needs a skill no technician has.
 async fn unassignable_job(app: &TestApp, f: &Fixture, skill: &str) -> anyhow::Result<String> {
-    let booked = app.book(&f.customer, &probe_booking(skill), None).await?;
+    let booked = app.book(&f.customer, &probe_booking(app, skill), None).await?;
     anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
     anyhow::ensure!(booked.body["status"] == "unassignable", "{}", booked.body);
     Ok(booked.str("id"))
@@ -526,7 +530,7 @@ async fn a_customer_reschedule_of_an_unassignable_job_dispatches_it_again(backen
     let f = fixture(&app).await?;
     let job = unassignable_job(&app, &f, "rare_probe").await?;
     technician(&app, &f.admin, &f.org, "Rare Tech", "rare_probe", 3.0).await?;
-    let mut window = probe_booking("rare_probe")["window"].clone();
+    let mut window = probe_booking(&app, "rare_probe")["window"].clone();
     for k in ["start", "end"] {
         let t = time(&window[k]) + Duration::days(1);
         window[k] = json!(t.to_rfc3339());
