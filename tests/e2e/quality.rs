@@ -6,14 +6,15 @@
 //! and approved or returned by the vendor's review (`POST /v1/jobs/{id}/review`).
 
 use api::clock::Clock as _;
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Phone, Resp, TestApp, booking, review, set_status, soon};
+use crate::helpers::{Backend, Phone, Resp, TestApp, booking, events, hop, review, set_status, soon};
 
 both_backends!(
+    the_quality_loop_from_booking_to_the_scorecards_runs_through_the_api_and_the_phone,
     scorecards_of_technician_org_parent_and_vendor_show_the_figures_computed_by_hand,
     a_survey_is_issued_on_approval_read_without_personal_data_answered_once_and_expires,
     bad_survey_answers_are_refused_and_change_nothing,
@@ -157,12 +158,151 @@ async fn visit(phone: &mut Phone<'_>, job: &str) -> anyhow::Result<()> {
     phone.push(&[set_status(job, "en_route"), set_status(job, "on_site"), set_status(job, "completed")]).await
 }
 
+/// The local date in Krasnoyarsk (UTC+7 all year), the time zone of the test network's organisations.
+fn krasnoyarsk_today(app: &TestApp) -> NaiveDate {
+    (app.clock.now() + Duration::hours(7)).date_naive()
+}
+
 fn answer(nps: i64, csat: i64, ces: i64, comment: Option<&str>) -> Value {
     let mut v = json!({"nps": nps, "csat": csat, "ces": ces});
     if let Some(c) = comment {
         v["comment"] = json!(c);
     }
     v
+}
+
+/// Issue #15's loop, one job from booking to the scorecards: returned once by the review, fixed at the
+/// second visit, approved, and rated by the customer (NPS 10, CSAT 5, CES 2).
+async fn the_quality_loop_from_booking_to_the_scorecards_runs_through_the_api_and_the_phone(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: vendor → partner A → sub-partner A1 with technician Olga (Krasnoyarsk); sibling partner B.
+    let app = TestApp::spawn(backend).await?;
+    let n = network(&app).await?;
+    let mut phone = n.phone(&app).await?;
+
+    // Book → dispatch → accept: the customer books; dispatch offers the job to A1, whose dispatcher accepts.
+    let booked = app.book(&n.customer, &n.booking(&app), None).await?;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let (job, tracking) = (booked.str("id"), format!("/v1/track/{}", booked.str("tracking_token")));
+    let offered = app.get(&format!("/v1/jobs/{job}"), &n.dispatcher_a1).await?;
+    assert_eq!(offered.body["status"], "offered", "{}", offered.body);
+    assert_eq!(offered.body["offer"]["org_id"], n.a1.as_str(), "{}", offered.body);
+    let accepted =
+        app.post(&format!("/v1/jobs/{job}/accept"), &n.dispatcher_a1, &json!({"technician_id": n.tech})).await?;
+    assert_eq!((accepted.status, accepted.body["status"].clone()), (StatusCode::OK, json!("scheduled")));
+    assert_eq!(phone.pull_job(&job).await?["status"], "scheduled");
+
+    // First visit: the phone sets off, arrives and completes; the job waits for the review. No survey yet.
+    visit(&mut phone, &job).await?;
+    let seen = app.get(&format!("/v1/jobs/{job}"), &n.reviewer).await?;
+    assert_eq!((seen.body["status"].clone(), seen.body["visits"].clone()), (json!("in_review"), json!(1)));
+    assert_eq!(n.survey_token(&app, &job).await?, None, "no survey before approval");
+
+    // The review returns it; the phone pulls it back, scheduled, with the reason and an open report.
+    let reason = "The receipt printer still jams: replace the roller too";
+    let r = review(&app, &n.reviewer, &job, json!({"verdict": "return", "reason": reason})).await?;
+    assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("scheduled")), "{}", r.body);
+    let on_phone = phone.pull_job(&job).await?;
+    assert_eq!(on_phone["status"], "scheduled", "{on_phone}");
+    assert_eq!(on_phone["rework"]["reason"], reason, "{on_phone}");
+    assert_eq!(on_phone["rework"]["visit"], 1, "{on_phone}");
+    assert_eq!(on_phone["report"]["locked"], false, "{on_phone}");
+    assert_eq!(n.survey_token(&app, &job).await?, None, "a return issues no survey");
+
+    // Second visit, completed; the review approves it.
+    visit(&mut phone, &job).await?;
+    let on_phone = phone.pull_job(&job).await?;
+    assert_eq!(on_phone["status"], "in_review", "{on_phone}");
+    assert_eq!(on_phone["report"]["visits"].as_array().map(Vec::len), Some(2), "{on_phone}");
+    let first_day = krasnoyarsk_today(&app);
+    let approved = n.approve(&app, &job).await?;
+    assert_eq!(approved.body["review"]["visit"], 2, "{}", approved.body);
+    let seen = app.get(&format!("/v1/jobs/{job}"), &n.reviewer).await?;
+    assert_eq!((seen.body["status"].clone(), seen.body["visits"].clone()), (json!("approved"), json!(2)));
+
+    // The survey link shows on the customer's request and on the tracking view, now; not to the network.
+    let token = n.survey_token(&app, &job).await?.expect("a survey is issued on approval");
+    let track = app.call(Method::GET, &tracking, None, None).await?;
+    assert_eq!(track.body["survey_url"], format!("/survey/{token}"), "{}", track.body);
+    let theirs = app.get(&format!("/v1/requests/{job}"), &n.dispatcher_a1).await?;
+    assert_eq!((theirs.status, theirs.body["survey_url"].clone()), (StatusCode::OK, Value::Null));
+
+    // The customer answers through the link.
+    let survey = app.call(Method::GET, &format!("/v1/surveys/{token}"), None, None).await?;
+    assert_eq!(survey.body["technician_first_name"], "Olga", "{}", survey.body);
+    let comment = "Second visit fixed it: the roller was worn";
+    let r =
+        app.call(Method::POST, &format!("/v1/surveys/{token}"), None, Some(&answer(10, 5, 2, Some(comment)))).await?;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let last_day = krasnoyarsk_today(&app);
+
+    // SLA per hop: the return misses first-time fix for A1, which took the offer and did the work, for the
+    // vendor (the contractor) and for every organisation between them: all are answerable for the visit.
+    let ev = events(&app, &n.reviewer, &job).await?;
+    assert_eq!(hop(&ev, &n.a1)["sla"]["first_time_fix"], "missed", "{ev}");
+    assert_eq!(hop(&ev, &n.vendor)["sla"]["first_time_fix"], "missed", "{ev}");
+    for h in ev["hops"].as_array().into_iter().flatten() {
+        assert_eq!(h["sla"]["first_time_fix"], "missed", "{h}");
+    }
+
+    // Scorecards over the local days of the approval and the answer (A1's time zone), by hand:
+    // 1 job approved after 2 visits; first-time fix 0 of 1; rework 1 of 1;
+    // NPS (1 promoter − 0 detractors) / 1 response = 100; CSAT 1 of 1 answers 4–5 = 100; CES 2 / 1 = 2.
+    let period = format!("from={first_day}&to={}", last_day + Duration::days(1));
+    let cards = [
+        ("technician", format!("/v1/technicians/{}/scorecard?{period}", n.tech), &n.dispatcher_a1),
+        ("A1", format!("/v1/orgs/{}/scorecard?{period}", n.a1), &n.dispatcher_a1),
+        ("partner A", format!("/v1/orgs/{}/scorecard?{period}", n.a), &n.dispatcher_a),
+        ("vendor", format!("/v1/orgs/{}/scorecard?{period}", n.vendor), &n.admin),
+    ];
+    for (who, path, token) in cards {
+        let r = app.get(&path, token).await?;
+        assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
+        let s = &r.body;
+        assert_eq!((s["from"].clone(), s["jobs_completed"].clone()), (json!(first_day), json!(1)), "{who}: {s}");
+        assert_eq!(s["visits"], 2, "{who}: {s}");
+        assert_eq!(s["first_time_fix_rate"], 0.0, "{who}: {s}");
+        assert_eq!(s["counts"]["first_time_fix"], json!({"count": 0, "of": 1}), "{who}: {s}");
+        assert_eq!(s["rework_rate"], 1.0, "{who}: {s}");
+        assert_eq!(s["counts"]["rework"], json!({"count": 1, "of": 1}), "{who}: {s}");
+        let nps = json!({"score": 100.0, "promoters": 1, "passives": 0, "detractors": 0, "responses": 1});
+        assert_eq!(s["nps"], nps, "{who}: {s}");
+        assert_eq!(s["csat"], json!({"score": 100.0, "responses": 1}), "{who}: {s}");
+        assert_eq!(s["ces"], json!({"average": 2.0, "responses": 1}), "{who}: {s}");
+    }
+
+    // The Service section of the job's partners lists the comment, with the job and the technician's first name.
+    for (org, token) in [(&n.a1, &n.dispatcher_a1), (&n.a, &n.dispatcher_a)] {
+        let r = app.get(&format!("/v1/orgs/{org}/service?{period}"), token).await?;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["scorecard"]["jobs_completed"], 1, "{}", r.body);
+        let items = &r.body["comments"]["items"];
+        assert_eq!(items.as_array().map(Vec::len), Some(1), "{}", r.body);
+        assert_eq!(items[0]["comment"], comment);
+        assert_eq!(items[0]["job_id"], job.as_str());
+        assert_eq!(items[0]["technician_first_name"], "Olga");
+    }
+
+    // Sibling partner B: 404 on A's (and A1's) Service section, and none of it in its own.
+    for org in [&n.a, &n.a1] {
+        let r = app.get(&format!("/v1/orgs/{org}/service"), &n.dispatcher_b).await?;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", r.body);
+    }
+    let own = app.get(&format!("/v1/orgs/{}/service?{period}", n.b), &n.dispatcher_b).await?;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let s = &own.body["scorecard"];
+    assert_eq!((s["jobs_completed"].clone(), s["visits"].clone()), (json!(0), json!(0)), "{s}");
+    assert_eq!((s["first_time_fix_rate"].clone(), s["rework_rate"].clone()), (Value::Null, Value::Null), "{s}");
+    assert_eq!((s["nps"]["responses"].clone(), s["nps"]["score"].clone()), (json!(0), Value::Null), "{s}");
+    assert_eq!(own.body["children"], json!([]));
+    assert_eq!(own.body["technicians"], json!([]));
+    assert_eq!(own.body["comments"]["items"], json!([]));
+    let text = own.body.to_string();
+    for theirs in [comment, job.as_str(), n.tech.as_str(), "Olga"] {
+        assert!(!text.contains(theirs), "{theirs} in B's own section: {text}");
+    }
+    Ok(())
 }
 
 async fn scorecards_of_technician_org_parent_and_vendor_show_the_figures_computed_by_hand(
