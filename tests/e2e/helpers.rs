@@ -393,6 +393,15 @@ impl TestApp {
         self.login_pair(email).await.map(|(access, _)| access)
     }
 
+    /// Signs in with a given password; returns the access token.
+    pub async fn login_with(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let r = self
+            .call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": password})))
+            .await?;
+        anyhow::ensure!(r.status == StatusCode::OK, "login of {email} failed: {} {}", r.status, r.body);
+        Ok(r.str("access_token"))
+    }
+
     /// Signs in; returns the access and refresh tokens.
     pub async fn login_pair(&self, email: &str) -> anyhow::Result<(String, String)> {
         let r = self
@@ -480,4 +489,110 @@ pub fn booking() -> Value {
         "priority": "normal",
         "contact": {"name": "Ivan Petrov", "phone": "+7 916 123-45-67"}
     })
+}
+
+/// A booking window from `from_h` to `to_h` hours after `now` (pass the app's clock): a phone may
+/// set off to it at once (`en_route` is refused `not_today` for a window days or a local day away).
+pub fn soon(now: chrono::DateTime<chrono::Utc>, from_h: i64, to_h: i64) -> Value {
+    let at = |h| (now + chrono::Duration::hours(h)).to_rfc3339();
+    json!({"start": at(from_h), "end": at(to_h)})
+}
+
+/// A minimal technician's phone on the sync protocol: a device, the next seq, and the last pull's cursor.
+pub struct Phone<'a> {
+    app: &'a TestApp,
+    token: String,
+    pub device_id: String,
+    seq: u64,
+    cursor: Option<String>,
+}
+
+impl<'a> Phone<'a> {
+    /// Registers a device (`POST /v1/devices`) for the technician signed in with `token`.
+    pub async fn register(app: &'a TestApp, token: &str) -> anyhow::Result<Phone<'a>> {
+        let r = app
+            .post("/v1/devices", token, &json!({"platform": "android", "push_token": "fcm", "app_version": "1.0.0"}))
+            .await?;
+        anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+        Ok(Phone { app, token: token.to_owned(), device_id: r.str("device_id"), seq: 0, cursor: None })
+    }
+
+    /// Pushes mutations `(name, args)` in one batch; every one must be applied.
+    pub async fn push(&mut self, mutations: &[(&str, Value)]) -> anyhow::Result<()> {
+        let batch: Vec<Value> = mutations
+            .iter()
+            .map(|(name, args)| {
+                self.seq += 1;
+                json!({"seq": self.seq, "id": uuid::Uuid::new_v4(), "name": name, "args": args})
+            })
+            .collect();
+        let r = self
+            .app
+            .post("/v1/sync/push", &self.token, &json!({"device_id": self.device_id, "mutations": batch}))
+            .await?;
+        anyhow::ensure!(r.status == StatusCode::OK, "push: {}", r.body);
+        for res in r.body["results"].as_array().into_iter().flatten() {
+            anyhow::ensure!(res["status"] == "applied", "not applied: {res}");
+        }
+        Ok(())
+    }
+
+    /// Pulls everything since the last cursor; returns the job upserts and deletes by id (latest wins).
+    pub async fn pull(&mut self) -> anyhow::Result<std::collections::HashMap<String, Value>> {
+        let mut jobs = std::collections::HashMap::new();
+        for _ in 0..100 {
+            let r = self
+                .app
+                .post(
+                    "/v1/sync/pull",
+                    &self.token,
+                    &json!({"device_id": self.device_id, "cursor": self.cursor, "limit": 100}),
+                )
+                .await?;
+            anyhow::ensure!(r.status == StatusCode::OK, "pull: {}", r.body);
+            for c in r.body["changes"].as_array().into_iter().flatten().filter(|c| c["entity"] == "job") {
+                let v = if c["op"] == "delete" { json!("deleted") } else { c["data"].clone() };
+                jobs.insert(c["id"].as_str().unwrap_or_default().to_owned(), v);
+            }
+            self.cursor = r.body["cursor"].as_str().map(str::to_owned);
+            if r.body["has_more"] != true {
+                return Ok(jobs);
+            }
+        }
+        anyhow::bail!("pull never finished")
+    }
+
+    /// Pulls until the job shows up (on PostgreSQL a pull waits for transactions still running anywhere on
+    /// the server, so a change may take a round or two); returns its latest view, or `"deleted"`.
+    pub async fn pull_job(&mut self, job: &str) -> anyhow::Result<Value> {
+        for _ in 0..100 {
+            if let Some(v) = self.pull().await?.remove(job) {
+                return Ok(v);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the phone never saw job {job} change")
+    }
+}
+
+/// The phone's `job.set_status` mutation.
+pub fn set_status(job: &str, s: &str) -> (&'static str, Value) {
+    ("job.set_status", json!({"job_id": job, "status": s}))
+}
+
+/// A review verdict: `POST /v1/jobs/{job}/review`.
+pub async fn review(app: &TestApp, token: &str, job: &str, body: Value) -> anyhow::Result<Resp> {
+    app.post(&format!("/v1/jobs/{job}/review"), token, &body).await
+}
+
+/// A job's events with each hop's SLA outcomes (`GET /v1/jobs/{job}/events`).
+pub async fn events(app: &TestApp, token: &str, job: &str) -> anyhow::Result<Value> {
+    let r = app.get(&format!("/v1/jobs/{job}/events?limit=200"), token).await?;
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+    Ok(r.body)
+}
+
+/// The hop of organisation `org` in [`events`]' answer, or `Null`.
+pub fn hop<'v>(events: &'v Value, org: &str) -> &'v Value {
+    events["hops"].as_array().and_then(|h| h.iter().find(|h| h["org_id"] == org)).unwrap_or(&Value::Null)
 }

@@ -1,26 +1,20 @@
-//! The quality loop end to end: surveys issued on approval (or completion),
-//! read and answered once through their link; scorecards of a technician,
-//! its organisation, the parent partner and the vendor with figures computed
-//! by hand; the partners' Service section, scoped to their subtree.
-//!
-//! The vendor review (`POST /v1/jobs/{id}/review`) is not built yet: these
-//! tests drive a job to `in_review` through the real API and phone protocol,
-//! then approve it in SQL and call `api::app::quality::job_approved` in the
-//! same transaction, exactly where the review will. A return for rework is
-//! likewise written as its `review_returned` event. The review's own e2e
-//! test will cover the real path.
+//! The quality loop end to end, through the real HTTP API and the phone
+//! protocol: surveys issued on approval (or completion), read and answered
+//! once through their link; scorecards of a technician, its organisation, the
+//! parent partner and the vendor with figures computed by hand; the partners'
+//! Service section, scoped to their subtree. Jobs are completed on the phone
+//! and approved or returned by the vendor's review (`POST /v1/jobs/{id}/review`).
 
 use api::clock::Clock as _;
-use api::domain::{EventType, JobStatus};
-use api::storage::{db_time, jobs};
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, booking};
+use crate::helpers::{Backend, Phone, Resp, TestApp, booking, events, hop, review, set_status, soon};
 
 both_backends!(
+    the_quality_loop_from_booking_to_the_scorecards_runs_through_the_api_and_the_phone,
     scorecards_of_technician_org_parent_and_vendor_show_the_figures_computed_by_hand,
     a_survey_is_issued_on_approval_read_without_personal_data_answered_once_and_expires,
     bad_survey_answers_are_refused_and_change_nothing,
@@ -38,6 +32,7 @@ const SKILL: &str = "quality_probe";
 /// sibling partner B. A dispatcher in each.
 struct Network {
     admin: String,
+    reviewer: String,
     customer: String,
     vendor: String,
     a: String,
@@ -48,14 +43,6 @@ struct Network {
     dispatcher_a: String,
     dispatcher_a1: String,
     dispatcher_b: String,
-}
-
-async fn login(app: &TestApp, email: &str) -> anyhow::Result<String> {
-    let r = app
-        .call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": "probe-password"})))
-        .await?;
-    anyhow::ensure!(r.status == StatusCode::OK, "login {email}: {}", r.body);
-    Ok(r.str("access_token"))
 }
 
 async fn org(app: &TestApp, admin: &str, parent: &str, name: &str) -> anyhow::Result<String> {
@@ -73,7 +60,7 @@ async fn user(app: &TestApp, admin: &str, email: &str, extra: Value) -> anyhow::
     }
     let r = app.post("/v1/users", admin, &body).await?;
     anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
-    login(app, email).await
+    app.login_with(email, "probe-password").await
 }
 
 async fn network(app: &TestApp) -> anyhow::Result<Network> {
@@ -99,16 +86,36 @@ async fn network(app: &TestApp) -> anyhow::Result<Network> {
     let dispatcher_a1 = user(app, &admin, "q-a1@probe.example", json!({"role": "dispatcher", "org_id": a1})).await?;
     let dispatcher_b = user(app, &admin, "q-b@probe.example", json!({"role": "dispatcher", "org_id": b})).await?;
     let customer = app.login("customer@demo.sortie").await?;
-    Ok(Network { admin, customer, vendor, a, a1, b, tech, tech_token, dispatcher_a, dispatcher_a1, dispatcher_b })
+    let reviewer = app.login("reviewer@demo.sortie").await?;
+    Ok(Network {
+        admin,
+        reviewer,
+        customer,
+        vendor,
+        a,
+        a1,
+        b,
+        tech,
+        tech_token,
+        dispatcher_a,
+        dispatcher_a1,
+        dispatcher_b,
+    })
 }
 
 impl Network {
-    /// Books a job only our technician can do and has A1's dispatcher accept it for them.
-    async fn scheduled_job(&self, app: &TestApp) -> anyhow::Result<String> {
+    /// A booking only our technician can do, for a window opening within the hour (the phone may set off to it).
+    fn booking(&self, app: &TestApp) -> Value {
         let mut b = booking();
         b["location"] = json!({"lat": LAT, "lon": LON});
         b["required_skills"] = json!([SKILL]);
-        let booked = app.book(&self.customer, &b, None).await?;
+        b["window"] = soon(app.clock.now(), 1, 3);
+        b
+    }
+
+    /// Books a job only our technician can do and has A1's dispatcher accept it for them.
+    async fn scheduled_job(&self, app: &TestApp) -> anyhow::Result<String> {
+        let booked = app.book(&self.customer, &self.booking(app), None).await?;
         anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
         let id = booked.str("id");
         let r = app
@@ -118,89 +125,42 @@ impl Network {
         Ok(id)
     }
 
-    /// The technician's phone reports the visit: on the way, on site, completed (→ `in_review`).
-    async fn complete(&self, app: &TestApp, job: &str) -> anyhow::Result<()> {
-        let d = app
-            .post(
-                "/v1/devices",
-                &self.tech_token,
-                &json!({"platform": "android", "push_token": "fcm-token", "app_version": "1.4.0"}),
-            )
-            .await?;
-        anyhow::ensure!(d.status == StatusCode::CREATED, "{}", d.body);
-        let mutations: Vec<Value> = ["en_route", "on_site", "completed"]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                json!({"seq": i + 1, "id": uuid::Uuid::new_v4().to_string(), "name": "job.set_status",
-                    "args": {"job_id": job, "status": s}})
-            })
-            .collect();
-        let r = app
-            .post("/v1/sync/push", &self.tech_token, &json!({"device_id": d.str("device_id"), "mutations": mutations}))
-            .await?;
-        anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
-        for result in r.body["results"].as_array().into_iter().flatten() {
-            anyhow::ensure!(result["status"] == "applied", "{}", r.body);
-        }
-        Ok(())
+    /// The technician's phone.
+    async fn phone<'a>(&self, app: &'a TestApp) -> anyhow::Result<Phone<'a>> {
+        Phone::register(app, &self.tech_token).await
+    }
+
+    /// The reviewer approves the job (`in_review` → `approved`).
+    async fn approve(&self, app: &TestApp, job: &str) -> anyhow::Result<Resp> {
+        let r = review(app, &self.reviewer, job, json!({"verdict": "approve"})).await?;
+        anyhow::ensure!(r.status == StatusCode::OK && r.body["status"] == "approved", "{}", r.body);
+        Ok(r)
     }
 
     /// A job scheduled, completed on the phone and approved.
     async fn approved_job(&self, app: &TestApp) -> anyhow::Result<String> {
         let job = self.scheduled_job(app).await?;
-        self.complete(app, &job).await?;
-        approve(app, &job).await?;
+        visit(&mut self.phone(app).await?, &job).await?;
+        self.approve(app, &job).await?;
         Ok(job)
+    }
+
+    /// The job's survey token as the customer sees it: `survey_url` of `GET /v1/requests/{id}`.
+    async fn survey_token(&self, app: &TestApp, job: &str) -> anyhow::Result<Option<String>> {
+        let r = app.get(&format!("/v1/requests/{job}"), &self.customer).await?;
+        anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+        Ok(r.body["survey_url"].as_str().map(|u| u.strip_prefix("/survey/").unwrap_or(u).to_owned()))
     }
 }
 
-/// Stands in for the review's approval: `in_review` → `approved` and
-/// `job_approved` in one transaction (no review API exists yet).
-async fn approve(app: &TestApp, job: &str) -> anyhow::Result<()> {
-    let job = job.to_owned();
-    let now = app.clock.now();
-    app.with_db(move |conn| {
-        Ok(api::db::write_tx(conn, |conn| {
-            let step = api::domain::lifecycle::check(
-                JobStatus::InReview,
-                JobStatus::Approved,
-                api::domain::lifecycle::Actor::Reviewer,
-            )
-            .expect("the review may approve");
-            let moved = jobs::set_status(conn, &job, step, db_time(now))?;
-            assert!(moved, "job {job} was not in review");
-            let actor = jobs::Actor { user_id: None, org_id: None };
-            jobs::append_event(
-                conn,
-                &job,
-                EventType::ReviewApproved,
-                actor,
-                &json!({"status": "approved"}),
-                db_time(now),
-            )?;
-            api::app::quality::job_approved(conn, &job, now)
-        })?)
-    })
-    .await
+/// One visit on the phone: on the way, on site, completed (→ `in_review`).
+async fn visit(phone: &mut Phone<'_>, job: &str) -> anyhow::Result<()> {
+    phone.push(&[set_status(job, "en_route"), set_status(job, "on_site"), set_status(job, "completed")]).await
 }
 
-/// Stands in for a review that returned the work once (its event is what the roll-up counts).
-async fn record_return(app: &TestApp, job: &str) -> anyhow::Result<()> {
-    let job = job.to_owned();
-    let now = db_time(app.clock.now());
-    app.with_db(move |conn| {
-        let actor = jobs::Actor { user_id: None, org_id: None };
-        jobs::append_event(conn, &job, EventType::ReviewReturned, actor, &json!({"reason": "photo missing"}), now)?;
-        Ok(())
-    })
-    .await
-}
-
-/// The job's survey token, read from the database (the notifications issue sends it by SMS/e-mail).
-async fn survey_token(app: &TestApp, job: &str) -> anyhow::Result<Option<String>> {
-    let job = job.to_owned();
-    app.with_db(move |conn| Ok(api::storage::quality::find_by_job(conn, &job)?.map(|s| s.token))).await
+/// The local date in Krasnoyarsk (UTC+7 all year), the time zone of the test network's organisations.
+fn krasnoyarsk_today(app: &TestApp) -> NaiveDate {
+    (app.clock.now() + Duration::hours(7)).date_naive()
 }
 
 fn answer(nps: i64, csat: i64, ces: i64, comment: Option<&str>) -> Value {
@@ -211,22 +171,166 @@ fn answer(nps: i64, csat: i64, ces: i64, comment: Option<&str>) -> Value {
     v
 }
 
+/// Issue #15's loop, one job from booking to the scorecards: returned once by the review, fixed at the
+/// second visit, approved, and rated by the customer (NPS 10, CSAT 5, CES 2).
+async fn the_quality_loop_from_booking_to_the_scorecards_runs_through_the_api_and_the_phone(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: vendor → partner A → sub-partner A1 with technician Olga (Krasnoyarsk); sibling partner B.
+    let app = TestApp::spawn(backend).await?;
+    let n = network(&app).await?;
+    let mut phone = n.phone(&app).await?;
+
+    // Book → dispatch → accept: the customer books; dispatch offers the job to A1, whose dispatcher accepts.
+    let booked = app.book(&n.customer, &n.booking(&app), None).await?;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    let (job, tracking) = (booked.str("id"), format!("/v1/track/{}", booked.str("tracking_token")));
+    let offered = app.get(&format!("/v1/jobs/{job}"), &n.dispatcher_a1).await?;
+    assert_eq!(offered.body["status"], "offered", "{}", offered.body);
+    assert_eq!(offered.body["offer"]["org_id"], n.a1.as_str(), "{}", offered.body);
+    let accepted =
+        app.post(&format!("/v1/jobs/{job}/accept"), &n.dispatcher_a1, &json!({"technician_id": n.tech})).await?;
+    assert_eq!((accepted.status, accepted.body["status"].clone()), (StatusCode::OK, json!("scheduled")));
+    assert_eq!(phone.pull_job(&job).await?["status"], "scheduled");
+
+    // First visit: the phone sets off, arrives and completes; the job waits for the review. No survey yet.
+    visit(&mut phone, &job).await?;
+    let seen = app.get(&format!("/v1/jobs/{job}"), &n.reviewer).await?;
+    assert_eq!((seen.body["status"].clone(), seen.body["visits"].clone()), (json!("in_review"), json!(1)));
+    assert_eq!(n.survey_token(&app, &job).await?, None, "no survey before approval");
+
+    // The review returns it; the phone pulls it back, scheduled, with the reason and an open report.
+    let reason = "The receipt printer still jams: replace the roller too";
+    let r = review(&app, &n.reviewer, &job, json!({"verdict": "return", "reason": reason})).await?;
+    assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("scheduled")), "{}", r.body);
+    let on_phone = phone.pull_job(&job).await?;
+    assert_eq!(on_phone["status"], "scheduled", "{on_phone}");
+    assert_eq!(on_phone["rework"]["reason"], reason, "{on_phone}");
+    assert_eq!(on_phone["rework"]["visit"], 1, "{on_phone}");
+    assert_eq!(on_phone["report"]["locked"], false, "{on_phone}");
+    assert_eq!(n.survey_token(&app, &job).await?, None, "a return issues no survey");
+
+    // Second visit, completed; the review approves it.
+    visit(&mut phone, &job).await?;
+    let on_phone = phone.pull_job(&job).await?;
+    assert_eq!(on_phone["status"], "in_review", "{on_phone}");
+    assert_eq!(on_phone["report"]["visits"].as_array().map(Vec::len), Some(2), "{on_phone}");
+    let first_day = krasnoyarsk_today(&app);
+    let approved = n.approve(&app, &job).await?;
+    assert_eq!(approved.body["review"]["visit"], 2, "{}", approved.body);
+    let seen = app.get(&format!("/v1/jobs/{job}"), &n.reviewer).await?;
+    assert_eq!((seen.body["status"].clone(), seen.body["visits"].clone()), (json!("approved"), json!(2)));
+
+    // The survey link shows on the customer's request and on the tracking view, now; not to the network.
+    let token = n.survey_token(&app, &job).await?.expect("a survey is issued on approval");
+    let track = app.call(Method::GET, &tracking, None, None).await?;
+    assert_eq!(track.body["survey_url"], format!("/survey/{token}"), "{}", track.body);
+    let theirs = app.get(&format!("/v1/requests/{job}"), &n.dispatcher_a1).await?;
+    assert_eq!((theirs.status, theirs.body["survey_url"].clone()), (StatusCode::OK, Value::Null));
+
+    // The customer answers through the link.
+    let survey = app.call(Method::GET, &format!("/v1/surveys/{token}"), None, None).await?;
+    assert_eq!(survey.body["technician_first_name"], "Olga", "{}", survey.body);
+    let comment = "Second visit fixed it: the roller was worn";
+    let r =
+        app.call(Method::POST, &format!("/v1/surveys/{token}"), None, Some(&answer(10, 5, 2, Some(comment)))).await?;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let last_day = krasnoyarsk_today(&app);
+
+    // SLA per hop: the return misses first-time fix for A1, which took the offer and did the work, for the
+    // vendor (the contractor) and for every organisation between them: all are answerable for the visit.
+    let ev = events(&app, &n.reviewer, &job).await?;
+    assert_eq!(hop(&ev, &n.a1)["sla"]["first_time_fix"], "missed", "{ev}");
+    assert_eq!(hop(&ev, &n.vendor)["sla"]["first_time_fix"], "missed", "{ev}");
+    for h in ev["hops"].as_array().into_iter().flatten() {
+        assert_eq!(h["sla"]["first_time_fix"], "missed", "{h}");
+    }
+
+    // Scorecards over the local days of the approval and the answer (A1's time zone), by hand:
+    // 1 job approved after 2 visits; first-time fix 0 of 1; rework 1 of 1;
+    // NPS (1 promoter − 0 detractors) / 1 response = 100; CSAT 1 of 1 answers 4–5 = 100; CES 2 / 1 = 2.
+    let period = format!("from={first_day}&to={}", last_day + Duration::days(1));
+    let cards = [
+        ("technician", format!("/v1/technicians/{}/scorecard?{period}", n.tech), &n.dispatcher_a1),
+        ("A1", format!("/v1/orgs/{}/scorecard?{period}", n.a1), &n.dispatcher_a1),
+        ("partner A", format!("/v1/orgs/{}/scorecard?{period}", n.a), &n.dispatcher_a),
+        ("vendor", format!("/v1/orgs/{}/scorecard?{period}", n.vendor), &n.admin),
+    ];
+    for (who, path, token) in cards {
+        let r = app.get(&path, token).await?;
+        assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
+        let s = &r.body;
+        assert_eq!((s["from"].clone(), s["jobs_completed"].clone()), (json!(first_day), json!(1)), "{who}: {s}");
+        assert_eq!(s["visits"], 2, "{who}: {s}");
+        assert_eq!(s["first_time_fix_rate"], 0.0, "{who}: {s}");
+        assert_eq!(s["counts"]["first_time_fix"], json!({"count": 0, "of": 1}), "{who}: {s}");
+        assert_eq!(s["rework_rate"], 1.0, "{who}: {s}");
+        assert_eq!(s["counts"]["rework"], json!({"count": 1, "of": 1}), "{who}: {s}");
+        let nps = json!({"score": 100.0, "promoters": 1, "passives": 0, "detractors": 0, "responses": 1});
+        assert_eq!(s["nps"], nps, "{who}: {s}");
+        assert_eq!(s["csat"], json!({"score": 100.0, "responses": 1}), "{who}: {s}");
+        assert_eq!(s["ces"], json!({"average": 2.0, "responses": 1}), "{who}: {s}");
+    }
+
+    // The Service section of the job's partners lists the comment, with the job and the technician's first name.
+    for (org, token) in [(&n.a1, &n.dispatcher_a1), (&n.a, &n.dispatcher_a)] {
+        let r = app.get(&format!("/v1/orgs/{org}/service?{period}"), token).await?;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["scorecard"]["jobs_completed"], 1, "{}", r.body);
+        let items = &r.body["comments"]["items"];
+        assert_eq!(items.as_array().map(Vec::len), Some(1), "{}", r.body);
+        assert_eq!(items[0]["comment"], comment);
+        assert_eq!(items[0]["job_id"], job.as_str());
+        assert_eq!(items[0]["technician_first_name"], "Olga");
+    }
+
+    // Sibling partner B: 404 on A's (and A1's) Service section, and none of it in its own.
+    for org in [&n.a, &n.a1] {
+        let r = app.get(&format!("/v1/orgs/{org}/service"), &n.dispatcher_b).await?;
+        assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", r.body);
+    }
+    let own = app.get(&format!("/v1/orgs/{}/service?{period}", n.b), &n.dispatcher_b).await?;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let s = &own.body["scorecard"];
+    assert_eq!((s["jobs_completed"].clone(), s["visits"].clone()), (json!(0), json!(0)), "{s}");
+    assert_eq!((s["first_time_fix_rate"].clone(), s["rework_rate"].clone()), (Value::Null, Value::Null), "{s}");
+    assert_eq!((s["nps"]["responses"].clone(), s["nps"]["score"].clone()), (json!(0), Value::Null), "{s}");
+    assert_eq!(own.body["children"], json!([]));
+    assert_eq!(own.body["technicians"], json!([]));
+    assert_eq!(own.body["comments"]["items"], json!([]));
+    let text = own.body.to_string();
+    for theirs in [comment, job.as_str(), n.tech.as_str(), "Olga"] {
+        assert!(!text.contains(theirs), "{theirs} in B's own section: {text}");
+    }
+    Ok(())
+}
+
 async fn scorecards_of_technician_org_parent_and_vendor_show_the_figures_computed_by_hand(
     backend: Backend,
 ) -> anyhow::Result<()> {
-    // Arrange: one job, returned once by the review, then approved; the customer answers NPS 10.
+    // Arrange: two jobs. The first is approved at its first visit; the second is returned once by the
+    // review and approved after a second visit. The customer rates them NPS 10 / CSAT 5 / CES 2 and
+    // NPS 0 / CSAT 2 / CES 6.
     let app = TestApp::spawn(backend).await?;
     let n = network(&app).await?;
-    let job = n.scheduled_job(&app).await?;
-    n.complete(&app, &job).await?;
-    record_return(&app, &job).await?;
-    approve(&app, &job).await?;
-    let token = survey_token(&app, &job).await?.expect("a survey is issued on approval");
-    let r =
-        app.call(Method::POST, &format!("/v1/surveys/{token}"), None, Some(&answer(10, 5, 2, Some("Great")))).await?;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let mut phone = n.phone(&app).await?;
+    let (fixed, reworked) = (n.scheduled_job(&app).await?, n.scheduled_job(&app).await?);
+    visit(&mut phone, &fixed).await?;
+    n.approve(&app, &fixed).await?;
+    visit(&mut phone, &reworked).await?;
+    let r = review(&app, &n.reviewer, &reworked, json!({"verdict": "return", "reason": "photo missing"})).await?;
+    assert_eq!((r.status, r.body["status"].clone()), (StatusCode::OK, json!("scheduled")), "{}", r.body);
+    visit(&mut phone, &reworked).await?;
+    n.approve(&app, &reworked).await?;
+    for (job, body) in [(&fixed, answer(10, 5, 2, Some("Great"))), (&reworked, answer(0, 2, 6, None))] {
+        let token = n.survey_token(&app, job).await?.expect("a survey is issued on approval");
+        let r = app.call(Method::POST, &format!("/v1/surveys/{token}"), None, Some(&body)).await?;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    }
 
-    // Act + Assert: every level shows the same job.
+    // Act + Assert: every level shows the same two jobs (the default period: the last 30 days).
+    // Jobs 2, visits 1 + 2 = 3; first-time fix 1 of 2; rework 1 of 2; both arrived before the window opened;
+    // NPS (1 promoter − 1 detractor) / 2 = 0; CSAT 1 of 2 answers 4–5 = 50; CES (2 + 6) / 2 = 4.
     let technician = app.get(&format!("/v1/technicians/{}/scorecard", n.tech), &n.dispatcher_a1).await?;
     let sub = app.get(&format!("/v1/orgs/{}/scorecard", n.a1), &n.dispatcher_a1).await?;
     let parent = app.get(&format!("/v1/orgs/{}/scorecard", n.a), &n.dispatcher_a).await?;
@@ -234,28 +338,30 @@ async fn scorecards_of_technician_org_parent_and_vendor_show_the_figures_compute
     for (who, r) in [("technician", &technician), ("A1", &sub), ("A", &parent), ("vendor", &vendor)] {
         assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
         let s = &r.body;
-        assert_eq!(s["jobs_completed"], 1, "{who}: {s}");
-        assert_eq!(s["visits"], 1, "{who}: {s}");
-        assert_eq!(s["first_time_fix_rate"], 0.0, "{who}: first-time fix 0 of 1: {s}");
-        assert_eq!(s["counts"]["first_time_fix"], json!({"count": 0, "of": 1}), "{who}");
-        assert_eq!(s["rework_rate"], 1.0, "{who}: rework 1 of 1: {s}");
+        assert_eq!(s["jobs_completed"], 2, "{who}: {s}");
+        assert_eq!(s["visits"], 3, "{who}: {s}");
+        assert_eq!(s["first_time_fix_rate"], 0.5, "{who}: {s}");
+        assert_eq!(s["counts"]["first_time_fix"], json!({"count": 1, "of": 2}), "{who}");
+        assert_eq!(s["rework_rate"], 0.5, "{who}: {s}");
+        assert_eq!(s["counts"]["rework"], json!({"count": 1, "of": 2}), "{who}");
         assert_eq!(s["incomplete_rate"], 0.0, "{who}");
-        assert_eq!(s["arrive_sla_met_rate"], 1.0, "{who}: on site before the window opened: {s}");
+        assert_eq!(s["arrive_sla_met_rate"], 1.0, "{who}: {s}");
+        assert_eq!(s["counts"]["arrive_sla_met"], json!({"count": 2, "of": 2}), "{who}");
         assert_eq!(
             s["nps"],
-            json!({"score": 100.0, "promoters": 1, "passives": 0, "detractors": 0, "responses": 1}),
+            json!({"score": 0.0, "promoters": 1, "passives": 0, "detractors": 1, "responses": 2}),
             "{who}"
         );
-        assert_eq!(s["csat"], json!({"score": 100.0, "responses": 1}), "{who}");
-        assert_eq!(s["ces"], json!({"average": 2.0, "responses": 1}), "{who}");
+        assert_eq!(s["csat"], json!({"score": 50.0, "responses": 2}), "{who}");
+        assert_eq!(s["ces"], json!({"average": 4.0, "responses": 2}), "{who}");
     }
-    // Offers go to organisations: A1 accepted its one offer in time; the technician has no accept figure.
+    // Offers go to organisations: A1 accepted its two offers in time; the technician has no accept figure.
     assert_eq!(technician.body["accept_sla_met_rate"], Value::Null);
     assert_eq!(technician.body["counts"]["accept_sla_met"], json!({"count": 0, "of": 0}));
     for r in [&sub, &parent, &vendor] {
-        assert_eq!(r.body["counts"]["accept_sla_met"], json!({"count": 1, "of": 1}), "{}", r.body);
+        assert_eq!(r.body["counts"]["accept_sla_met"], json!({"count": 2, "of": 2}), "{}", r.body);
     }
-    // The sibling partner has nothing; a period without the job is all zeros and nulls.
+    // The sibling partner has nothing; a period without the jobs is all zeros and nulls.
     let b = app.get(&format!("/v1/orgs/{}/scorecard", n.b), &n.dispatcher_b).await?;
     assert_eq!((b.body["jobs_completed"].clone(), b.body["nps"]["score"].clone()), (json!(0), Value::Null));
     let old = app.get(&format!("/v1/orgs/{}/scorecard?from=2020-01-01&to=2020-02-01", n.vendor), &n.admin).await?;
@@ -263,13 +369,17 @@ async fn scorecards_of_technician_org_parent_and_vendor_show_the_figures_compute
     assert_eq!((old.body["from"].clone(), old.body["to"].clone()), (json!("2020-01-01"), json!("2020-02-01")));
     assert_eq!(old.body["jobs_completed"], 0);
     assert_eq!(old.body["first_time_fix_rate"], Value::Null);
-    // Approving twice (a retried hook) counts nothing twice.
-    let again = job.clone();
+    // A second approval is refused and counts nothing.
+    let again = review(&app, &n.reviewer, &fixed, json!({"verdict": "approve"})).await?;
+    assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "not_in_review"), "{}", again.body);
+    // The hook itself is idempotent: called again directly, as a retried approval transaction would
+    // (this checks `job_approved`, which no HTTP path calls twice), it counts nothing twice.
+    let job = fixed.clone();
     let now = app.clock.now();
-    app.with_db(move |conn| Ok(api::db::write_tx(conn, |conn| api::app::quality::job_approved(conn, &again, now))?))
+    app.with_db(move |conn| Ok(api::db::write_tx(conn, |conn| api::app::quality::job_approved(conn, &job, now))?))
         .await?;
     let vendor = app.get(&format!("/v1/orgs/{}/scorecard", n.vendor), &n.admin).await?;
-    assert_eq!(vendor.body["jobs_completed"], 1);
+    assert_eq!((vendor.body["jobs_completed"].clone(), vendor.body["visits"].clone()), (json!(2), json!(3)));
     Ok(())
 }
 
@@ -279,12 +389,12 @@ async fn a_survey_is_issued_on_approval_read_without_personal_data_answered_once
     let app = TestApp::spawn(backend).await?;
     let n = network(&app).await?;
     let job = n.scheduled_job(&app).await?;
-    n.complete(&app, &job).await?;
-    assert_eq!(survey_token(&app, &job).await?, None, "not before approval (the default trigger)");
+    visit(&mut n.phone(&app).await?, &job).await?;
+    assert_eq!(n.survey_token(&app, &job).await?, None, "not before approval (the default trigger)");
     let before = app.get(&format!("/v1/requests/{job}"), &n.customer).await?;
     assert_eq!(before.body["survey_url"], Value::Null, "{}", before.body);
-    approve(&app, &job).await?;
-    let token = survey_token(&app, &job).await?.expect("issued on approval");
+    n.approve(&app, &job).await?;
+    let token = n.survey_token(&app, &job).await?.expect("issued on approval");
     assert!(token.len() >= 24 && !token.contains(['/', '+', '=']), "{token}");
 
     // The customer sees the link on the request and the tracking view; the network does not.
@@ -324,7 +434,7 @@ async fn a_survey_is_issued_on_approval_read_without_personal_data_answered_once
     let r = app.call(Method::GET, "/v1/surveys/no-such-token", None, None).await?;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let job2 = n.approved_job(&app).await?;
-    let token2 = survey_token(&app, &job2).await?.expect("issued");
+    let token2 = n.survey_token(&app, &job2).await?.expect("issued");
     let path2 = format!("/v1/surveys/{token2}");
     app.clock.advance(Duration::days(29));
     assert_eq!(app.call(Method::GET, &path2, None, None).await?.status, StatusCode::OK);
@@ -342,7 +452,7 @@ async fn bad_survey_answers_are_refused_and_change_nothing(backend: Backend) -> 
     let app = TestApp::spawn(backend).await?;
     let n = network(&app).await?;
     let job = n.approved_job(&app).await?;
-    let token = survey_token(&app, &job).await?.expect("issued");
+    let token = n.survey_token(&app, &job).await?.expect("issued");
     let path = format!("/v1/surveys/{token}");
     let long = "x".repeat(10_000);
     let just_over = "é".repeat(2001);
@@ -399,11 +509,11 @@ async fn surveys_can_be_issued_on_completion_instead(backend: Backend) -> anyhow
     assert_eq!(app.get("/v1/settings/surveys", &n.admin).await?.body, json!({"trigger": "completion"}));
 
     let job = n.scheduled_job(&app).await?;
-    n.complete(&app, &job).await?;
+    visit(&mut n.phone(&app).await?, &job).await?;
     // The phone's `completed` ran the quality hook: the survey exists before any review.
-    let token = survey_token(&app, &job).await?.expect("issued on completion");
-    approve(&app, &job).await?;
-    assert_eq!(survey_token(&app, &job).await?, Some(token), "approval keeps the same survey");
+    let token = n.survey_token(&app, &job).await?.expect("issued on completion");
+    n.approve(&app, &job).await?;
+    assert_eq!(n.survey_token(&app, &job).await?, Some(token), "approval keeps the same survey");
     Ok(())
 }
 
@@ -415,7 +525,7 @@ async fn a_sibling_partner_gets_404_on_the_service_section_and_sees_none_of_it_i
     let mut tokens = Vec::new();
     for _ in 0..3 {
         let job = n.approved_job(&app).await?;
-        tokens.push((job.clone(), survey_token(&app, &job).await?.expect("issued")));
+        tokens.push((job.clone(), n.survey_token(&app, &job).await?.expect("issued")));
     }
     for (i, (_, token)) in tokens.iter().enumerate() {
         let body = answer(10 - i as i64 * 4, 5, 2, Some(&format!("comment {i}")));

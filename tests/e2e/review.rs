@@ -8,7 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Resp, TestApp, booking};
+use api::clock::Clock as _;
+
+use crate::helpers::{Backend, Phone, Resp, TestApp, booking, events, hop, review, set_status, soon};
 
 both_backends!(
     a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_approved_after_a_second_visit,
@@ -34,13 +36,6 @@ struct Fixture {
     techs: Vec<String>,
     tech_tokens: Vec<String>,
     customer: String,
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> anyhow::Result<String> {
-    let r =
-        app.call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": password}))).await?;
-    anyhow::ensure!(r.status == StatusCode::OK, "login {email}: {}", r.body);
-    Ok(r.str("access_token"))
 }
 
 async fn technician(app: &TestApp, admin: &str, org: &str, name: &str, skill: &str, km: f64) -> anyhow::Result<String> {
@@ -77,7 +72,7 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
             )
             .await?;
         anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-        tech_tokens.push(login(app, &email, "probe-password").await?);
+        tech_tokens.push(app.login_with(&email, "probe-password").await?);
         techs.push(id);
     }
     let u = app
@@ -88,7 +83,7 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         )
         .await?;
     anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-    let dispatcher = login(app, "review-dispatcher@probe.example", "probe-password").await?;
+    let dispatcher = app.login_with("review-dispatcher@probe.example", "probe-password").await?;
     Ok(Fixture {
         org,
         reviewer: app.login("reviewer@demo.sortie").await?,
@@ -100,8 +95,10 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     })
 }
 
-fn probe_booking(skill: &str) -> Value {
+/// A booking needing `skill`, for a window opening within the hour (the phone may set off to it at once).
+fn probe_booking(app: &TestApp, skill: &str) -> Value {
     let mut b = booking();
+    b["window"] = soon(app.clock.now(), 1, 3);
     b["location"] = json!({"lat": LAT, "lon": LON});
     b["required_skills"] = json!([skill]);
     b
@@ -111,7 +108,7 @@ impl Fixture {
     /// Books a `probe` job; dispatch offers it to the fixture's organisation, whose dispatcher accepts it
     /// for technician `tech`. Returns the booking's answer.
     async fn scheduled_job(&self, app: &TestApp, tech: usize) -> anyhow::Result<Resp> {
-        let booked = app.book(&self.customer, &probe_booking("probe"), None).await?;
+        let booked = app.book(&self.customer, &probe_booking(app, "probe"), None).await?;
         anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
         let id = booked.str("id");
         let job = app.get(&format!("/v1/jobs/{id}"), &self.dispatcher).await?;
@@ -124,104 +121,8 @@ impl Fixture {
     }
 }
 
-/// A minimal phone: a device, the next seq, and the last pull's cursor.
-struct Phone<'a> {
-    app: &'a TestApp,
-    token: String,
-    device_id: String,
-    seq: u64,
-    cursor: Option<String>,
-}
-
-impl<'a> Phone<'a> {
-    async fn register(app: &'a TestApp, token: &str) -> anyhow::Result<Phone<'a>> {
-        let r = app
-            .post("/v1/devices", token, &json!({"platform": "android", "push_token": "fcm", "app_version": "1.0.0"}))
-            .await?;
-        anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
-        Ok(Phone { app, token: token.to_owned(), device_id: r.str("device_id"), seq: 0, cursor: None })
-    }
-
-    /// Pushes mutations `(name, args)`; every one must be applied.
-    async fn push(&mut self, mutations: &[(&str, Value)]) -> anyhow::Result<()> {
-        let batch: Vec<Value> = mutations
-            .iter()
-            .map(|(name, args)| {
-                self.seq += 1;
-                json!({"seq": self.seq, "id": uuid::Uuid::new_v4(), "name": name, "args": args})
-            })
-            .collect();
-        let r = self
-            .app
-            .post("/v1/sync/push", &self.token, &json!({"device_id": self.device_id, "mutations": batch}))
-            .await?;
-        anyhow::ensure!(r.status == StatusCode::OK, "push: {}", r.body);
-        for res in r.body["results"].as_array().into_iter().flatten() {
-            anyhow::ensure!(res["status"] == "applied", "not applied: {res}");
-        }
-        Ok(())
-    }
-
-    /// Pulls everything since the last cursor; returns the job upserts and deletes by id (latest wins).
-    async fn pull(&mut self) -> anyhow::Result<std::collections::HashMap<String, Value>> {
-        let mut jobs = std::collections::HashMap::new();
-        for _ in 0..100 {
-            let r = self
-                .app
-                .post(
-                    "/v1/sync/pull",
-                    &self.token,
-                    &json!({"device_id": self.device_id, "cursor": self.cursor, "limit": 100}),
-                )
-                .await?;
-            anyhow::ensure!(r.status == StatusCode::OK, "pull: {}", r.body);
-            for c in r.body["changes"].as_array().into_iter().flatten().filter(|c| c["entity"] == "job") {
-                let v = if c["op"] == "delete" { json!("deleted") } else { c["data"].clone() };
-                jobs.insert(c["id"].as_str().unwrap_or_default().to_owned(), v);
-            }
-            self.cursor = r.body["cursor"].as_str().map(str::to_owned);
-            if r.body["has_more"] != true {
-                return Ok(jobs);
-            }
-        }
-        anyhow::bail!("pull never finished")
-    }
-}
-
-impl Phone<'_> {
-    /// Pulls until the job shows up (on PostgreSQL a pull waits for transactions still running anywhere on
-    /// the server, so a change may take a round or two); returns its latest view, or `"deleted"`.
-    async fn pull_job(&mut self, job: &str) -> anyhow::Result<Value> {
-        for _ in 0..100 {
-            if let Some(v) = self.pull().await?.remove(job) {
-                return Ok(v);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        anyhow::bail!("the phone never saw job {job} change")
-    }
-}
-
-fn status(job: &str, s: &str) -> (&'static str, Value) {
-    ("job.set_status", json!({"job_id": job, "status": s}))
-}
-
-async fn events(app: &TestApp, token: &str, job: &str) -> anyhow::Result<Value> {
-    let r = app.get(&format!("/v1/jobs/{job}/events?limit=200"), token).await?;
-    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
-    Ok(r.body)
-}
-
-fn hop<'v>(events: &'v Value, org: &str) -> &'v Value {
-    events["hops"].as_array().and_then(|h| h.iter().find(|h| h["org_id"] == org)).unwrap_or(&Value::Null)
-}
-
 fn time(v: &Value) -> DateTime<Utc> {
     v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
-}
-
-async fn review(app: &TestApp, token: &str, job: &str, body: Value) -> anyhow::Result<Resp> {
-    app.post(&format!("/v1/jobs/{job}/review"), token, &body).await
 }
 
 /// Pending reviews as the reviewer sees them.
@@ -245,8 +146,8 @@ async fn a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_appro
     // Act 1: the first visit, with a full report, completed.
     phone
         .push(&[
-            status(&job, "en_route"),
-            status(&job, "on_site"),
+            set_status(&job, "en_route"),
+            set_status(&job, "on_site"),
             ("job.add_note", json!({"job_id": job, "note_id": uuid::Uuid::new_v4(), "text": "replaced the PSU"})),
             (
                 "job.add_part",
@@ -257,7 +158,7 @@ async fn a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_appro
                 json!({"job_id": job, "photo_id": uuid::Uuid::new_v4(), "sha256": SHA_HELLO, "taken_at": Utc::now().to_rfc3339()}),
             ),
             ("job.sign", json!({"job_id": job, "signer_name": "Ivan Petrov", "image_sha256": SHA_HELLO})),
-            status(&job, "completed"),
+            set_status(&job, "completed"),
         ])
         .await?;
     let put = app
@@ -315,7 +216,7 @@ async fn a_returned_job_goes_back_to_its_technician_with_the_reason_and_is_appro
     assert!(returned.body["items"].as_array().is_some_and(|i| i.iter().any(|i| i["job"]["id"] == job.as_str())));
 
     // Act 3: the second visit, completed, and approved.
-    phone.push(&[status(&job, "en_route"), status(&job, "on_site"), status(&job, "completed")]).await?;
+    phone.push(&[set_status(&job, "en_route"), set_status(&job, "on_site"), set_status(&job, "completed")]).await?;
     let item = pending(&app, &f.reviewer).await?.into_iter().find(|i| i["job"]["id"] == job.as_str());
     let item = item.unwrap_or_default();
     assert_eq!(item["visits_count"], 2, "{item}");
@@ -365,7 +266,7 @@ async fn a_late_arrival_misses_the_arrive_promise_and_an_approval_without_rework
 
     // Act: the technician arrives four days later (the server's clock), then the work is approved.
     app.clock.advance(Duration::days(4));
-    phone.push(&[status(&job, "en_route"), status(&job, "on_site"), status(&job, "completed")]).await?;
+    phone.push(&[set_status(&job, "en_route"), set_status(&job, "on_site"), set_status(&job, "completed")]).await?;
     let r = review(&app, &f.reviewer, &job, json!({"verdict": "approve", "reason": "clean work"})).await?;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
@@ -386,7 +287,7 @@ async fn two_racing_reviews_of_the_same_visit_leave_exactly_one_verdict(backend:
     let f = fixture(&app).await?;
     let job = f.scheduled_job(&app, 0).await?.str("id");
     let mut phone = Phone::register(&app, &f.tech_tokens[0]).await?;
-    phone.push(&[status(&job, "en_route"), status(&job, "on_site"), status(&job, "completed")]).await?;
+    phone.push(&[set_status(&job, "en_route"), set_status(&job, "on_site"), set_status(&job, "completed")]).await?;
 
     // Act: approve on one replica, return on the other, at once.
     let (a, b) = tokio::join!(
@@ -422,7 +323,7 @@ async fn bad_reviews_are_refused_with_clear_errors_and_change_nothing(backend: B
     let job = f.scheduled_job(&app, 0).await?.str("id");
     let scheduled = f.scheduled_job(&app, 1).await?.str("id");
     let mut phone = Phone::register(&app, &f.tech_tokens[0]).await?;
-    phone.push(&[status(&job, "en_route"), status(&job, "on_site"), status(&job, "completed")]).await?;
+    phone.push(&[set_status(&job, "en_route"), set_status(&job, "on_site"), set_status(&job, "completed")]).await?;
     let before = events(&app, &f.reviewer, &job).await?["items"].as_array().map(Vec::len);
     let unknown = uuid::Uuid::new_v4().to_string();
     let (reviewer, partner, technician, customer) =
@@ -539,7 +440,7 @@ async fn a_return_with_redispatch_takes_the_job_off_the_technician_and_dispatche
     let f = fixture(&app).await?;
     let job = f.scheduled_job(&app, 0).await?.str("id");
     let mut phone = Phone::register(&app, &f.tech_tokens[0]).await?;
-    phone.push(&[status(&job, "en_route"), status(&job, "on_site"), status(&job, "completed")]).await?;
+    phone.push(&[set_status(&job, "en_route"), set_status(&job, "on_site"), set_status(&job, "completed")]).await?;
     phone.pull().await?;
 
     // Act
@@ -566,7 +467,7 @@ async fn a_return_with_redispatch_takes_the_job_off_the_technician_and_dispatche
 
 /// A job nobody can do: it needs a skill no technician has.
 async fn unassignable_job(app: &TestApp, f: &Fixture, skill: &str) -> anyhow::Result<String> {
-    let booked = app.book(&f.customer, &probe_booking(skill), None).await?;
+    let booked = app.book(&f.customer, &probe_booking(app, skill), None).await?;
     anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
     anyhow::ensure!(booked.body["status"] == "unassignable", "{}", booked.body);
     Ok(booked.str("id"))
@@ -629,7 +530,7 @@ async fn a_customer_reschedule_of_an_unassignable_job_dispatches_it_again(backen
     let f = fixture(&app).await?;
     let job = unassignable_job(&app, &f, "rare_probe").await?;
     technician(&app, &f.admin, &f.org, "Rare Tech", "rare_probe", 3.0).await?;
-    let mut window = probe_booking("rare_probe")["window"].clone();
+    let mut window = probe_booking(&app, "rare_probe")["window"].clone();
     for k in ["start", "end"] {
         let t = time(&window[k]) + Duration::days(1);
         window[k] = json!(t.to_rfc3339());

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, Utc};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Resp, TestApp, booking};
+use crate::helpers::{Backend, Resp, TestApp, booking, soon};
 
 both_backends!(
     an_offline_phone_queues_work_retries_duplicated_and_reordered_batches_and_converges,
@@ -40,13 +40,6 @@ struct Fixture {
     techs: Vec<String>,
     tech_tokens: Vec<String>,
     customer: String,
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> anyhow::Result<String> {
-    let r =
-        app.call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": password}))).await?;
-    anyhow::ensure!(r.status == StatusCode::OK, "login {email}: {}", r.body);
-    Ok(r.str("access_token"))
 }
 
 async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
@@ -80,7 +73,7 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
             )
             .await?;
         anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-        tech_tokens.push(login(app, &email, "probe-password").await?);
+        tech_tokens.push(app.login_with(&email, "probe-password").await?);
         techs.push(id);
     }
     let u = app
@@ -91,7 +84,7 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         )
         .await?;
     anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-    let dispatcher = login(app, "sync-dispatcher@probe.example", "probe-password").await?;
+    let dispatcher = app.login_with("sync-dispatcher@probe.example", "probe-password").await?;
     let customer = app.login("customer@demo.sortie").await?;
     Ok(Fixture { dispatcher, techs, tech_tokens, customer })
 }
@@ -123,11 +116,6 @@ impl Fixture {
         app.post(&format!("/v1/jobs/{job}/reassign"), &self.dispatcher, &json!({"technician_id": self.techs[tech]}))
             .await
     }
-}
-
-/// A window from `from_h` to `to_h` hours after `now`.
-fn soon(now: chrono::DateTime<Utc>, from_h: i64, to_h: i64) -> Value {
-    json!({"start": (now + Duration::hours(from_h)).to_rfc3339(), "end": (now + Duration::hours(to_h)).to_rfc3339()})
 }
 
 /// A simulated phone: a local copy of what the server sent, a queue of
