@@ -402,6 +402,15 @@ impl TestApp {
         Ok(r.str("access_token"))
     }
 
+    /// Creates a login through `POST /v1/users` as `admin` (the body's `email`
+    /// and `password` are used to sign in) and returns its access token.
+    pub async fn new_login(&self, admin: &str, user: &Value) -> anyhow::Result<String> {
+        let created = self.post("/v1/users", admin, user).await?;
+        anyhow::ensure!(created.status == StatusCode::CREATED, "{}", created.body);
+        let field = |k: &str| user[k].as_str().unwrap_or_default().to_owned();
+        self.login_with(&field("email"), &field("password")).await
+    }
+
     /// Signs in; returns the access and refresh tokens.
     pub async fn login_pair(&self, email: &str) -> anyhow::Result<(String, String)> {
         let r = self

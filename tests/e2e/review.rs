@@ -64,26 +64,16 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     for (i, km) in [5.0, 10.0].into_iter().enumerate() {
         let id = technician(app, &admin, &org, &format!("Review Tech {i}"), "probe", km).await?;
         let email = format!("review-tech-{i}@probe.example");
-        let u = app
-            .post(
-                "/v1/users",
-                &admin,
-                &json!({"email": email, "password": "probe-password", "role": "technician", "technician_id": id}),
-            )
-            .await?;
-        anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-        tech_tokens.push(app.login_with(&email, "probe-password").await?);
+        let login = json!({"email": email, "password": "probe-password", "role": "technician", "technician_id": id});
+        tech_tokens.push(app.new_login(&admin, &login).await?);
         techs.push(id);
     }
-    let u = app
-        .post(
-            "/v1/users",
+    let dispatcher = app
+        .new_login(
             &admin,
             &json!({"email": "review-dispatcher@probe.example", "password": "probe-password", "role": "dispatcher", "org_id": org}),
         )
         .await?;
-    anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-    let dispatcher = app.login_with("review-dispatcher@probe.example", "probe-password").await?;
     Ok(Fixture {
         org,
         reviewer: app.login("reviewer@demo.sortie").await?,

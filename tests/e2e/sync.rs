@@ -65,26 +65,16 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         anyhow::ensure!(t.status == StatusCode::CREATED, "{}", t.body);
         let id = t.str("id");
         let email = format!("sync-tech-{i}@probe.example");
-        let u = app
-            .post(
-                "/v1/users",
-                &admin,
-                &json!({"email": email, "password": "probe-password", "role": "technician", "technician_id": id}),
-            )
-            .await?;
-        anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-        tech_tokens.push(app.login_with(&email, "probe-password").await?);
+        let login = json!({"email": email, "password": "probe-password", "role": "technician", "technician_id": id});
+        tech_tokens.push(app.new_login(&admin, &login).await?);
         techs.push(id);
     }
-    let u = app
-        .post(
-            "/v1/users",
+    let dispatcher = app
+        .new_login(
             &admin,
             &json!({"email": "sync-dispatcher@probe.example", "password": "probe-password", "role": "dispatcher", "org_id": org}),
         )
         .await?;
-    anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
-    let dispatcher = app.login_with("sync-dispatcher@probe.example", "probe-password").await?;
     let customer = app.login("customer@demo.sortie").await?;
     Ok(Fixture { dispatcher, techs, tech_tokens, customer })
 }
