@@ -148,6 +148,15 @@ async fn every_body_has_a_schema_and_every_error_the_error_object() -> anyhow::R
             }
         }
     }
+    // Every `$ref` points at a component that exists (a dangling one leaves a parameter untested by clients).
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in refs {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        if doc["components"]["schemas"].get(name).is_none() {
+            problems.push(format!("$ref {r} does not resolve"));
+        }
+    }
     assert!(problems.is_empty(), "undocumented bodies:\n{}", problems.join("\n"));
     // The sync bodies are described member by member.
     let schemas = &doc["components"]["schemas"];
@@ -160,6 +169,22 @@ async fn every_body_has_a_schema_and_every_error_the_error_object() -> anyhow::R
         );
     }
     Ok(())
+}
+
+/// Every `$ref` string anywhere under `value`.
+fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => out.push(r),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// An organisation with one technician (with a login) and a dispatcher, near (60, 100).

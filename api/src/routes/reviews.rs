@@ -38,6 +38,7 @@ pub enum ReviewQueueStatus {
 #[serde(deny_unknown_fields)]
 pub struct ReviewsQuery {
     /// `pending` (default), `approved` or `returned`.
+    #[param(inline)]
     pub status: Option<ReviewQueueStatus>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,

@@ -148,7 +148,7 @@ impl ScorecardView {
 
 /// An organisation's scorecard: it and its whole subtree.
 #[utoipa::path(get, path = "/v1/orgs/{id}/scorecard", tag = "quality", params(PeriodQuery),
-    responses((status = 200, body = ScorecardView), (status = 404, description = "unknown or outside your subtree"),
+    responses((status = 200, body = ScorecardView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "unknown or outside your subtree"),
         (status = 422, description = "bad period")), security(("bearer" = [])))]
 #[get("/v1/orgs/{id}/scorecard")]
 pub async fn org_scorecard(
@@ -169,7 +169,7 @@ pub async fn org_scorecard(
 
 /// A technician's scorecard.
 #[utoipa::path(get, path = "/v1/technicians/{id}/scorecard", tag = "quality", params(PeriodQuery),
-    responses((status = 200, body = ScorecardView), (status = 404, description = "unknown or outside your subtree"),
+    responses((status = 200, body = ScorecardView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "unknown or outside your subtree"),
         (status = 422, description = "bad period")), security(("bearer" = [])))]
 #[get("/v1/technicians/{id}/scorecard")]
 pub async fn technician_scorecard(
@@ -239,7 +239,7 @@ pub struct ServiceView {
 /// technician, and its customers' comments. The vendor (admin, reviewer, its
 /// dispatchers) sees any organisation's; a partner's dispatcher only its subtree's.
 #[utoipa::path(get, path = "/v1/orgs/{id}/service", tag = "quality", params(ServiceQuery),
-    responses((status = 200, body = ServiceView), (status = 404, description = "unknown or outside your subtree")),
+    responses((status = 200, body = ServiceView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "unknown or outside your subtree")),
     security(("bearer" = [])))]
 #[get("/v1/orgs/{id}/service")]
 pub async fn service(

@@ -88,7 +88,7 @@ pub struct SurveySettings {
 
 /// The survey setting (admin).
 #[utoipa::path(get, path = "/v1/settings/surveys", tag = "quality",
-    responses((status = 200, body = SurveySettings)), security(("bearer" = [])))]
+    responses((status = 200, body = SurveySettings), (status = 403, description = "not an admin (`forbidden`)")), security(("bearer" = [])))]
 #[get("/v1/settings/surveys")]
 pub async fn get_settings(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
@@ -98,7 +98,7 @@ pub async fn get_settings(state: web::Data<AppState>, caller: AuthUser) -> Resul
 
 /// Changes when surveys are issued (admin); jobs already past the trigger keep what they have.
 #[utoipa::path(put, path = "/v1/settings/surveys", tag = "quality", request_body = SurveySettings,
-    responses((status = 200, body = SurveySettings)), security(("bearer" = [])))]
+    responses((status = 200, body = SurveySettings), (status = 403, description = "not an admin (`forbidden`)")), security(("bearer" = [])))]
 #[put("/v1/settings/surveys")]
 pub async fn put_settings(
     state: web::Data<AppState>,
