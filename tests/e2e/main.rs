@@ -12,6 +12,7 @@ mod network;
 mod offers;
 mod openapi;
 mod ops;
+mod outbox;
 mod planning;
 mod quality;
 mod requests;

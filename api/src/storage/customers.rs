@@ -18,6 +18,12 @@ pub struct Customer {
     pub contracted_org_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Language of the texts sent to the customer (migration 000020_outbox).
+    pub language: crate::domain::Language,
+    /// Preferred channel for notifications.
+    pub notify_channel: crate::domain::NotifyChannel,
+    /// The customer asked to get no notifications.
+    pub notify_opt_out: bool,
 }
 
 /// A new client card.
