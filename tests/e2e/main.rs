@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fakes;
 mod helpers;
 
 mod auth;
@@ -13,6 +14,8 @@ mod offers;
 mod openapi;
 mod ops;
 mod outbox;
+mod outbox_customers;
+mod outbox_send;
 mod planning;
 mod quality;
 mod requests;
