@@ -14,6 +14,7 @@ mod offers;
 mod openapi;
 mod ops;
 mod outbox;
+mod outbox_admin;
 mod outbox_customers;
 mod outbox_send;
 mod planning;

@@ -155,6 +155,29 @@ pub fn update(
     Ok(())
 }
 
+/// The card's notification settings to change (`None`: keep).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NotifySettings {
+    pub language: Option<crate::domain::Language>,
+    pub notify_channel: Option<crate::domain::NotifyChannel>,
+    pub notify_opt_out: Option<bool>,
+}
+
+/// Changes the card's notification settings.
+pub fn set_notify(conn: &mut DbConnection, id: &str, s: NotifySettings, now: NaiveDateTime) -> QueryResult<()> {
+    if let Some(language) = s.language {
+        diesel::update(customers::table.find(id)).set(customers::language.eq(language)).execute(conn)?;
+    }
+    if let Some(channel) = s.notify_channel {
+        diesel::update(customers::table.find(id)).set(customers::notify_channel.eq(channel)).execute(conn)?;
+    }
+    if let Some(opt_out) = s.notify_opt_out {
+        diesel::update(customers::table.find(id)).set(customers::notify_opt_out.eq(opt_out)).execute(conn)?;
+    }
+    diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn)?;
+    Ok(())
+}
+
 /// How the customer likes to be addressed on site (what a phone shows), if known.
 pub fn preferred_address_form(conn: &mut DbConnection, customer_id: &str) -> QueryResult<Option<String>> {
     customers::table

@@ -11,6 +11,7 @@
 //! - customers (e-mail and/or SMS from the booking's contact, as the client card prefers, unless it
 //!   opted out): confirmation, a reminder the day before, on the way, new window, cancellation, survey.
 
+pub mod admin;
 pub mod texts;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Utc};
