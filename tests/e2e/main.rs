@@ -16,6 +16,7 @@ mod ops;
 mod outbox;
 mod outbox_admin;
 mod outbox_customers;
+mod outbox_flow;
 mod outbox_send;
 mod planning;
 mod quality;
