@@ -224,7 +224,8 @@ pub async fn pass(state: &AppState) -> Result<usize, ApiError> {
                         if let Some((device, token)) = &drop
                             && devices::drop_token(c, device, token)?
                         {
-                            metrics::counter!("sortie_push_tokens_dropped_total").increment(1);
+                            metrics::counter!("sortie_notification_tokens_dropped_total", "channel" => "push")
+                                .increment(1);
                         }
                         Ok(store::mark(c, &id, attempt, &outcome, db_time(now))?)
                     })
