@@ -72,6 +72,8 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     tokens: Mutex<Vec<Received>>,
     latency: Mutex<Duration>,
+    /// While set, sends are recorded and then never answered (a server hanging mid-send).
+    hold: std::sync::atomic::AtomicBool,
 }
 
 /// A fake FCM HTTP v1 server with its token endpoint at `/token`.
@@ -109,6 +111,16 @@ impl FakeFcm {
     /// Delays every send answer (the benchmark's 20 ms).
     pub fn set_latency(&self, d: Duration) {
         *self.shared.latency.lock().unwrap() = d;
+    }
+
+    /// Records sends but never answers them until [`FakeFcm::release`].
+    pub fn hold(&self) {
+        self.shared.hold.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answers sends again.
+    pub fn release(&self) {
+        self.shared.hold.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Sends received (messages:send and /sms), in order.
@@ -168,6 +180,9 @@ async fn send(req: HttpRequest, shared: web::Data<Shared>, body: web::Json<Value
         body: body.0,
         form: Vec::new(),
     });
+    while shared.hold.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let latency = *shared.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -458,6 +458,11 @@ impl TestApp {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
+    /// The `DATABASE_URL` of this app's database.
+    pub fn db_url(&self) -> &str {
+        self.test_db.url()
+    }
+
     /// A second replica on the same database with its own configuration tweak.
     pub async fn replica_with(&self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, tweak).await

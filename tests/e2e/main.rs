@@ -15,6 +15,7 @@ mod openapi;
 mod ops;
 mod outbox;
 mod outbox_admin;
+mod outbox_crash;
 mod outbox_customers;
 mod outbox_flow;
 mod outbox_send;
