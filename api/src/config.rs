@@ -88,6 +88,8 @@ pub struct NotifyConfig {
     pub backoff: Duration,
     /// How long a claimed row is reserved for its worker: after a crash it is due again this much later.
     pub lease: Duration,
+    /// How long `sent` and `skipped` rows are kept (hourly purge by each worker).
+    pub keep: Duration,
 }
 
 impl NotifyConfig {
@@ -107,6 +109,7 @@ impl NotifyConfig {
             max_attempts: 8,
             backoff: Duration::from_secs(5),
             lease: Duration::from_secs(60),
+            keep: Duration::from_secs(30 * 86_400),
         }
     }
 
@@ -130,6 +133,7 @@ impl NotifyConfig {
             max_attempts: var_parsed::<i32>("SORTIE_OUTBOX_MAX_ATTEMPTS")?.unwrap_or(8).max(1),
             backoff: Duration::from_millis(var_parsed("SORTIE_OUTBOX_BACKOFF_MS")?.unwrap_or(5_000)),
             lease: Duration::from_secs(var_parsed("SORTIE_OUTBOX_LEASE_SECS")?.unwrap_or(60).max(1)),
+            keep: Duration::from_secs(86_400 * var_parsed::<u64>("SORTIE_OUTBOX_KEEP_DAYS")?.unwrap_or(30).max(1)),
         })
     }
 }
@@ -174,7 +178,9 @@ impl Config {
     ///   - `SORTIE_OUTBOX_BATCH` (100), `SORTIE_OUTBOX_CONCURRENCY` (32 sends in flight),
     ///     `SORTIE_OUTBOX_MAX_ATTEMPTS` (8, then `failed`), `SORTIE_OUTBOX_BACKOFF_MS` (5000: first retry,
     ///     doubled each time with jitter, at most an hour), `SORTIE_OUTBOX_LEASE_SECS` (60: after a crash
-    ///     between sending and marking, a row is sent again this much later, at most once more).
+    ///     between sending and marking, a row is sent again this much later, at most once more),
+    ///     `SORTIE_OUTBOX_KEEP_DAYS` (30: `sent` and `skipped` rows older than this are deleted hourly;
+    ///     `pending` and `failed` ones stay).
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());

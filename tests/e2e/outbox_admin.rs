@@ -171,5 +171,23 @@ async fn admins_see_the_outbox_by_status_and_retry_a_failed_notification(backend
     let bad = app.get("/v1/outbox?status=lost", &f.admin).await?;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     assert_eq!(app.get("/v1/outbox?limit=0", &f.admin).await?.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Retention: a month later sent and skipped rows are purged; pending and failed ones stay.
+    let id_failed = app
+        .with_db(|conn| {
+            use api::db::schema::outbox;
+            use diesel::{ExpressionMethods as _, QueryDsl as _, RunQueryDsl as _};
+            Ok(diesel::update(outbox::table.filter(outbox::channel.eq("email")))
+                .set(outbox::status.eq("failed"))
+                .returning(outbox::id)
+                .get_results::<String>(conn)?)
+        })
+        .await?;
+    let later = app.clock.now() + chrono::Duration::days(31) - chrono::Duration::days(30);
+    app.with_db(move |conn| Ok(api::storage::outbox::purge(conn, later.naive_utc())?)).await?;
+    let left = rows(&app).await?;
+    assert!(left.iter().all(|r| r.status == "failed" || r.status == "pending"), "{left:?}");
+    assert!(id_failed.iter().all(|id| left.iter().any(|r| &r.id == id)));
+    assert!(!left.iter().any(|r| r.id == id), "the sent row is purged");
     Ok(())
 }

@@ -243,6 +243,12 @@ pub async fn pass(state: &AppState) -> Result<usize, ApiError> {
     Ok(claimed)
 }
 
+/// Deletes `sent` and `skipped` rows older than the retention (`SORTIE_OUTBOX_KEEP_DAYS`).
+pub async fn purge_once(state: &AppState) -> Result<usize, ApiError> {
+    let before = state.now() - chrono::Duration::from_std(state.config.notify.keep).unwrap_or_default();
+    state.db.write(move |c| Ok(store::purge(c, db_time(before))?)).await
+}
+
 /// Sets `sortie_outbox_lag_seconds`: the age of the oldest due row (0 when none).
 async fn record_lag(state: &AppState) {
     let now = state.now();
@@ -265,7 +271,16 @@ pub fn spawn(state: AppState, poll: Duration) -> tokio::task::JoinHandle<()> {
     }
     tokio::spawn(async move {
         let batch = usize::try_from(state.config.notify.batch).unwrap_or(100);
+        let mut next_purge = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += Duration::from_secs(3600);
+                match purge_once(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "Purged {n} old sent or skipped notification(s)"),
+                    Err(e) => tracing::warn!(error = %e, "Outbox purge failed"),
+                }
+            }
             match pass(&state).await {
                 Ok(n) if n >= batch => continue,
                 Ok(_) => {}

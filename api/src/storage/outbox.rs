@@ -168,6 +168,17 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
         .map(|n| n == 1)
 }
 
+/// Deletes `sent` and `skipped` rows last changed before `before` (retention);
+/// `pending` and `failed` rows stay until they are sent or an operator acts.
+pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        outbox::table
+            .filter(outbox::status.eq_any([OutboxStatus::Sent, OutboxStatus::Skipped]))
+            .filter(outbox::updated_at.lt(before)),
+    )
+    .execute(conn)
+}
+
 /// When the oldest due row became due (the outbox lag is now minus this).
 pub fn oldest_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Option<NaiveDateTime>> {
     outbox::table

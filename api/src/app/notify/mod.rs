@@ -330,8 +330,11 @@ pub fn out_of_date(
             else {
                 return Ok(Some("the job is gone"));
             };
+            let done = [JobStatus::Completed, JobStatus::InReview, JobStatus::Approved, JobStatus::Incomplete];
             Ok(if job.status == JobStatus::Cancelled {
                 Some("the visit was cancelled")
+            } else if done.contains(&job.status) {
+                Some("the visit already took place")
             } else if utc(job.window_start) != window.0 {
                 Some("the visit moved")
             } else if customer_zone(conn, &job)? != *timezone {
