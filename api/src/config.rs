@@ -106,7 +106,7 @@ impl NotifyConfig {
             poll: None,
             batch: 100,
             concurrency: 32,
-            max_attempts: 8,
+            max_attempts: 12,
             backoff: Duration::from_secs(5),
             lease: Duration::from_secs(60),
             keep: Duration::from_secs(30 * 86_400),
@@ -130,7 +130,7 @@ impl NotifyConfig {
                 .filter(|d| !d.is_zero()),
             batch: var_parsed::<i64>("SORTIE_OUTBOX_BATCH")?.unwrap_or(100).clamp(1, 10_000),
             concurrency: var_parsed::<usize>("SORTIE_OUTBOX_CONCURRENCY")?.unwrap_or(32).max(1),
-            max_attempts: var_parsed::<i32>("SORTIE_OUTBOX_MAX_ATTEMPTS")?.unwrap_or(8).max(1),
+            max_attempts: var_parsed::<i32>("SORTIE_OUTBOX_MAX_ATTEMPTS")?.unwrap_or(12).max(1),
             backoff: Duration::from_millis(var_parsed("SORTIE_OUTBOX_BACKOFF_MS")?.unwrap_or(5_000)),
             lease: Duration::from_secs(var_parsed("SORTIE_OUTBOX_LEASE_SECS")?.unwrap_or(60).max(1)),
             keep: Duration::from_secs(86_400 * var_parsed::<u64>("SORTIE_OUTBOX_KEEP_DAYS")?.unwrap_or(30).max(1)),
@@ -176,7 +176,8 @@ impl Config {
     ///   - `SORTIE_PUBLIC_URL`: where customers' links point. Defaults to `http://` + `SORTIE_BIND`.
     ///   - `SORTIE_OUTBOX_POLL_MS`: how often the worker looks for due rows (0 disables it). Defaults to 500.
     ///   - `SORTIE_OUTBOX_BATCH` (100), `SORTIE_OUTBOX_CONCURRENCY` (32 sends in flight),
-    ///     `SORTIE_OUTBOX_MAX_ATTEMPTS` (8, then `failed`), `SORTIE_OUTBOX_BACKOFF_MS` (5000: first retry,
+    ///     `SORTIE_OUTBOX_MAX_ATTEMPTS` (12, then `failed`: with the default backoff over an hour of
+    ///     retrying), `SORTIE_OUTBOX_BACKOFF_MS` (5000: first retry,
     ///     doubled each time with jitter, at most an hour), `SORTIE_OUTBOX_LEASE_SECS` (60: after a crash
     ///     between sending and marking, a row is sent again this much later, at most once more),
     ///     `SORTIE_OUTBOX_KEEP_DAYS` (30: `sent` and `skipped` rows older than this are deleted hourly;

@@ -293,3 +293,25 @@ pub fn spawn(state: AppState, poll: Duration) -> tokio::task::JoinHandle<()> {
 
 /// Shared handle for `AppState`.
 pub type SharedChannels = Arc<Channels>;
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_capped_at_an_hour_and_honour_retry_after() {
+        let base = Duration::from_secs(5);
+        for attempt in 1..=12 {
+            let full = (base * 2u32.pow(u32::try_from(attempt - 1).unwrap_or(0))).min(Duration::from_secs(3600));
+            for _ in 0..50 {
+                let d = retry_delay(base, attempt, None);
+                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} not in [{:?}, {full:?}]", full / 2);
+            }
+        }
+        // The sum of the default 11 retries keeps retrying for over an hour.
+        let least: Duration = (1..12).map(|a| (base * 2u32.pow(a - 1)).min(Duration::from_secs(3600)) / 2).sum();
+        assert!(least > Duration::from_secs(3600), "{least:?}");
+        assert_eq!(retry_delay(base, 1, Some(Duration::from_secs(120))), Duration::from_secs(120));
+    }
+}
