@@ -250,6 +250,16 @@ async fn phones_of_dispatchers_and_technicians_hear_of_offers_visits_and_changes
     assert_eq!(pokes, 1, "a burst of changes is one pending poke: {:?}", summary(&all));
     assert!(!all.iter().any(|r| r.kind == "sync" && r.recipient == dispatcher_phone));
 
+    // Once a worker has claimed that poke (it may be on its way, and the phone may pull before the next
+    // change commits), the next change queues another one.
+    let now = app.clock.now();
+    app.with_db(move |c| {
+        let lease = (now + Duration::minutes(1)).naive_utc();
+        api::db::write_tx(c, |c| Ok(api::storage::outbox::claim_due(c, now.naive_utc(), lease, 1000)?))?;
+        Ok(())
+    })
+    .await?;
+
     // A new window: the technician hears the visit moved, the customer the new time.
     let r = app
         .post(&format!("/v1/requests/{job}/reschedule"), &f.customer, &json!({"window": soon(app.clock.now(), 3, 5)}))
@@ -258,6 +268,8 @@ async fn phones_of_dispatchers_and_technicians_hear_of_offers_visits_and_changes
     let all = rows(&app).await?;
     assert!(has(&all, "push", "job_moved", &tech_phone), "{:?}", summary(&all));
     assert!(has(&all, "sms", "rescheduled", "+79161234567"), "{:?}", summary(&all));
+    let pokes = all.iter().filter(|r| r.kind == "sync" && r.recipient == tech_phone).count();
+    assert_eq!(pokes, 2, "{:?}", summary(&all));
 
     // Cancelled: the technician's phone is told.
     let r = app.post(&format!("/v1/jobs/{job}/cancel"), &f.dispatcher, &json!({"reason": "customer called"})).await?;

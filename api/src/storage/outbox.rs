@@ -36,12 +36,29 @@ pub fn insert(conn: &mut DbConnection, row: &Row) -> QueryResult<()> {
     diesel::insert_into(outbox::table).values(row).execute(conn).map(drop)
 }
 
-/// Whether a row with this collapse key is still waiting: a burst of pokes becomes one.
+/// Whether a row with this collapse key waits unclaimed (so it will be sent
+/// after the caller's change commits): a burst of pokes becomes one. A row a
+/// worker has claimed may be on its way already and the phone may pull before
+/// this change commits, so it does not count. On PostgreSQL the waiting row
+/// is locked: a worker claiming it meanwhile skips it until this transaction
+/// ends, and a claim in progress is waited for (then the row no longer matches).
 pub fn pending_with_key(conn: &mut DbConnection, key: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        outbox::table.filter(outbox::status.eq(OutboxStatus::Pending)).filter(outbox::collapse_key.eq(key)),
-    ))
-    .get_result(conn)
+    match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "SELECT id FROM outbox WHERE collapse_key = $1 AND status = 'pending' AND attempts = 0 \
+             LIMIT 1 FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(key)
+        .load::<IdRow>(pg)
+        .map(|rows| !rows.is_empty()),
+        DbConnection::Sqlite(_) => diesel::select(diesel::dsl::exists(
+            outbox::table
+                .filter(outbox::status.eq(OutboxStatus::Pending))
+                .filter(outbox::attempts.eq(0))
+                .filter(outbox::collapse_key.eq(key)),
+        ))
+        .get_result(conn),
+    }
 }
 
 #[derive(QueryableByName)]
