@@ -20,6 +20,7 @@ use crate::storage::utc;
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// `pending` (default), `sent`, `failed` or `skipped`.
+    #[param(inline)]
     pub status: Option<OutboxStatus>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
