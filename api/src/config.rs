@@ -1,6 +1,7 @@
 //! Configuration, read once from the environment and passed down.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -53,6 +54,88 @@ pub struct Config {
     pub quality_prior: f64,
     /// How often a replica re-reads the technicians' quality estimates for dispatch.
     pub quality_refresh: Duration,
+    /// Notifications: channels and the outbox worker.
+    pub notify: NotifyConfig,
+}
+
+/// Notification channels and the outbox worker (issue #16). A channel without
+/// its settings is off: its rows are marked `skipped` with the reason.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Path of the Google service-account key (JSON) for FCM HTTP v1; `None`: push is off.
+    pub fcm_credentials: Option<PathBuf>,
+    /// FCM's base URL (tests point it at a fake).
+    pub fcm_base_url: String,
+    /// `smtp://host:port` (or `smtps://`, `?tls=required` for STARTTLS), optional `user:password@`; `None`: e-mail is off.
+    pub smtp_url: Option<SecretString>,
+    /// The From address of e-mail.
+    pub mail_from: Option<String>,
+    /// The SMS gateway's URL (POST `{to, text}`); `None`: SMS is off.
+    pub sms_url: Option<String>,
+    /// The SMS gateway's bearer token.
+    pub sms_token: Option<SecretString>,
+    /// Public address customers' links start with (tracking, survey), no trailing slash.
+    pub public_url: String,
+    /// How often the outbox worker looks for due rows; `None` disables it.
+    pub poll: Option<Duration>,
+    /// Rows claimed per pass.
+    pub batch: i64,
+    /// Sends in flight at once within one worker.
+    pub concurrency: usize,
+    /// Attempts before a row is `failed`.
+    pub max_attempts: i32,
+    /// Delay before the first retry; doubled each attempt (with jitter), at most an hour.
+    pub backoff: Duration,
+    /// How long a claimed row is reserved for its worker: after a crash it is due again this much later.
+    pub lease: Duration,
+    /// How long `sent` and `skipped` rows are kept (hourly purge by each worker).
+    pub keep: Duration,
+}
+
+impl NotifyConfig {
+    /// Every channel off, the worker disabled (tests and tools turn on what they need).
+    pub fn off(public_url: String) -> NotifyConfig {
+        NotifyConfig {
+            fcm_credentials: None,
+            fcm_base_url: "https://fcm.googleapis.com".to_owned(),
+            smtp_url: None,
+            mail_from: None,
+            sms_url: None,
+            sms_token: None,
+            public_url,
+            poll: None,
+            batch: 100,
+            concurrency: 32,
+            max_attempts: 12,
+            backoff: Duration::from_secs(5),
+            lease: Duration::from_secs(60),
+            keep: Duration::from_secs(30 * 86_400),
+        }
+    }
+
+    fn from_env(bind: SocketAddr) -> anyhow::Result<NotifyConfig> {
+        let public_url = var("SORTIE_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        Ok(NotifyConfig {
+            fcm_credentials: var("SORTIE_FCM_CREDENTIALS").map(PathBuf::from),
+            fcm_base_url: var("SORTIE_FCM_BASE_URL")
+                .unwrap_or_else(|| "https://fcm.googleapis.com".to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            smtp_url: var("SORTIE_SMTP_URL").map(SecretString::from),
+            mail_from: var("SORTIE_MAIL_FROM"),
+            sms_url: var("SORTIE_SMS_URL"),
+            sms_token: var("SORTIE_SMS_TOKEN").map(SecretString::from),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            poll: Some(Duration::from_millis(var_parsed("SORTIE_OUTBOX_POLL_MS")?.unwrap_or(500)))
+                .filter(|d| !d.is_zero()),
+            batch: var_parsed::<i64>("SORTIE_OUTBOX_BATCH")?.unwrap_or(100).clamp(1, 10_000),
+            concurrency: var_parsed::<usize>("SORTIE_OUTBOX_CONCURRENCY")?.unwrap_or(32).max(1),
+            max_attempts: var_parsed::<i32>("SORTIE_OUTBOX_MAX_ATTEMPTS")?.unwrap_or(12).max(1),
+            backoff: Duration::from_millis(var_parsed("SORTIE_OUTBOX_BACKOFF_MS")?.unwrap_or(5_000)),
+            lease: Duration::from_secs(var_parsed("SORTIE_OUTBOX_LEASE_SECS")?.unwrap_or(60).max(1)),
+            keep: Duration::from_secs(86_400 * var_parsed::<u64>("SORTIE_OUTBOX_KEEP_DAYS")?.unwrap_or(30).max(1)),
+        })
+    }
 }
 
 impl Config {
@@ -83,6 +166,22 @@ impl Config {
     /// - `SORTIE_QUALITY_PRIOR`: pseudo-observations shrinking a small record toward its organisation's and the
     ///   network's mean. Defaults to 10.
     /// - `SORTIE_QUALITY_REFRESH_SECS`: how often a replica re-reads the quality estimates. Defaults to 300.
+    /// - Notifications (a channel without its settings is off; its rows are kept as `skipped`):
+    ///   - `SORTIE_FCM_CREDENTIALS`: path of a Google service-account key (JSON) for FCM HTTP v1; its
+    ///     `token_uri` is the OAuth token endpoint. A missing or malformed file stops the start.
+    ///   - `SORTIE_FCM_BASE_URL`: FCM's address. Defaults to `https://fcm.googleapis.com`.
+    ///   - `SORTIE_SMTP_URL`: `smtp://[user:password@]host:port` (add `?tls=required` for STARTTLS) or
+    ///     `smtps://…`; `SORTIE_MAIL_FROM`: the sender address (both needed for e-mail).
+    ///   - `SORTIE_SMS_URL`, `SORTIE_SMS_TOKEN`: the SMS gateway (POST `{to, text}` JSON, bearer token).
+    ///   - `SORTIE_PUBLIC_URL`: where customers' links point. Defaults to `http://` + `SORTIE_BIND`.
+    ///   - `SORTIE_OUTBOX_POLL_MS`: how often the worker looks for due rows (0 disables it). Defaults to 500.
+    ///   - `SORTIE_OUTBOX_BATCH` (100), `SORTIE_OUTBOX_CONCURRENCY` (32 sends in flight),
+    ///     `SORTIE_OUTBOX_MAX_ATTEMPTS` (12, then `failed`: with the default backoff over an hour of
+    ///     retrying), `SORTIE_OUTBOX_BACKOFF_MS` (5000: first retry,
+    ///     doubled each time with jitter, at most an hour), `SORTIE_OUTBOX_LEASE_SECS` (60: after a crash
+    ///     between sending and marking, a row is sent again this much later, at most once more),
+    ///     `SORTIE_OUTBOX_KEEP_DAYS` (30: `sent` and `skipped` rows older than this are deleted hourly;
+    ///     `pending` and `failed` ones stay).
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -97,9 +196,10 @@ impl Config {
             synchronous == "normal" || synchronous == "full",
             "Failed to parse SORTIE_SQLITE_SYNCHRONOUS: expected `normal` or `full`, got `{synchronous}`"
         );
+        let bind = var_parsed("SORTIE_BIND")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         Ok(Config {
             database_url,
-            bind: var_parsed("SORTIE_BIND")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            bind,
             jwt_secret: var("SORTIE_JWT_SECRET").map(SecretString::from),
             demo: var_bool("SORTIE_DEMO")?.unwrap_or(demo_default),
             access_token_ttl: Duration::from_secs(var_parsed("SORTIE_ACCESS_TOKEN_TTL_SECS")?.unwrap_or(900)),
@@ -128,6 +228,7 @@ impl Config {
                 .filter(|k| k.is_finite() && *k >= 0.0)
                 .unwrap_or(10.0),
             quality_refresh: Duration::from_secs(var_parsed("SORTIE_QUALITY_REFRESH_SECS")?.unwrap_or(300)),
+            notify: NotifyConfig::from_env(bind)?,
         })
     }
 
@@ -154,6 +255,7 @@ impl Config {
             quality_band_m: 500.0,
             quality_prior: 10.0,
             quality_refresh: Duration::from_secs(300),
+            notify: NotifyConfig::off("http://127.0.0.1:8080".to_owned()),
         }
     }
 

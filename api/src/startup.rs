@@ -115,6 +115,8 @@ impl Application {
     /// Builds the application with an injected clock (tests move time with it).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let now = clock.now();
+        // A bad key file or channel URL stops the start with the variable's name.
+        let channels = Arc::new(crate::outbox::Channels::from_config(&config.notify)?);
         let cfg = config.clone();
         let (db, secret, demo) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let db = open_database(&cfg)?;
@@ -136,6 +138,7 @@ impl Application {
                 config.quality_prior,
                 config.quality_refresh,
             ),
+            channels,
         };
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;

@@ -18,6 +18,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// This replica's dispatch cache (organisation tree, territories, technician index).
     pub dispatch: crate::dispatch_cache::SharedCache,
+    /// Notification channels the outbox worker sends on (off ones are `None`).
+    pub channels: crate::outbox::SharedChannels,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
-//! Background workers of every replica: the offer deadline sweep and the
-//! dispatch cache's refresh. Both are safe to run in several replicas at once.
+//! Background workers of every replica: the offer deadline sweep, the
+//! dispatch cache's refresh, the scheduled re-plan and the outbox worker
+//! (`crate::outbox`). All are safe to run in several replicas at once.
 
 use tokio::task::JoinHandle;
 
@@ -85,6 +86,9 @@ pub fn spawn(state: &AppState) -> Workers {
                 }
             }
         }));
+    }
+    if let Some(poll) = state.config.notify.poll {
+        tasks.push(crate::outbox::spawn(state.clone(), poll));
     }
     Workers { tasks }
 }

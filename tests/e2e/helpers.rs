@@ -458,6 +458,21 @@ impl TestApp {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
+    /// The `DATABASE_URL` of this app's database.
+    pub fn db_url(&self) -> &str {
+        self.test_db.url()
+    }
+
+    /// A second replica on the same database with its own configuration tweak.
+    pub async fn replica_with(&self, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
+        TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, tweak).await
+    }
+
+    /// Runs one pass of the outbox worker at the app's clock; returns how many rows it claimed.
+    pub async fn outbox_pass(&self) -> anyhow::Result<usize> {
+        Ok(api::outbox::pass(&self.state).await?)
+    }
+
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         Ok(api::workers::sweep_once(&self.state).await?)

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fakes;
 mod helpers;
 
 mod auth;
@@ -12,6 +13,12 @@ mod network;
 mod offers;
 mod openapi;
 mod ops;
+mod outbox;
+mod outbox_admin;
+mod outbox_crash;
+mod outbox_customers;
+mod outbox_flow;
+mod outbox_send;
 mod planning;
 mod quality;
 mod requests;

@@ -146,6 +146,7 @@ pub fn update(
         users::set_active(conn, &target.id, active, now)?;
         if !active {
             tokens::revoke_user(conn, &target.id, now)?;
+            crate::storage::devices::drop_user_tokens(conn, &target.id)?;
         }
     }
     if let Some(name) = &change.name {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
 
-use crate::app::{offers, planning};
+use crate::app::{notify, offers, planning};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::lifecycle::{self, Actor as By, Transition};
@@ -120,6 +120,7 @@ pub fn book(
         return Ok(BookOutcome::Replayed(job));
     }
     let job = create_job(conn, caller, booking, now)?;
+    notify::job_booked(conn, &job, crate::storage::utc(now))?;
     if let Some(k) = key {
         idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
     }
@@ -308,6 +309,7 @@ pub fn cancel(
         &json!({"status": JobStatus::Cancelled, "from": job.status, "reason": reason, "by_role": caller.role}),
         now_db,
     )?;
+    notify::job_cancelled(conn, &job, now)?;
     if let Some(tech) = &job.technician_id {
         // The assigned phone drops the job on its next pull; the day is re-planned without it.
         change_log::log_change(conn, Change::delete(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
@@ -378,6 +380,10 @@ pub fn reschedule(
         // Re-plan the day it left and the day it joined.
         planning::replan_technician_day(conn, tech, utc(job.window_start), now, speed_kmh)?;
         planning::replan_technician_day(conn, tech, window.0, now, speed_kmh)?;
+        let moved = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        notify::job_moved(conn, tech, &moved, now)?;
     }
-    jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)
+    let job = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+    notify::job_rescheduled(conn, &job, now)?;
+    Ok(job)
 }

@@ -52,6 +52,8 @@ pub struct CardChange {
     pub name: Option<String>,
     pub preferred_address_form: Option<String>,
     pub contracted_org_id: Option<Option<String>>,
+    /// Language, preferred channel and opt-out of notifications.
+    pub notify: customers::NotifySettings,
 }
 
 /// Applies an edit (422 `contracted_org_id` for an unknown organisation).
@@ -70,5 +72,19 @@ pub fn update_card(conn: &mut DbConnection, id: &str, change: &CardChange, now: 
         change.contracted_org_id.as_ref().map(|o| o.as_deref()),
         now,
     )?;
+    customers::set_notify(conn, &card.id, change.notify, now)?;
     Ok(())
+}
+
+/// A customer's own notification settings (404 while its login has no card).
+pub fn set_own_notify(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    settings: customers::NotifySettings,
+    now: NaiveDateTime,
+) -> Result<String, ApiError> {
+    let id = caller.customer_id.clone().ok_or(ApiError::NotFound)?;
+    customers::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+    customers::set_notify(conn, &id, settings, now)?;
+    Ok(id)
 }

@@ -275,7 +275,8 @@ pub(crate) fn open_offer(
 ) -> Result<(), ApiError> {
     let now_db = db_time(now);
     let deadline = accept_deadline(conn, org_id, job.priority, now)?;
-    offers::insert(conn, &job.id, org_id, technician_id, db_time(deadline), now_db)?;
+    let offer_id = offers::insert(conn, &job.id, org_id, technician_id, db_time(deadline), now_db)?;
+    crate::app::notify::offer_opened(conn, &job.id, org_id, &offer_id, deadline, now)?;
     let to_offered =
         lifecycle::check(job.status, JobStatus::Offered, by).map_err(|e| changed_meanwhile(&e.to_string()))?;
     if !offers::set_current_offer(conn, &job.id, to_offered, Some((org_id, db_time(deadline))), now_db)? {

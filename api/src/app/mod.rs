@@ -7,6 +7,7 @@ pub mod customers;
 pub mod dispatching;
 pub mod explanation;
 pub mod network;
+pub mod notify;
 pub mod offers;
 pub mod planning;
 pub mod quality;

@@ -98,6 +98,7 @@ pub(crate) fn assign_technician(
     }
     jobs::add_to_chain(conn, &job.id, &technician.org_id, ChainRole::Assignee, now_db)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(&technician.id)), now_db)?;
+    crate::app::notify::job_assigned(conn, &technician.id, job, now)?;
     // The visit joins the technician's day: re-plan it, which sets the ETA.
     planning::replan_technician_day(conn, &technician.id, utc(job.window_start), now, speed_kmh)
 }
@@ -281,6 +282,7 @@ pub fn reassign(
     if let Some(old) = job.technician_id.as_ref().filter(|_| !same) {
         // The old phone drops the job on its next pull; its day is re-planned without it.
         change_log::log_change(conn, Change::delete(ChangeEntity::Job, job_id, Some(old)), now_db)?;
+        crate::app::notify::job_taken_off(conn, old, job_id, now)?;
         planning::after_job_left(conn, job_id, old, utc(job.window_start), now, speed_kmh)?;
         planning::replan_technician_day(conn, &new.id, utc(job.window_start), now, speed_kmh)?;
     }

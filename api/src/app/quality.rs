@@ -127,6 +127,7 @@ pub fn issue_survey(conn: &mut DbConnection, job_id: &str, now: DateTime<Utc>) -
     )?;
     if issued {
         tracing::info!(job.id = %job_id, "Issued the customer survey of job {job_id}");
+        crate::app::notify::survey_issued(conn, &job, &token, now)?;
     }
     Ok(())
 }

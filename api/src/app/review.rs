@@ -147,12 +147,16 @@ pub fn review(
                 // Off the old technician's phone and day; dispatch searches without it.
                 offers::assign(conn, &job.id, Transition::stay(JobStatus::Returned), None, now_db)?;
                 change_log::log_change(conn, Change::delete(ChangeEntity::Job, &job.id, Some(old)), now_db)?;
+                crate::app::notify::job_taken_off(conn, old, &job.id, now)?;
                 planning::after_job_left(conn, &job.id, old, utc(job.window_start), now, speed_kmh)?;
             }
             dispatch_again(conn, cache, &job.id, job.technician_id.as_deref(), step, now)?;
         }
         Verdict::Returned => {
             back_to_technician(conn, &job.id, now, speed_kmh)?;
+            if let Some(tech) = &job.technician_id {
+                crate::app::notify::job_returned(conn, tech, &job.id, now)?;
+            }
         }
     }
     let job = jobs::find_scoped(conn, job_id, JobScope::All)?.ok_or(ApiError::NotFound)?;

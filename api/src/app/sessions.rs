@@ -129,10 +129,13 @@ pub fn rotate(
     }
 }
 
-/// Signs out: revokes the refresh token's family. Unknown tokens are ignored.
+/// Signs out: revokes the refresh token's family and forgets the user's push
+/// tokens. Unknown tokens are ignored.
 pub fn sign_out(conn: &mut DbConnection, token_hash: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
     if let Some(token) = tokens::find_by_hash(conn, token_hash)? {
         tokens::revoke_family(conn, &token.family_id, db_time(now))?;
+        // Signed out: no more pushes to this user's phones until they register again.
+        crate::storage::devices::drop_user_tokens(conn, &token.user_id)?;
     }
     Ok(())
 }

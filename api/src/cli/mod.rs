@@ -1,5 +1,6 @@
 //! The `sortie` command line. With no subcommand it serves.
 
+pub mod bench_outbox;
 pub mod bench_scorecard;
 pub mod bench_sync;
 pub mod plan;
@@ -68,6 +69,9 @@ pub enum BenchCommand {
     Sync(bench_sync::SyncBenchArgs),
     /// Scorecards over HTTP on SQLite and PostgreSQL: a year of history seeded, vendor/partner/technician reads timed.
     Scorecard(bench_scorecard::ScorecardBenchArgs),
+    /// Notifications through the outbox worker and FCM HTTP v1 against a local fake FCM (20 ms latency):
+    /// throughput, and the outbox lag at a steady rate.
+    Outbox(bench_outbox::OutboxBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -155,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Sync(args)) => bench_sync::bench_sync(&args).await,
         Command::Bench(BenchCommand::Scorecard(args)) => bench_scorecard::bench_scorecard(&args).await,
+        Command::Bench(BenchCommand::Outbox(args)) => bench_outbox::bench_outbox(&args).await,
     }
 }
 

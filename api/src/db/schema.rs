@@ -80,6 +80,9 @@ diesel::table! {
         contracted_org_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        language -> Text,
+        notify_channel -> Text,
+        notify_opt_out -> Bool,
     }
 }
 
@@ -459,3 +462,25 @@ diesel::table! {
 }
 
 diesel::joinable!(reviews -> jobs (job_id));
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        channel -> Text,
+        kind -> Text,
+        recipient -> Text,
+        job_id -> Nullable<Text>,
+        payload -> Text,
+        collapse_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(outbox -> jobs (job_id));
+diesel::allow_tables_to_appear_in_same_query!(outbox, jobs);

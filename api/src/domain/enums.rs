@@ -215,3 +215,41 @@ mod tests {
         }
     }
 }
+
+text_enum! {
+    /// How a notification travels (`outbox.channel`, CHECK in migration 000020_outbox).
+    Channel {
+        Push => "push",
+        Email => "email",
+        Sms => "sms",
+    }
+}
+
+text_enum! {
+    /// Where an outbox row stands: waiting (or retrying), delivered, given up, or not sent because its
+    /// channel is off or its recipient is gone.
+    OutboxStatus {
+        Pending => "pending",
+        Sent => "sent",
+        Failed => "failed",
+        Skipped => "skipped",
+    }
+}
+
+text_enum! {
+    /// The language of a customer's texts (`customers.language`); Russian unless the card says otherwise.
+    Language {
+        Ru => "ru",
+        En => "en",
+    }
+}
+
+text_enum! {
+    /// The channel a customer prefers (`customers.notify_channel`); the other one stands in when the
+    /// preferred contact is missing.
+    NotifyChannel {
+        Both => "both",
+        Email => "email",
+        Sms => "sms",
+    }
+}

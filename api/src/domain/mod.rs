@@ -13,6 +13,7 @@ mod enums;
 mod error;
 pub mod ids;
 pub mod lifecycle;
+pub mod notification;
 pub mod parts;
 pub mod position;
 pub mod shift;

@@ -40,11 +40,12 @@ use errors::ErrorResponses;
         routes::offers::explanation, routes::offers::position,
         routes::offers::offer, routes::offers::assign, routes::offers::redispatch,
         routes::reviews::list, routes::reviews::review_job, routes::reviews::get_photo,
-        routes::customers::get_card, routes::customers::own_card, routes::customers::update_card,
+        routes::customers::get_card, routes::customers::own_card, routes::customers::update_card, routes::customers::update_own_card,
         routes::day_plans::route, routes::day_plans::plan_org,
         routes::sync::register_device, routes::sync::pull, routes::sync::push, routes::sync::put_photo,
         routes::surveys::get_one, routes::surveys::answer, routes::surveys::get_settings, routes::surveys::put_settings,
         routes::scorecards::org_scorecard, routes::scorecards::technician_scorecard, routes::scorecards::service,
+        routes::outbox::list, routes::outbox::retry,
     ),
     components(schemas(
         errors::Error,
@@ -64,8 +65,9 @@ use errors::ErrorResponses;
         (name = "reviews", description = "The vendor's quality review of work reports"),
         (name = "customers", description = "Client cards"),
         (name = "planning", description = "Technicians' planned days"),
-        (name = "sync", description = "Technicians' phones: devices, pull, push, photos"),
+        (name = "sync", description = "Phones (technicians, dispatchers, customers' apps): devices, pull, push, photos"),
         (name = "quality", description = "Surveys, scorecards, the Service section"),
+        (name = "outbox", description = "Notifications: what is waiting, sent, failed or skipped (admin)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -7,10 +7,11 @@ use utoipa::ToSchema;
 
 use crate::app::customers;
 use crate::auth::AuthUser;
-use crate::domain::{JobKind, JobStatus, Role};
+use crate::domain::{JobKind, JobStatus, Language, NotifyChannel, Role};
 use crate::error::ApiError;
 use crate::routes::jobs::TimeWindow;
 use crate::state::AppState;
+use crate::storage::customers::NotifySettings;
 use crate::storage::utc;
 
 /// An address the customer booked at.
@@ -45,6 +46,12 @@ pub struct CustomerCard {
     pub email: Option<String>,
     pub preferred_address_form: Option<String>,
     pub contracted_org_id: Option<String>,
+    /// Language of notifications (`ru` by default).
+    pub language: Language,
+    /// Preferred notification channel: `both` (default), `email` or `sms` (the other stands in when that contact is missing).
+    pub notify_channel: NotifyChannel,
+    /// The customer gets no e-mail or SMS at all.
+    pub notify_opt_out: bool,
     pub addresses: Vec<AddressView>,
     /// The requests the caller may see, oldest first.
     pub history: Vec<HistoryItem>,
@@ -115,6 +122,9 @@ async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result
         email: card.email,
         preferred_address_form: card.preferred_address_form,
         contracted_org_id: card.contracted_org_id,
+        language: card.language,
+        notify_channel: card.notify_channel,
+        notify_opt_out: card.notify_opt_out,
         created_at: utc(card.created_at),
     }))
 }
@@ -128,6 +138,43 @@ pub struct UpdateCard {
     /// The partner the customer has a contract with (partner-led networks); `null` removes it.
     #[serde(default, deserialize_with = "some_or_null")]
     pub contracted_org_id: Option<Option<String>>,
+    pub language: Option<Language>,
+    pub notify_channel: Option<NotifyChannel>,
+    pub notify_opt_out: Option<bool>,
+}
+
+/// `PATCH /v1/customers/me` body: the customer's own notification settings.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnNotifySettings {
+    pub language: Option<Language>,
+    pub notify_channel: Option<NotifyChannel>,
+    /// `true` stops every e-mail and SMS to this customer.
+    pub notify_opt_out: Option<bool>,
+}
+
+/// The calling customer changes its notification language, channel or opt-out.
+#[utoipa::path(patch, path = "/v1/customers/me", operation_id = "update_own_card", tag = "customers",
+    request_body = OwnNotifySettings,
+    responses((status = 200, body = CustomerCard),
+        (status = 400, description = "malformed JSON or an unknown field (`malformed_json`, `unknown_field`)"),
+        (status = 403, description = "not a customer (`forbidden`)"),
+        (status = 422, description = "an unknown language or channel (`invalid_value`, `field`)"),
+        (status = 404, description = "this login has no card yet (`not_found`)")), security(("bearer" = [])))]
+#[actix_web::patch("/v1/customers/me")]
+pub async fn update_own_card(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: crate::extract::Json<OwnNotifySettings>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Customer])?;
+    let b = body.0;
+    let settings =
+        NotifySettings { language: b.language, notify_channel: b.notify_channel, notify_opt_out: b.notify_opt_out };
+    let now = crate::storage::db_time(state.now());
+    let who = caller.clone();
+    let id = state.db.write(move |conn| customers::set_own_notify(conn, &who, settings, now)).await?;
+    card_response(&state, caller, id).await
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -135,7 +182,7 @@ fn some_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<
     serde::Deserialize::deserialize(d).map(Some)
 }
 
-/// Edits a client card (admin): name, form of address, contracted partner.
+/// Edits a client card (admin): name, form of address, contracted partner, notification settings.
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCard,
     responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such card (`not_found`)"),
@@ -159,7 +206,10 @@ pub async fn update_card(
         .as_deref()
         .map(|n| crate::domain::validate::text("preferred_address_form", n, crate::domain::validate::MAX_NAME_CHARS))
         .transpose()?;
-    let change = customers::CardChange { name, preferred_address_form: form, contracted_org_id: b.contracted_org_id };
+    let notify =
+        NotifySettings { language: b.language, notify_channel: b.notify_channel, notify_opt_out: b.notify_opt_out };
+    let change =
+        customers::CardChange { name, preferred_address_form: form, contracted_org_id: b.contracted_org_id, notify };
     let now = crate::storage::db_time(state.now());
     let card_id = id.into_inner();
     let path_id = card_id.clone();

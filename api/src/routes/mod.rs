@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod offers;
 pub mod ops;
 pub mod orgs;
+pub mod outbox;
 pub mod pagination;
 pub mod requests;
 pub mod reviews;
@@ -66,6 +67,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reviews::get_photo)
         .service(offers::explanation)
         .service(offers::position)
+        .service(outbox::list)
+        .service(outbox::retry)
+        .service(customers::update_own_card)
         .service(customers::update_card)
         .service(day_plans::route)
         .service(day_plans::plan_org)

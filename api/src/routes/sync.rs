@@ -20,12 +20,13 @@ fn technician_of(caller: &AuthUser) -> Result<String, ApiError> {
     caller.technician_id.clone().ok_or(ApiError::Forbidden)
 }
 
-/// Registers a phone for the caller → `{device_id}`.
+/// Registers a phone for the caller → `{device_id}`. A push token another
+/// device holds moves to this one (dispatchers register for offer notifications).
 #[utoipa::path(post, path = "/v1/devices", tag = "sync",
     request_body = crate::openapi::sync::RegisterDevice,
     responses((status = 201, body = crate::openapi::sync::DeviceRegistered, description = "registered"),
-        (status = 403, description = "not a technician or customer (`forbidden`)"),
-        (status = 422, description = "`app_version` blank or over 50 characters, `push_token` over 4096 (`invalid_value`)")),
+        (status = 403, description = "not a technician, dispatcher or customer (`forbidden`)"),
+        (status = 422, description = "`app_version` blank or over 50 characters, `push_token` empty or over 4096 (`invalid_value`)")),
     security(("bearer" = [])))]
 #[post("/v1/devices")]
 pub async fn register_device(
@@ -33,7 +34,7 @@ pub async fn register_device(
     caller: AuthUser,
     body: Json<RegisterDevice>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Technician, Role::Customer])?;
+    caller.require(&[Role::Technician, Role::Dispatcher, Role::Customer])?;
     let now = state.now();
     let device_id = state
         .db

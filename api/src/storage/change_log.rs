@@ -33,7 +33,7 @@ impl<'a> Change<'a> {
 }
 
 /// Appends to the change log (in the transaction of the change itself), which
-/// phones pull and every replica's dispatch cache follows.
+/// phones pull and every replica's dispatch cache follows; pokes the phone (outbox).
 pub fn log_change(conn: &mut DbConnection, change: Change<'_>, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(change_log::table)
         .values((
@@ -43,8 +43,14 @@ pub fn log_change(conn: &mut DbConnection, change: Change<'_>, now: NaiveDateTim
             change_log::op.eq(change.op),
             change_log::at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    // A job or route change wakes the technician's phone to pull (the outbox
+    // row commits with the change). Technician-record changes do not: most are
+    // the phone's own position pings.
+    if let (Some(tech), ChangeEntity::Job | ChangeEntity::Route) = (change.technician_id, change.entity) {
+        super::outbox::poke_technician(conn, tech, now)?;
+    }
+    Ok(())
 }
 
 /// The highest change-log sequence number (0 when empty).

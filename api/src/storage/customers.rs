@@ -18,6 +18,12 @@ pub struct Customer {
     pub contracted_org_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Language of the texts sent to the customer (migration 000020_outbox).
+    pub language: crate::domain::Language,
+    /// Preferred channel for notifications.
+    pub notify_channel: crate::domain::NotifyChannel,
+    /// The customer asked to get no notifications.
+    pub notify_opt_out: bool,
 }
 
 /// A new client card.
@@ -144,6 +150,29 @@ pub fn update(
     }
     if let Some(org) = contracted_org_id {
         diesel::update(customers::table.find(id)).set(customers::contracted_org_id.eq(org)).execute(conn)?;
+    }
+    diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn)?;
+    Ok(())
+}
+
+/// The card's notification settings to change (`None`: keep).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NotifySettings {
+    pub language: Option<crate::domain::Language>,
+    pub notify_channel: Option<crate::domain::NotifyChannel>,
+    pub notify_opt_out: Option<bool>,
+}
+
+/// Changes the card's notification settings.
+pub fn set_notify(conn: &mut DbConnection, id: &str, s: NotifySettings, now: NaiveDateTime) -> QueryResult<()> {
+    if let Some(language) = s.language {
+        diesel::update(customers::table.find(id)).set(customers::language.eq(language)).execute(conn)?;
+    }
+    if let Some(channel) = s.notify_channel {
+        diesel::update(customers::table.find(id)).set(customers::notify_channel.eq(channel)).execute(conn)?;
+    }
+    if let Some(opt_out) = s.notify_opt_out {
+        diesel::update(customers::table.find(id)).set(customers::notify_opt_out.eq(opt_out)).execute(conn)?;
     }
     diesel::update(customers::table.find(id)).set(customers::updated_at.eq(now)).execute(conn)?;
     Ok(())

@@ -4,11 +4,13 @@
 
 pub mod change_log;
 pub mod customers;
+pub mod devices;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
 pub mod offers;
 pub mod orgs;
+pub mod outbox;
 pub mod quality;
 pub mod reports;
 pub mod reviews;

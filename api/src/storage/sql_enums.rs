@@ -48,5 +48,9 @@ sql_text!(
     ChangeEntity,
     ChangeOp,
     Stage,
-    Verdict
+    Verdict,
+    Channel,
+    OutboxStatus,
+    Language,
+    NotifyChannel
 );

@@ -75,6 +75,10 @@ pub fn register_device(
         created_at: now,
         last_seen_at: now,
     };
+    if let Some(token) = &device.push_token {
+        // The same phone registering again (maybe as another user): the token moves to this device.
+        crate::storage::devices::release_token(conn, token)?;
+    }
     store::insert_device(conn, &device)?;
     Ok(device.id)
 }

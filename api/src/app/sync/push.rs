@@ -454,5 +454,10 @@ fn set_status(
     // The day continues from a visit under way, and a finished one leaves the
     // route: re-plan it (routes and customers' ETAs follow).
     planning::replan_technician_day(c, ctx.technician_id, utc(job.window_start), ctx.now, ctx.speed_kmh)?;
+    if to == TargetStatus::EnRoute {
+        // The customer hears it with the ETA the re-plan just set.
+        let set_off = jobs::find_scoped(c, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
+        crate::app::notify::on_the_way(c, &set_off, ctx.now)?;
+    }
     Ok(())
 }
