@@ -17,4 +17,5 @@ mod quality;
 mod requests;
 mod review;
 mod scoping;
+mod security;
 mod sync;
