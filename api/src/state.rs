@@ -18,6 +18,10 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// This replica's dispatch cache (organisation tree, territories, technician index).
     pub dispatch: crate::dispatch_cache::SharedCache,
+    /// Bounded password hashing (memory stays flat under a login storm).
+    pub hasher: crate::auth::hashing::Hasher,
+    /// This replica's request limits (per user, per client address).
+    pub limiters: Arc<crate::limits::Limiters>,
 }
 
 impl AppState {

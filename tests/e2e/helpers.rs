@@ -273,6 +273,38 @@ impl TestDb {
         }
     }
 
+    /// An empty database: no tables, no data (for `sortie init`, a first start, an outage).
+    pub async fn empty(backend: Backend) -> anyhow::Result<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("empty.sqlite3");
+                Ok(TestDb::Sqlite { url: format!("sqlite://{}", path.display()), _dir: dir })
+            }
+            Backend::Postgres => {
+                // The template call holds the process's key, so a stale-database sweep spares this one.
+                postgres_template().await?;
+                let name = format!("{}{}", db_prefix(run_key()), uuid::Uuid::new_v4().simple());
+                let n = name.clone();
+                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                    let mut admin = PgConnection::establish(&admin_url())?;
+                    diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut admin)?;
+                    Ok(())
+                })
+                .await??;
+                Ok(TestDb::Postgres { url: url_for(&name), name })
+            }
+        }
+    }
+
+    /// The name of a PostgreSQL test database (`None` on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        match self {
+            TestDb::Postgres { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The `DATABASE_URL` of this database.
     pub fn url(&self) -> &str {
         match self {

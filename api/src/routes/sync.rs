@@ -48,6 +48,8 @@ pub async fn register_device(
     responses((status = 200, body = crate::openapi::sync::PullResponse,
             description = "changes since the cursor; an unservable cursor answers `reset_required: true` (not an error)"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 429, description = "too many sync calls by this user in a minute (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 404, description = "no such device of the caller (`not_found`)")),
     security(("bearer" = [])))]
 #[post("/v1/sync/pull")]
@@ -57,6 +59,7 @@ pub async fn pull(
     body: Json<PullRequest>,
 ) -> Result<web::Json<PullResponse>, ApiError> {
     let technician_id = technician_of(&caller)?;
+    state.limiters.sync.hit(&caller.id)?;
     let answer = state.db.run(move |conn| sync::pull(conn, &caller.id, &technician_id, &body.0)).await?;
     Ok(web::Json(answer))
 }
@@ -67,6 +70,8 @@ pub async fn pull(
     responses((status = 200, body = crate::openapi::sync::PushResponse,
             description = "one result per mutation, in the order sent: `applied`, `duplicate` or `rejected` with a `reason`"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 429, description = "too many sync calls by this user in a minute (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 404, description = "no such device of the caller (`not_found`)"),
         (status = 409, description = "`seq_gap`: a `seq` is missing after the last one processed; nothing was applied; \
             `expected_seq` in the error object names where to resend from"),
@@ -82,6 +87,7 @@ pub async fn push(
     body: Json<PushRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let technician_id = technician_of(&caller)?;
+    state.limiters.sync.hit(&caller.id)?;
     if body.0.mutations.len() > MAX_BATCH {
         // A count, not bytes: answered here rather than as `PayloadTooLarge { limit_bytes }`.
         return Ok(HttpResponse::PayloadTooLarge().json(json!({"error": {

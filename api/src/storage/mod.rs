@@ -7,6 +7,7 @@ pub mod customers;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
+pub mod login_failures;
 pub mod offers;
 pub mod orgs;
 pub mod quality;

@@ -1,4 +1,5 @@
-//! Key/value settings kept in the database (the demo JWT secret).
+//! Key/value settings kept in the database (the demo JWT secret, where the
+//! database came from).
 
 use diesel::prelude::*;
 
@@ -18,3 +19,10 @@ pub fn get_or_insert(conn: &mut DbConnection, key: &str, value: &str) -> QueryRe
     })?;
     settings::table.find(key).select(settings::value).first(conn)
 }
+
+/// The settings key recording how the database was created: [`ORIGIN_DEMO`] or [`ORIGIN_INIT`].
+pub const ORIGIN: &str = "database_origin";
+/// Seeded as the demo network (demo logins, a generated secret stored here).
+pub const ORIGIN_DEMO: &str = "demo";
+/// Created by `sortie init` (a real vendor: the secret must come from the environment).
+pub const ORIGIN_INIT: &str = "init";

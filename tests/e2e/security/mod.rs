@@ -2,4 +2,6 @@
 //! failed before its fix, and the limits a production service needs.
 
 mod cards;
+mod demo;
+mod limits;
 mod reassign;
