@@ -91,6 +91,17 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("database is locked") => {
                 ApiError::Unavailable(info.message().to_owned())
             }
+            // The server went away under a pooled connection (restart, outage, terminated backend): 503, retry.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => ApiError::Unavailable(info.message().to_owned()),
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("terminating connection")
+                    || info.message().contains("server closed the connection") =>
+            {
+                ApiError::Unavailable(info.message().to_owned())
+            }
             other => ApiError::Unexpected(anyhow::Error::new(other).context("database error")),
         }
     }

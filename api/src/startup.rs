@@ -58,6 +58,7 @@ pub fn open_database(config: &Config) -> anyhow::Result<Db> {
         url: config.database_url.clone(),
         max_connections: config.db_max_connections,
         sqlite_synchronous_full: config.sqlite_synchronous_full,
+        connect_timeout: config.limits.db_connect_timeout,
     })
 }
 

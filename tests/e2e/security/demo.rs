@@ -72,3 +72,28 @@ async fn a_database_made_by_init_refuses_to_start_without_the_secret_and_a_demo_
     drop(again.handle().stop(false));
     Ok(())
 }
+
+/// Hole 9: every boolean setting accepts `1/0`, `true/false`, `yes/no`, `on/off`; anything else stops with
+/// a message naming the variable.
+#[test]
+fn boolean_settings_accept_one_zero_yes_no_on_off_and_name_the_variable_otherwise() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("b.sqlite3").display());
+    let migrate = |var: &str, value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sortie-under-test"))
+            .args(["migrate", "--database-url", &url])
+            .env_remove("SORTIE_DEMO")
+            .env(var, value)
+            .output()
+    };
+    for var in ["SORTIE_DEMO", "SORTIE_TRUST_FORWARDED"] {
+        for value in ["1", "0", "true", "FALSE", "yes", "no", "on", "Off"] {
+            let out = migrate(var, value)?;
+            assert!(out.status.success(), "{var}={value}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let out = migrate(var, "maybe")?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(var) && err.contains("yes/no"), "{var}=maybe: {err}");
+    }
+    Ok(())
+}

@@ -4,4 +4,5 @@
 mod cards;
 mod demo;
 mod limits;
+mod outage;
 mod reassign;
