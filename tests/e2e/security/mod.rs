@@ -3,6 +3,8 @@
 
 mod cards;
 mod demo;
+mod input;
 mod limits;
 mod outage;
 mod reassign;
+mod tokens;
