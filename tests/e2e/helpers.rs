@@ -490,6 +490,11 @@ impl TestApp {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
+    /// The app's shared state (to run a worker's pass by hand).
+    pub fn state(&self) -> &api::state::AppState {
+        &self.state
+    }
+
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         Ok(api::workers::sweep_once(&self.state).await?)
@@ -556,6 +561,11 @@ impl<'a> Phone<'a> {
             .await?;
         anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
         Ok(Phone { app, token: token.to_owned(), device_id: r.str("device_id"), seq: 0, cursor: None })
+    }
+
+    /// The cursor of the last pull.
+    pub fn cursor(&self) -> Option<String> {
+        self.cursor.clone()
     }
 
     /// Pushes mutations `(name, args)` in one batch; every one must be applied.

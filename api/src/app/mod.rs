@@ -10,6 +10,7 @@ pub mod network;
 pub mod offers;
 pub mod planning;
 pub mod quality;
+pub mod retention;
 pub mod review;
 pub mod scorecards;
 pub mod sessions;

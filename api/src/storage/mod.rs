@@ -12,6 +12,7 @@ pub mod offers;
 pub mod orgs;
 pub mod quality;
 pub mod reports;
+pub mod retention;
 pub mod reviews;
 pub mod routes;
 pub mod settings;

@@ -26,3 +26,19 @@ pub const ORIGIN: &str = "database_origin";
 pub const ORIGIN_DEMO: &str = "demo";
 /// Created by `sortie init` (a real vendor: the secret must come from the environment).
 pub const ORIGIN_INIT: &str = "init";
+
+/// Locks the row of `key` until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's `BEGIN IMMEDIATE`
+/// already serialises writers), so read-modify-write of a setting never loses an update.
+pub fn lock(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            settings::table.find(key).select(settings::value).for_update().first(pg).optional()
+        }
+        DbConnection::Sqlite(_) => get(conn, key),
+    }
+}
+
+/// Replaces the value of an existing `key`.
+pub fn put(conn: &mut DbConnection, key: &str, value: &str) -> QueryResult<usize> {
+    diesel::update(settings::table.find(key)).set(settings::value.eq(value)).execute(conn)
+}

@@ -7,4 +7,5 @@ mod input;
 mod limits;
 mod outage;
 mod reassign;
+mod retention;
 mod tokens;
