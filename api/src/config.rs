@@ -80,6 +80,8 @@ pub struct Limits {
     pub sync_per_minute: u32,
     /// How long a request waits for a database connection before 503.
     pub db_connect_timeout: Duration,
+    /// Bytes of photos attached to no job one technician may hold (0: no quota).
+    pub unattached_photo_quota_bytes: u64,
 }
 
 /// How long data nobody needs any more is kept before the retention worker prunes it.
@@ -117,6 +119,7 @@ impl Limits {
             bookings_per_minute: 120,
             sync_per_minute: 1_200,
             db_connect_timeout: Duration::from_secs(2),
+            unattached_photo_quota_bytes: 200 << 20,
         }
     }
 
@@ -140,6 +143,8 @@ impl Limits {
             db_connect_timeout: var_parsed("SORTIE_DB_CONNECT_TIMEOUT_MS")?
                 .filter(|n| *n > 0)
                 .map_or(d.db_connect_timeout, Duration::from_millis),
+            unattached_photo_quota_bytes: var_parsed::<u64>("SORTIE_UNATTACHED_PHOTO_QUOTA_MB")?
+                .map_or(d.unattached_photo_quota_bytes, |mb| mb << 20),
         })
     }
 }
@@ -222,7 +227,8 @@ impl Config {
     ///   a proxy that sets them; default off); `SORTIE_BOOKINGS_PER_MINUTE` per user, per replica (default 120);
     ///   `SORTIE_SYNC_PER_MINUTE` pulls and pushes per user, per replica (default 1200);
     ///   `SORTIE_DB_CONNECT_TIMEOUT_MS` how long a request waits for a database connection before 503
-    ///   with `Retry-After` (default 2000).
+    ///   with `Retry-After` (default 2000); `SORTIE_UNATTACHED_PHOTO_QUOTA_MB` photo bytes attached to no job one
+    ///   technician may hold (default 200; 409 `photo_quota_exceeded` past it).
     /// - Retention (the worker prunes in small batches; README "Data retention"): `SORTIE_RETENTION_EVERY_SECS`
     ///   (default 3600; 0 disables), `SORTIE_KEEP_IDEMPOTENCY_DAYS` (7, at least 1),
     ///   `SORTIE_KEEP_CHANGE_LOG_DAYS` (30), `SORTIE_KEEP_SYNC_MUTATIONS_DAYS` (30),

@@ -113,6 +113,8 @@ pub async fn push(
         (status = 200, body = crate::openapi::sync::PhotoStored, description = "already stored (idempotent)"),
         (status = 400, description = "the body could not be read (`malformed_body`)"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 409, description = "`photo_quota_exceeded`: the caller's photos attached to no job would exceed its \
+            quota (`SORTIE_UNATTACHED_PHOTO_QUOTA_MB`); attach them first or wait until they expire"),
         (status = 413, description = "over 10 MB (`payload_too_large`)"),
         (status = 422, description = "`hash_mismatch`: the body's SHA-256 is not the path's; `invalid_value`: a \
             malformed hash or an empty body")),
@@ -143,7 +145,8 @@ pub async fn put_photo(
     }
     let now = state.now();
     let size = body.len();
-    let created = state.db.write(move |conn| sync::store_photo(conn, &sha256, &body, &caller.id, now)).await?;
+    let quota = state.config.limits.unattached_photo_quota_bytes;
+    let created = state.db.write(move |conn| sync::store_photo(conn, &sha256, &body, &caller.id, quota, now)).await?;
     let answer = json!({"size_bytes": size});
     Ok(if created { HttpResponse::Created().json(answer) } else { HttpResponse::Ok().json(answer) })
 }

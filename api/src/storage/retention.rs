@@ -93,6 +93,19 @@ pub fn unattached_photos(conn: &mut DbConnection, before: NaiveDateTime, batch: 
     diesel::delete(photo_blobs::table.filter(photo_blobs::sha256.eq_any(shas))).execute(conn)
 }
 
+/// Bytes of the photos `user_id` uploaded that no report references (its unattached photos).
+pub fn unattached_bytes_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
+    let sizes: Vec<i64> = photo_blobs::table
+        .filter(photo_blobs::uploaded_by.eq(user_id))
+        .filter(diesel::dsl::not(photo_blobs::sha256.eq_any(report_photos::table.select(report_photos::sha256))))
+        .filter(diesel::dsl::not(
+            photo_blobs::sha256.eq_any(report_signatures::table.select(report_signatures::image_sha256)),
+        ))
+        .select(photo_blobs::size_bytes)
+        .load(conn)?;
+    Ok(sizes.iter().sum())
+}
+
 #[derive(diesel::QueryableByName)]
 struct TxSeq {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -6,6 +6,7 @@ mod demo;
 mod input;
 mod limits;
 mod outage;
+mod photos;
 mod reassign;
 mod retention;
 mod tokens;
