@@ -121,12 +121,32 @@ pub fn change_log(
     before: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<(usize, Option<(i64, i64)>)> {
-    let seqs: Vec<i64> = change_log::table
-        .filter(change_log::at.lt(before))
-        .order(change_log::seq.asc())
-        .limit(batch)
-        .select(change_log::seq)
-        .load(conn)?;
+    let seqs: Vec<i64> = match conn {
+        // Only rows of transactions older than every running one (below `pg_snapshot_xmin`): a fresh
+        // cursor is `(xmin - 1, MAX)`, so the horizon stays at or below every cursor issued later, and a
+        // phone that just re-synced is never told to reset again. Younger rows wait for a later pass.
+        DbConnection::Postgres(pg) => {
+            #[derive(diesel::QueryableByName)]
+            struct Seq {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                seq: i64,
+            }
+            let rows: Vec<Seq> = diesel::sql_query(
+                "SELECT seq FROM change_log WHERE at < $1 \
+                 AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY seq LIMIT $2",
+            )
+            .bind::<diesel::sql_types::Timestamp, _>(before)
+            .bind::<diesel::sql_types::BigInt, _>(batch)
+            .load(pg)?;
+            rows.into_iter().map(|r| r.seq).collect()
+        }
+        DbConnection::Sqlite(_) => change_log::table
+            .filter(change_log::at.lt(before))
+            .order(change_log::seq.asc())
+            .limit(batch)
+            .select(change_log::seq)
+            .load(conn)?,
+    };
     let Some(&max_seq) = seqs.last() else { return Ok((0, None)) };
     let top = match conn {
         DbConnection::Postgres(pg) => {
