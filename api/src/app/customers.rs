@@ -39,6 +39,14 @@ pub fn visible_card(conn: &mut DbConnection, caller: &Caller, id: &str) -> Resul
     if !whole_card && jobs.is_empty() {
         return Err(ApiError::NotFound);
     }
+    if own
+        && card.phone.is_none()
+        && let Some(latest) = jobs.last()
+    {
+        // A card never holds a phone another card owns; its customer still sees the number it books with,
+        // so the answer does not tell it that the number is someone else's.
+        card.phone = Some(latest.contact_phone.clone());
+    }
     if !whole_card && let Some(latest) = jobs.last() {
         // A dispatcher knows the person only through its requests: the contact of the
         // latest one, not what the card holds from elsewhere (nor whether it holds a phone).

@@ -8,7 +8,34 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, booking};
 
-both_backends!(a_dispatcher_booking_with_a_strangers_phone_neither_reveals_nor_joins_their_card,);
+both_backends!(
+    a_dispatcher_booking_with_a_strangers_phone_neither_reveals_nor_joins_their_card,
+    a_new_customer_typing_a_taken_phone_sees_the_same_card_as_with_a_free_one,
+);
+
+async fn a_new_customer_typing_a_taken_phone_sees_the_same_card_as_with_a_free_one(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let mut cards = Vec::new();
+    // One login types the demo customer's phone (taken by another card), the other a free one.
+    for (email, phone) in
+        [("taken@customer.example", "+7 916 123-45-67"), ("free@customer.example", "+7 999 111-22-33")]
+    {
+        let token =
+            app.new_login(&admin, &json!({"email": email, "password": "probe-password", "role": "customer"})).await?;
+        let mut b = booking();
+        b["contact"] = json!({"name": "Probe", "phone": phone});
+        assert_eq!(app.book(&token, &b, None).await?.status, StatusCode::CREATED);
+        let me = app.get("/v1/customers/me", &token).await?;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        cards.push(me.body);
+    }
+    assert_eq!(cards[0]["phone"], "+79161234567", "the number it books with, not a hint that it is taken");
+    assert_eq!(cards[1]["phone"], "+79991112233");
+    Ok(())
+}
 
 async fn a_dispatcher_booking_with_a_strangers_phone_neither_reveals_nor_joins_their_card(
     backend: Backend,
