@@ -70,6 +70,17 @@ async fn a_phone_behind_the_retained_change_log_resets_and_keeps_its_queued_work
     let at = (chrono::Utc::now() + chrono::Duration::days(31)).to_rfc3339();
     phone.push(&[("position.ping", json!({"lat": 55.75, "lon": 37.61, "accuracy_m": 5.0, "at": at}))]).await?;
     assert_eq!(count(&app, "sync_mutations").await?, 1, "the queued mutation was recorded once");
+    // A retry of a mutation whose record was pruned is not applied again (`unknown_seq`, as the protocol says).
+    let retry = json!({"device_id": phone.device_id, "mutations": [{"seq": 1, "id": uuid::Uuid::new_v4(),
+        "name": "position.ping", "args": {"lat": 1.0, "lon": 1.0, "accuracy_m": 5.0, "at": chrono::Utc::now().to_rfc3339()}}]});
+    let r = app.post("/v1/sync/push", &tech, &retry).await?;
+    let result = &r.body["results"][0];
+    assert_eq!(
+        (result["status"].clone(), result["reason"].clone()),
+        (json!("rejected"), json!("unknown_seq")),
+        "{result}"
+    );
+    assert_eq!(count(&app, "sync_mutations").await?, 1);
     let fresh = app.post("/v1/sync/pull", &tech, &json!({"device_id": phone.device_id, "cursor": null})).await?;
     assert_eq!((fresh.status, fresh.body["reset_required"].clone()), (StatusCode::OK, json!(false)));
     // A cursor issued after the pruning is served normally.
