@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 422: a well-formed value that is not acceptable.
     #[error("{message}")]
     Invalid { code: &'static str, field: Option<String>, message: String },
+    /// 429: a limit was reached (attempts per account or address, requests per
+    /// user, password hashing at capacity); retry after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// 503: the database is not reachable or too busy right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -69,6 +73,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::NoSuchRoute { .. } => "no_such_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Unexpected(_) => "internal",
         }
@@ -84,6 +89,17 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::Unavailable(info.message().to_owned())
             }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("database is locked") => {
+                ApiError::Unavailable(info.message().to_owned())
+            }
+            // The server went away under a pooled connection (restart, outage, terminated backend): 503, retry.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => ApiError::Unavailable(info.message().to_owned()),
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("terminating connection")
+                    || info.message().contains("server closed the connection") =>
+            {
                 ApiError::Unavailable(info.message().to_owned())
             }
             other => ApiError::Unexpected(anyhow::Error::new(other).context("database error")),

@@ -56,6 +56,10 @@ pub struct Config {
     pub quality_refresh: Duration,
     /// Notifications: channels and the outbox worker.
     pub notify: NotifyConfig,
+    /// Limits against abuse and overload (issue #11).
+    pub limits: Limits,
+    /// How long pruned data is kept (issue #11).
+    pub retention: Retention,
 }
 
 /// Notification channels and the outbox worker (issue #16). A channel without
@@ -138,6 +142,136 @@ impl NotifyConfig {
     }
 }
 
+/// Limits against abuse and overload. A limit of 0 turns it off.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Password hashes computed at once (each takes ~19 MiB).
+    pub hash_concurrency: usize,
+    /// How long a login waits for a hashing slot before 429.
+    pub hash_queue_wait: Duration,
+    /// Failed logins per account within `login_window` before the account answers 429 (shared by replicas).
+    pub login_failures_per_account: u32,
+    /// Failed logins per client address within `login_window` (per replica).
+    pub login_failures_per_address: u32,
+    /// The window (and lock-out) of the login limits.
+    pub login_window: Duration,
+    /// Use the first `X-Forwarded-For` / `Forwarded` address as the client's (only behind a trusted proxy).
+    pub trust_forwarded: bool,
+    /// Bookings per user per minute (per replica).
+    pub bookings_per_minute: u32,
+    /// Sync calls (pull, push) per user per minute (per replica).
+    pub sync_per_minute: u32,
+    /// How long a request waits for a database connection before 503.
+    pub db_connect_timeout: Duration,
+    /// Bytes of photos attached to no job one technician may hold (0: no quota).
+    pub unattached_photo_quota_bytes: u64,
+}
+
+/// How long data nobody needs any more is kept before the retention worker prunes it.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// How often the worker runs; `None` disables it.
+    pub every: Option<Duration>,
+    /// Idempotency keys (at least a day: clients retry within that).
+    pub idempotency_keys: Duration,
+    /// The phones' change log; a cursor older than what is kept answers `reset_required`.
+    pub change_log: Duration,
+    /// Processed sync mutations (a retry older than this is applied as new: phones retry within minutes).
+    pub sync_mutations: Duration,
+    /// Dispatch explanations.
+    pub explanations: Duration,
+    /// Expired or revoked refresh tokens, kept this long after they stopped working.
+    pub refresh_tokens: Duration,
+    /// Photos attached to no job.
+    pub unattached_photos: Duration,
+    /// Rows deleted per statement (small batches keep locks short).
+    pub batch: i64,
+}
+
+impl Limits {
+    /// Safe defaults: cores for hashing, 10 failures per account and 50 per address in 15 minutes,
+    /// 120 bookings and 1,200 sync calls per user per minute, 2 s to get a database connection.
+    pub fn default_for_machine() -> Limits {
+        Limits {
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hash_queue_wait: Duration::from_millis(2_000),
+            login_failures_per_account: 10,
+            login_failures_per_address: 50,
+            login_window: Duration::from_secs(15 * 60),
+            trust_forwarded: false,
+            bookings_per_minute: 120,
+            sync_per_minute: 1_200,
+            db_connect_timeout: Duration::from_secs(2),
+            unattached_photo_quota_bytes: 200 << 20,
+        }
+    }
+
+    fn from_env() -> anyhow::Result<Limits> {
+        let d = Limits::default_for_machine();
+        Ok(Limits {
+            hash_concurrency: var_parsed::<usize>("SORTIE_HASH_CONCURRENCY")?
+                .filter(|n| *n > 0)
+                .unwrap_or(d.hash_concurrency),
+            hash_queue_wait: var_parsed("SORTIE_HASH_QUEUE_MS")?.map_or(d.hash_queue_wait, Duration::from_millis),
+            login_failures_per_account: var_parsed("SORTIE_LOGIN_FAILURES_PER_ACCOUNT")?
+                .unwrap_or(d.login_failures_per_account),
+            login_failures_per_address: var_parsed("SORTIE_LOGIN_FAILURES_PER_ADDRESS")?
+                .unwrap_or(d.login_failures_per_address),
+            login_window: var_parsed("SORTIE_LOGIN_WINDOW_SECS")?
+                .filter(|n| *n > 0)
+                .map_or(d.login_window, Duration::from_secs),
+            trust_forwarded: var_bool("SORTIE_TRUST_FORWARDED")?.unwrap_or(d.trust_forwarded),
+            bookings_per_minute: var_parsed("SORTIE_BOOKINGS_PER_MINUTE")?.unwrap_or(d.bookings_per_minute),
+            sync_per_minute: var_parsed("SORTIE_SYNC_PER_MINUTE")?.unwrap_or(d.sync_per_minute),
+            db_connect_timeout: var_parsed("SORTIE_DB_CONNECT_TIMEOUT_MS")?
+                .filter(|n| *n > 0)
+                .map_or(d.db_connect_timeout, Duration::from_millis),
+            unattached_photo_quota_bytes: var_parsed::<u64>("SORTIE_UNATTACHED_PHOTO_QUOTA_MB")?
+                .map_or(d.unattached_photo_quota_bytes, |mb| mb << 20),
+        })
+    }
+}
+
+impl Default for Retention {
+    /// Keys 7 days, change log 30 days, processed mutations 30 days, explanations 180 days, dead refresh
+    /// tokens 7 days, unattached photos 7 days; hourly, 500 rows a statement.
+    fn default() -> Retention {
+        const DAY: u64 = 86_400;
+        Retention {
+            every: Some(Duration::from_secs(3_600)),
+            idempotency_keys: Duration::from_secs(7 * DAY),
+            change_log: Duration::from_secs(30 * DAY),
+            sync_mutations: Duration::from_secs(30 * DAY),
+            explanations: Duration::from_secs(180 * DAY),
+            refresh_tokens: Duration::from_secs(7 * DAY),
+            unattached_photos: Duration::from_secs(7 * DAY),
+            batch: 500,
+        }
+    }
+}
+
+impl Retention {
+    fn from_env() -> anyhow::Result<Retention> {
+        let d = Retention::default();
+        let days = |name: &str, default: Duration, min: u64| -> anyhow::Result<Duration> {
+            Ok(var_parsed::<u64>(name)?.map_or(default, |n| Duration::from_secs(86_400 * n.max(min))))
+        };
+        Ok(Retention {
+            every: match var_parsed::<u64>("SORTIE_RETENTION_EVERY_SECS")? {
+                Some(n) => secs(n),
+                None => d.every,
+            },
+            idempotency_keys: days("SORTIE_KEEP_IDEMPOTENCY_DAYS", d.idempotency_keys, 1)?,
+            change_log: days("SORTIE_KEEP_CHANGE_LOG_DAYS", d.change_log, 1)?,
+            sync_mutations: days("SORTIE_KEEP_SYNC_MUTATIONS_DAYS", d.sync_mutations, 1)?,
+            explanations: days("SORTIE_KEEP_EXPLANATIONS_DAYS", d.explanations, 1)?,
+            refresh_tokens: days("SORTIE_KEEP_DEAD_REFRESH_TOKENS_DAYS", d.refresh_tokens, 0)?,
+            unattached_photos: days("SORTIE_KEEP_UNATTACHED_PHOTOS_DAYS", d.unattached_photos, 1)?,
+            batch: var_parsed::<i64>("SORTIE_RETENTION_BATCH")?.filter(|n| *n > 0).unwrap_or(d.batch),
+        })
+    }
+}
+
 impl Config {
     /// Reads configuration from the environment.
     ///
@@ -182,6 +316,23 @@ impl Config {
     ///     between sending and marking, a row is sent again this much later, at most once more),
     ///     `SORTIE_OUTBOX_KEEP_DAYS` (30: `sent` and `skipped` rows older than this are deleted hourly;
     ///     `pending` and `failed` ones stay).
+    /// - Limits (0 turns a limit off; README "Limits"):
+    ///   `SORTIE_HASH_CONCURRENCY` password hashes at once (default: the number of CPUs; each takes ~19 MiB);
+    ///   `SORTIE_HASH_QUEUE_MS` how long a login waits for one before 429 (default 2000);
+    ///   `SORTIE_LOGIN_FAILURES_PER_ACCOUNT` failed logins per account per window before 429, shared by
+    ///   replicas through the database (default 10); `SORTIE_LOGIN_FAILURES_PER_ADDRESS` per client address,
+    ///   per replica (default 50); `SORTIE_LOGIN_WINDOW_SECS` (default 900);
+    ///   `SORTIE_TRUST_FORWARDED` take the client address from `X-Forwarded-For` / `Forwarded` (only behind
+    ///   a proxy that sets them; default off); `SORTIE_BOOKINGS_PER_MINUTE` per user, per replica (default 120);
+    ///   `SORTIE_SYNC_PER_MINUTE` pulls and pushes per user, per replica (default 1200);
+    ///   `SORTIE_DB_CONNECT_TIMEOUT_MS` how long a request waits for a database connection before 503
+    ///   with `Retry-After` (default 2000); `SORTIE_UNATTACHED_PHOTO_QUOTA_MB` photo bytes attached to no job one
+    ///   technician may hold (default 200; 409 `photo_quota_exceeded` past it).
+    /// - Retention (the worker prunes in small batches; README "Data retention"): `SORTIE_RETENTION_EVERY_SECS`
+    ///   (default 3600; 0 disables), `SORTIE_KEEP_IDEMPOTENCY_DAYS` (7, at least 1),
+    ///   `SORTIE_KEEP_CHANGE_LOG_DAYS` (30), `SORTIE_KEEP_SYNC_MUTATIONS_DAYS` (30),
+    ///   `SORTIE_KEEP_EXPLANATIONS_DAYS` (180), `SORTIE_KEEP_DEAD_REFRESH_TOKENS_DAYS` (7),
+    ///   `SORTIE_KEEP_UNATTACHED_PHOTOS_DAYS` (7), `SORTIE_RETENTION_BATCH` rows per statement (500).
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -229,6 +380,8 @@ impl Config {
                 .unwrap_or(10.0),
             quality_refresh: Duration::from_secs(var_parsed("SORTIE_QUALITY_REFRESH_SECS")?.unwrap_or(300)),
             notify: NotifyConfig::from_env(bind)?,
+            limits: Limits::from_env()?,
+            retention: Retention::from_env()?,
         })
     }
 
@@ -256,6 +409,8 @@ impl Config {
             quality_prior: 10.0,
             quality_refresh: Duration::from_secs(300),
             notify: NotifyConfig::off("http://127.0.0.1:8080".to_owned()),
+            limits: Limits::default_for_machine(),
+            retention: Retention::default(),
         }
     }
 

@@ -214,7 +214,12 @@ impl FromRequest for AuthUser {
             if !user.active {
                 return Err(ApiError::Unauthorized("this account is deactivated".into()));
             }
-            if claims.iat < user.password_changed_at.and_utc().timestamp() {
+            let changed = user.password_changed_at.and_utc();
+            let stale = match claims.pwv {
+                Some(version) => version != changed.timestamp_micros(),
+                None => claims.iat < changed.timestamp(),
+            };
+            if stale {
                 return Err(ApiError::Unauthorized("token issued before the last password change".into()));
             }
             Ok(AuthUser {

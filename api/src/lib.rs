@@ -24,6 +24,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod geojson;
+pub mod limits;
 pub mod openapi;
 pub mod outbox;
 pub mod routes;

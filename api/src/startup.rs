@@ -32,6 +32,8 @@ pub struct Application {
     db: Db,
     /// What the demo seed created, when it ran on this start.
     pub demo: Option<DemoSummary>,
+    /// Whether the database was seeded as the demo network (now or earlier): the demo logins exist.
+    pub demo_database: bool,
     workers: crate::workers::Workers,
     state: AppState,
 }
@@ -56,23 +58,42 @@ pub fn open_database(config: &Config) -> anyhow::Result<Db> {
         url: config.database_url.clone(),
         max_connections: config.db_max_connections,
         sqlite_synchronous_full: config.sqlite_synchronous_full,
+        connect_timeout: config.limits.db_connect_timeout,
     })
 }
 
-/// The signing secret: configured, else (demo mode only) generated once and stored.
+/// The signing secret: configured, else (a database seeded as the demo only)
+/// generated once and stored in it. A database created by `sortie init`, or
+/// any database not seeded as the demo, refuses to start without
+/// `SORTIE_JWT_SECRET`, whatever `SORTIE_DEMO` says.
 fn jwt_secret(config: &Config, db: &Db) -> anyhow::Result<SecretString> {
     if let Some(secret) = &config.jwt_secret {
         anyhow::ensure!(secret.expose_secret().len() >= 32, "SORTIE_JWT_SECRET must be at least 32 bytes");
         return Ok(secret.clone());
     }
-    anyhow::ensure!(
-        config.demo,
-        "SORTIE_JWT_SECRET is required unless demo mode is on (SORTIE_DEMO=true); refusing to start"
-    );
     let mut conn = db.get()?;
+    let origin = settings::get(&mut conn, settings::ORIGIN).context("Failed to read the database's origin")?;
+    match origin.as_deref() {
+        Some(settings::ORIGIN_DEMO) => {}
+        Some(settings::ORIGIN_INIT) => anyhow::bail!(
+            "SORTIE_JWT_SECRET is not set: this database was created by `sortie init`, so the token signing secret \
+             must come from the environment (at least 32 random bytes, e.g. `openssl rand -base64 48`); refusing to start"
+        ),
+        _ => anyhow::bail!(
+            "SORTIE_JWT_SECRET is not set and this database is not a demo database (demo mode seeds only an empty \
+             database: SORTIE_DEMO=true); set SORTIE_JWT_SECRET (at least 32 random bytes); refusing to start"
+        ),
+    }
     let stored = settings::get_or_insert(&mut conn, "jwt_secret", &jwt::new_secret())
         .context("Failed to store the demo JWT secret")?;
     Ok(SecretString::from(stored))
+}
+
+/// Whether the database was seeded as the demo network (demo logins exist).
+pub fn is_demo_database(db: &Db) -> anyhow::Result<bool> {
+    let mut conn = db.get()?;
+    let origin = settings::get(&mut conn, settings::ORIGIN).context("Failed to read the database's origin")?;
+    Ok(origin.as_deref() == Some(settings::ORIGIN_DEMO))
 }
 
 /// Seeds the demo network when demo mode is on and the database has no users.
@@ -92,7 +113,9 @@ pub fn seed_demo(config: &Config, db: &Db, now: chrono::DateTime<chrono::Utc>) -
         if users::any(conn)? {
             return Ok(None);
         }
-        demo::seed(conn, &hash, storage::db_time(now)).map(Some).map_err(ApiError::Unexpected)
+        let summary = demo::seed(conn, &hash, storage::db_time(now)).map_err(ApiError::Unexpected)?;
+        settings::get_or_insert(conn, settings::ORIGIN, settings::ORIGIN_DEMO)?;
+        Ok(Some(summary))
     })
     .map_err(|e| anyhow::anyhow!("Failed to seed the demo network: {e}"))?;
     if let Some(s) = &summary {
@@ -118,11 +141,12 @@ impl Application {
         // A bad key file or channel URL stops the start with the variable's name.
         let channels = Arc::new(crate::outbox::Channels::from_config(&config.notify)?);
         let cfg = config.clone();
-        let (db, secret, demo) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (db, secret, demo, demo_database) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let db = open_database(&cfg)?;
-            let secret = jwt_secret(&cfg, &db)?;
             let demo = seed_demo(&cfg, &db, now)?;
-            Ok((db, secret, demo))
+            let secret = jwt_secret(&cfg, &db)?;
+            let demo_database = is_demo_database(&db)?;
+            Ok((db, secret, demo, demo_database))
         })
         .await
         .context("Start-up task failed")??;
@@ -139,6 +163,8 @@ impl Application {
                 config.quality_refresh,
             ),
             channels,
+            hasher: crate::auth::hashing::Hasher::new(config.limits.hash_concurrency, config.limits.hash_queue_wait),
+            limiters: Arc::new(crate::limits::Limiters::new(&config.limits)),
         };
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;
@@ -178,7 +204,7 @@ impl Application {
         .workers(config.workers)
         .shutdown_timeout(10)
         .run();
-        Ok(Application { port, server, db, demo, workers, state: state_for_tests })
+        Ok(Application { port, server, db, demo, demo_database, workers, state: state_for_tests })
     }
 
     /// The bound port (useful with port 0).

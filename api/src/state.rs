@@ -20,6 +20,10 @@ pub struct AppState {
     pub dispatch: crate::dispatch_cache::SharedCache,
     /// Notification channels the outbox worker sends on (off ones are `None`).
     pub channels: crate::outbox::SharedChannels,
+    /// Bounded password hashing (memory stays flat under a login storm).
+    pub hasher: crate::auth::hashing::Hasher,
+    /// This replica's request limits (per user, per client address).
+    pub limiters: Arc<crate::limits::Limiters>,
 }
 
 impl AppState {

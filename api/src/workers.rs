@@ -1,10 +1,10 @@
 //! Background workers of every replica: the offer deadline sweep, the
-//! dispatch cache's refresh, the scheduled re-plan and the outbox worker
-//! (`crate::outbox`). All are safe to run in several replicas at once.
+//! dispatch cache's refresh, the scheduled re-plan, the outbox worker
+//! (`crate::outbox`) and the retention pass. All are safe to run in several replicas at once.
 
 use tokio::task::JoinHandle;
 
-use crate::app::{planning, sweep};
+use crate::app::{planning, retention, sweep};
 use crate::dispatch_cache;
 use crate::state::AppState;
 
@@ -90,7 +90,26 @@ pub fn spawn(state: &AppState) -> Workers {
     if let Some(poll) = state.config.notify.poll {
         tasks.push(crate::outbox::spawn(state.clone(), poll));
     }
+    if let Some(period) = state.config.retention.every {
+        let state = state.clone();
+        tasks.push(every(period, move || {
+            let state = state.clone();
+            async move {
+                match retention_once(&state).await {
+                    Ok(p) if p.total() == 0 => {}
+                    Ok(p) => tracing::info!(?p, "Retention pruned {} row(s)", p.total()),
+                    Err(e) => tracing::warn!(error = %e, "Retention pass failed"),
+                }
+            }
+        }));
+    }
     Workers { tasks }
+}
+
+/// One pass of the retention worker at the state's (possibly advanced) clock.
+pub async fn retention_once(state: &AppState) -> Result<retention::Pruned, crate::app_error::ApiError> {
+    let (r, window, now) = (state.config.retention.clone(), state.config.limits.login_window, state.now());
+    state.db.run(move |conn| retention::prune_all(conn, &r, window, now)).await
 }
 
 /// One pass of the scheduled re-plan: every technician's route for yesterday,

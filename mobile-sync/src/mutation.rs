@@ -157,6 +157,10 @@ fn text(field: &'static str, value: &str, max_chars: usize) -> Result<(), Mutati
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(invalid(field, "control characters are not allowed"));
     }
+    // Bidirectional embeddings, overrides and isolates reorder how a note is displayed.
+    if value.chars().any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+        return Err(invalid(field, "bidirectional override or isolate characters are not allowed"));
+    }
     Ok(())
 }
 

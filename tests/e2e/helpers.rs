@@ -273,6 +273,38 @@ impl TestDb {
         }
     }
 
+    /// An empty database: no tables, no data (for `sortie init`, a first start, an outage).
+    pub async fn empty(backend: Backend) -> anyhow::Result<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("empty.sqlite3");
+                Ok(TestDb::Sqlite { url: format!("sqlite://{}", path.display()), _dir: dir })
+            }
+            Backend::Postgres => {
+                // The template call holds the process's key, so a stale-database sweep spares this one.
+                postgres_template().await?;
+                let name = format!("{}{}", db_prefix(run_key()), uuid::Uuid::new_v4().simple());
+                let n = name.clone();
+                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                    let mut admin = PgConnection::establish(&admin_url())?;
+                    diesel::sql_query(format!("CREATE DATABASE {n}")).execute(&mut admin)?;
+                    Ok(())
+                })
+                .await??;
+                Ok(TestDb::Postgres { url: url_for(&name), name })
+            }
+        }
+    }
+
+    /// The name of a PostgreSQL test database (`None` on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        match self {
+            TestDb::Postgres { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
     /// The `DATABASE_URL` of this database.
     pub fn url(&self) -> &str {
         match self {
@@ -473,6 +505,11 @@ impl TestApp {
         Ok(api::outbox::pass(&self.state).await?)
     }
 
+    /// The app's shared state (to run a worker's pass by hand).
+    pub fn state(&self) -> &api::state::AppState {
+        &self.state
+    }
+
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         Ok(api::workers::sweep_once(&self.state).await?)
@@ -539,6 +576,11 @@ impl<'a> Phone<'a> {
             .await?;
         anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
         Ok(Phone { app, token: token.to_owned(), device_id: r.str("device_id"), seq: 0, cursor: None })
+    }
+
+    /// The cursor of the last pull.
+    pub fn cursor(&self) -> Option<String> {
+        self.cursor.clone()
     }
 
     /// Pushes mutations `(name, args)` in one batch; every one must be applied.

@@ -24,4 +24,5 @@ mod quality;
 mod requests;
 mod review;
 mod scoping;
+mod security;
 mod sync;

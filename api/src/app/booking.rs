@@ -132,9 +132,13 @@ pub fn book(
 /// A customer books on its own card: the one its login is linked to, else a
 /// new card linked to the login now. A card is never found for a customer by
 /// the phone or e-mail it types (that would hand someone else's card and
-/// history to whoever knows their number). Dispatchers and admins book on
-/// behalf of a customer: the card is found by phone, then e-mail, else created.
-/// Missing contact fields of a found card are filled, never overwritten.
+/// history to whoever knows their number). Admins book on behalf of a
+/// customer: the card is found by phone, then e-mail, else created. A
+/// dispatcher finds only a card it already sees (a request in its scope with
+/// that phone or e-mail, or on a card with it), else creates one: the answer is
+/// the same whether or not a card exists elsewhere, and a stranger's history is
+/// never touched. Missing contact fields of a found card are filled, never
+/// overwritten.
 fn find_or_create_card(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -155,12 +159,17 @@ fn find_or_create_card(
     let found = match own {
         Some(card) => Some(card),
         None if customer => None,
-        None => match customers::find_by_phone(conn, phone)? {
+        None if caller.role == Role::Admin => match customers::find_by_phone(conn, phone)? {
             Some(card) => Some(card),
             None => match email {
                 Some(e) => customers::find_by_email(conn, e)?,
                 None => None,
             },
+        },
+        // A dispatcher finds only a card it already sees through requests in its scope.
+        None => match jobs::card_in_scope(conn, caller.job_scope(), phone, email.as_deref())? {
+            Some(id) => customers::find(conn, &id)?,
+            None => None,
         },
     };
     let card = match found {

@@ -33,11 +33,26 @@ pub fn visible_card(conn: &mut DbConnection, caller: &Caller, id: &str) -> Resul
     if own && caller.customer_id.as_deref() != Some(id) {
         return Err(ApiError::NotFound);
     }
-    let card = customers::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let mut card = customers::find(conn, id)?.ok_or(ApiError::NotFound)?;
     let jobs = jobs::of_customer(conn, &card.id, caller.job_scope())?;
     let whole_card = own || caller.role == Role::Admin;
     if !whole_card && jobs.is_empty() {
         return Err(ApiError::NotFound);
+    }
+    if own
+        && card.phone.is_none()
+        && let Some(latest) = jobs.last()
+    {
+        // A card never holds a phone another card owns; its customer still sees the number it books with,
+        // so the answer does not tell it that the number is someone else's.
+        card.phone = Some(latest.contact_phone.clone());
+    }
+    if !whole_card && let Some(latest) = jobs.last() {
+        // A dispatcher knows the person only through its requests: the contact of the
+        // latest one, not what the card holds from elsewhere (nor whether it holds a phone).
+        card.name = latest.contact_name.clone();
+        card.phone = Some(latest.contact_phone.clone());
+        card.email = latest.contact_email.clone();
     }
     let addresses = customers::addresses(conn, &card.id)?
         .into_iter()

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod offers;
 pub mod planning;
 pub mod quality;
+pub mod retention;
 pub mod review;
 pub mod scorecards;
 pub mod sessions;

@@ -260,6 +260,13 @@ pub fn reassign(
     offers::lock_job(conn, job_id)?;
     let job = jobs::find_scoped(conn, &job.id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
     let org_path = caller.org_path.clone().unwrap_or_default();
+    // Only the organisation answerable for the visit or an ancestor names or changes the
+    // technician: another link of the chain (a sibling that declined, a hop's other branch)
+    // never takes the job for its own technician.
+    let answerable = answerable_org(conn, &job)?;
+    if !caller.manages(&answerable.path) {
+        return Err(ApiError::NotFound);
+    }
     if let Some(current) = &job.technician_id {
         // Only the assignee's organisation or an ancestor may move the job.
         technician_of(conn, current, &org_path, None)?;
@@ -296,6 +303,19 @@ pub fn reassign(
         now_db,
     )?;
     Ok(JobStatus::Scheduled)
+}
+
+/// The organisation answerable for naming a job's technician: the one that
+/// accepted its latest accepted offer; without one (assigned from the vendor's
+/// queue) the assigned technician's organisation, else the general contractor.
+fn answerable_org(conn: &mut DbConnection, job: &jobs::Job) -> Result<orgs::Org, ApiError> {
+    let accepted = offers::of_job(conn, &job.id)?.into_iter().rev().find(|o| o.status == OfferStatus::Accepted);
+    let id = match (accepted, &job.technician_id) {
+        (Some(offer), _) => offer.org_id,
+        (None, Some(tech)) => technicians::find_with_org_path(conn, tech)?.ok_or(ApiError::NotFound)?.0.org_id,
+        (None, None) => job.contractor_org_id.clone(),
+    };
+    orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
 /// Closes a cancelled job's open offer, if any.

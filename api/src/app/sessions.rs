@@ -78,6 +78,7 @@ fn issue(
         aud: AUDIENCE.into(),
         iat: now.timestamp(),
         exp: now.timestamp() + i64::try_from(access_ttl.as_secs()).unwrap_or(900),
+        pwv: Some(user.password_changed_at.and_utc().timestamp_micros()),
     };
     let access_token = issuer.keys.encode(&claims)?;
     let refresh_token = jwt::new_refresh_token();
@@ -151,8 +152,9 @@ pub fn change_password(
     new_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Issued, ApiError> {
-    let changed_at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    users::set_password(conn, &user.id, new_hash, db_time(changed_at))?;
+    // Stored to the microsecond: tokens carry it as their password version (`Claims::pwv`).
+    users::set_password(conn, &user.id, new_hash, db_time(now))?;
     tokens::revoke_user(conn, &user.id, db_time(now))?;
-    sign_in(conn, issuer, user, now)
+    let changed = users::User { password_changed_at: db_time(now), ..user.clone() };
+    sign_in(conn, issuer, &changed, now)
 }

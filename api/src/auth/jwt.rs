@@ -24,6 +24,11 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// Password version: the user's `password_changed_at` in microseconds when the token was issued. A token
+    /// whose version is not the current one is refused (exact, so a token issued in the same second as a
+    /// password change but before it stops working). Tokens without it fall back to comparing `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwv: Option<i64>,
 }
 
 /// Signing and verification keys built once from the secret.

@@ -2,6 +2,7 @@
 //! JWTs, rotating refresh tokens, and the caller every protected handler
 //! takes ([`AuthUser`]; its request extractor is in `extract.rs`).
 
+pub mod hashing;
 pub mod jwt;
 pub mod password;
 

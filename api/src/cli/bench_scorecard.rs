@@ -339,6 +339,7 @@ async fn run_backend(backend: &str, url: &str, args: &ScorecardBenchArgs) -> any
         aud: AUDIENCE.into(),
         iat: now.timestamp(),
         exp: now.timestamp() + 6 * 3600,
+        pwv: None,
     })?;
     let today = now.date_naive();
     let period = |days: i64| {

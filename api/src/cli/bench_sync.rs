@@ -233,6 +233,7 @@ fn seed(conn: &mut DbConnection, app_keys: &crate::auth::jwt::JwtKeys, phones: u
                     aud: AUDIENCE.into(),
                     iat: now.timestamp(),
                     exp: now.timestamp() + 6 * 3600,
+                    pwv: None,
                 };
                 chunk.push(Phone { token: app_keys.encode(&claims)?, jobs: job_ids });
             }

@@ -187,7 +187,8 @@ fn print_banner(config: &Config, app: &Application) {
     let url = format!("http://{host}:{}", app.port());
     println!("\nSortie is serving at {url}  (API docs: {url}/docs)");
     println!("database: {}", redact(&config.database_url));
-    if !config.demo {
+    if !app.demo_database {
+        // Demo logins exist only in a database seeded as the demo.
         println!();
         return;
     }
@@ -275,6 +276,12 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
                     serde_json::json!({}),
                 ));
             }
+            // A real vendor's database: the signing secret must come from the environment.
+            crate::storage::settings::get_or_insert(
+                conn,
+                crate::storage::settings::ORIGIN,
+                crate::storage::settings::ORIGIN_INIT,
+            )?;
             let id = storage::new_id();
             let path = format!("/{id}/");
             orgs::insert(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -49,7 +49,38 @@ pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
-type Manager = ConnectionManager<DbConnection>;
+/// Opens connections of the one backend the URL names. (diesel's own manager
+/// for a `MultiConnection` tries every backend and, when the server refuses,
+/// reports only "Invalid connection url for multiconnection"; this one keeps
+/// the real cause, e.g. "database … is not currently accepting connections",
+/// which the pool's timeout error and the 503's log line then carry.)
+#[derive(Debug)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
 /// A pooled connection.
 pub type PooledConn = PooledConnection<Manager>;
 
@@ -89,6 +120,8 @@ pub struct DbOptions {
     pub url: String,
     pub max_connections: u32,
     pub sqlite_synchronous_full: bool,
+    /// How long a caller waits for a connection before 503 (the pool's connection timeout).
+    pub connect_timeout: Duration,
 }
 
 impl Db {
@@ -99,7 +132,7 @@ impl Db {
             Backend::Sqlite => sqlite_path(&options.url).to_owned(),
             Backend::Postgres => options.url.clone(),
         };
-        let manager = Manager::new(url);
+        let manager = Manager { url, backend };
         // SQLite allows one writer at a time; a few connections still let
         // readers run beside it in WAL mode.
         let max = match backend {
@@ -109,13 +142,29 @@ impl Db {
         let pool = Pool::builder()
             .max_size(max)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(15))
+            .connection_timeout(options.connect_timeout)
             .connection_customizer(Box::new(Pragmas { synchronous_full: options.sqlite_synchronous_full }))
             .build(manager)
             .with_context(|| format!("Failed to open the {backend:?} database"))?;
         let db = Db { pool, backend };
         db.migrate()?;
         Ok(db)
+    }
+
+    /// Checks that the database answers within `within` (`/readyz`): 503 naming the cause otherwise,
+    /// never a hang, even when the server accepts TCP but does not answer.
+    pub async fn ready(&self, within: Duration) -> Result<(), ApiError> {
+        let pool = self.pool.clone();
+        let check = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get_timeout(within).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            ping(&mut conn).map_err(|e| ApiError::Unavailable(format!("the database did not answer: {e}")))
+        });
+        match tokio::time::timeout(within + Duration::from_millis(100), check).await {
+            Ok(joined) => joined.map_err(|e| ApiError::Unexpected(anyhow::anyhow!("readiness check failed: {e}")))?,
+            Err(_) => {
+                Err(ApiError::Unavailable(format!("the database did not answer within {} ms", within.as_millis())))
+            }
+        }
     }
 
     /// Which backend this is.

@@ -9,6 +9,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Failed logins per (lower-cased) e-mail, shared by replicas (migration 000030).
+    login_failures (email) {
+        email -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     organisations (id) {
         id -> Text,
         parent_id -> Nullable<Text>,

@@ -24,7 +24,17 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
+    if trimmed.chars().any(is_bidi_control) {
+        return Err(Invalid::new(field, "must not contain bidirectional override or isolate characters"));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Unicode bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder
+/// how the text around them is shown ("Trojan Source"), so a name or note could display as something else.
+/// The plain marks (U+200E, U+200F) only steer neutral characters and stay allowed.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A latitude/longitude pair inside the valid ranges.
@@ -103,6 +113,14 @@ mod tests {
         assert_eq!(phone("p", "8 (912) 345-67-89").ok().as_deref(), Some("+79123456789"));
         assert_eq!(phone("p", "+7 912 345 67 89").ok().as_deref(), Some("+79123456789"));
         assert!(phone("p", "12").is_err());
+    }
+
+    #[test]
+    fn text_rejects_bidirectional_overrides_but_keeps_marks() {
+        for bad in ["Ivan \u{202E}vorteP", "a\u{2066}b\u{2069}", "\u{202A}x"] {
+            assert!(text("name", bad, 100).is_err(), "{bad:?}");
+        }
+        assert!(text("name", "Иван \u{200F}Петров", 100).is_ok());
     }
 
     #[test]

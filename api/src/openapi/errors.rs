@@ -21,9 +21,10 @@ pub struct Error {
 /// `unauthorized`; 403 `forbidden`; 404 `not_found`; 409 `seq_gap`,
 /// `offer_expired`, `offer_not_open`, `invalid_transition`,
 /// `technician_inactive`, `technician_at_capacity`, `slug_taken`,
-/// `user_exists`, `territory_overlap`; 413 `payload_too_large`,
+/// `user_exists`, `territory_overlap`, `photo_quota_exceeded`; 413 `payload_too_large`,
 /// `batch_too_large`; 422 `invalid_value`, `idempotency_key_reused`,
-/// `hash_mismatch`; 500 `internal`; 503 `unavailable`. A 409 may carry the
+/// `hash_mismatch`; 429 `too_many_requests` (with `Retry-After`); 500 `internal`;
+/// 503 `unavailable` (with `Retry-After`). A 409 may carry the
 /// current state of the object in extra members (`current`, `expected_seq`).
 #[derive(ToSchema)]
 pub struct ErrorBody {

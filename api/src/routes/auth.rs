@@ -1,6 +1,6 @@
 //! `/v1/auth/*`: login, refresh-token rotation, logout, password change.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -10,7 +10,7 @@ use crate::domain::Role;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::storage::users;
+use crate::storage::{self, login_failures, users};
 
 /// `POST /v1/auth/login` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,30 +71,80 @@ fn issuer(state: &AppState) -> sessions::Issuer<'_> {
     }
 }
 
-async fn verify_password(plain: String, phc: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || password::verify(&plain, &phc))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("password check failed: {e}")))
+/// The client's address for the per-address limit: the peer, or (behind a
+/// trusted proxy, `SORTIE_TRUST_FORWARDED`) the first forwarded address.
+fn client_address(state: &AppState, req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    let addr = if state.config.limits.trust_forwarded { info.realip_remote_addr() } else { info.peer_addr() };
+    addr.unwrap_or("unknown").to_owned()
 }
 
-/// Signs in with e-mail and password.
+/// Signs in with e-mail and password. Too many failures for the account (shared by replicas) or from the
+/// client's address answer 429 with `Retry-After`, even to the right password, until the window ends.
 #[utoipa::path(
     post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password, or the account is deactivated (`unauthorized`)"))
+    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password, or the account is deactivated (`unauthorized`)"),
+        (status = 429, description = "too many failed sign-ins for this account or from this address, or too many sign-ins at once (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))))
 )]
 #[post("/v1/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let address = client_address(&state, &req);
+    state.limiters.login_per_address.check(&address)?;
     let email = body.0.email.trim().to_lowercase();
-    let user = state.db.run(move |conn| Ok(users::find_by_email(conn, &email)?)).await?;
+    let now = state.now();
+    let key = email.clone();
+    let (user, locked) = state
+        .db
+        .run(move |conn| {
+            let locked = login_failures::locked_until(conn, &key, storage::db_time(now))?;
+            Ok((users::find_by_email(conn, &key)?, locked))
+        })
+        .await?;
+    if let Some(until) = locked {
+        metrics::counter!("sortie_rate_limited_total", "limit" => "failed sign-ins for this account").increment(1);
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed sign-ins for this account; retry later".into(),
+            retry_after_secs: u64::try_from((storage::utc(until) - now).num_seconds()).unwrap_or(1).max(1),
+        });
+    }
     let phc = user.as_ref().map_or(password::DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
-    let matches = verify_password(body.0.password, phc).await?;
+    let matches = state.hasher.verify(body.0.password, phc).await?;
     let user = match user {
         Some(user) if matches && user.active => user,
-        _ => return Err(ApiError::Unauthorized("wrong e-mail or password, or the account is deactivated".into())),
+        _ => {
+            state.limiters.login_per_address.record(&address);
+            let limits = state.config.limits.clone();
+            let window = chrono::Duration::from_std(limits.login_window).unwrap_or(chrono::Duration::minutes(15));
+            state
+                .db
+                .write(move |conn| {
+                    login_failures::record_failure(
+                        conn,
+                        &email,
+                        storage::db_time(now),
+                        window,
+                        limits.login_failures_per_account,
+                    )?;
+                    Ok(())
+                })
+                .await?;
+            return Err(ApiError::Unauthorized("wrong e-mail or password, or the account is deactivated".into()));
+        }
     };
-    let now = state.now();
     let st = state.clone();
-    let pair: TokenPair = state.db.write(move |conn| sessions::sign_in(conn, issuer(&st), &user, now)).await?.into();
+    let pair: TokenPair = state
+        .db
+        .write(move |conn| {
+            login_failures::clear(conn, &email)?;
+            sessions::sign_in(conn, issuer(&st), &user, now)
+        })
+        .await?
+        .into();
     tracing::info!(user.id = %pair.user_id, "User {} signed in", pair.user_id);
     Ok(HttpResponse::Ok().json(pair))
 }
@@ -136,7 +186,9 @@ pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> R
 #[utoipa::path(
     post, path = "/v1/auth/password", tag = "auth", request_body = PasswordChange,
     responses((status = 200, body = TokenPair), (status = 401, description = "no or bad token, or wrong current password (`unauthorized`)"),
-        (status = 422, description = "the new password is not 8 to 128 characters (`invalid_value`)")),
+        (status = 422, description = "the new password is not 8 to 128 characters (`invalid_value`)"),
+        (status = 429, description = "too many password checks at once (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait")))),
     security(("bearer" = []))
 )]
 #[post("/v1/auth/password")]
@@ -149,12 +201,10 @@ pub async fn change_password(
     password::check_policy("new_password", &new_password)?;
     let id = caller.id.clone();
     let user = state.db.run(move |conn| users::find(conn, &id)?.ok_or(ApiError::NotFound)).await?;
-    if !verify_password(current_password, user.password_hash.clone()).await? {
+    if !state.hasher.verify(current_password, user.password_hash.clone()).await? {
         return Err(ApiError::Unauthorized("wrong current password".into()));
     }
-    let new_hash = tokio::task::spawn_blocking(move || password::hash(&new_password))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing failed: {e}")))??;
+    let new_hash = state.hasher.hash(new_password).await?;
     let now = state.now();
     let st = state.clone();
     let pair = state.db.write(move |conn| sessions::change_password(conn, issuer(&st), &user, &new_hash, now)).await?;

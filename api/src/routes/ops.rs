@@ -12,12 +12,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = crate::openapi::views::Ready, description = "ready"), (status = 503, description = "database unreachable (`unavailable`)")))]
+/// How long `/readyz` waits for the database: a load balancer's probe gets "not ready", never a timeout.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Readiness: the database answers (within a second; 503 with `Retry-After` otherwise, the cause logged).
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = crate::openapi::views::Ready, description = "ready"),
+    (status = 503, description = "database unreachable or not answering within a second (`unavailable`); `Retry-After` says when to look again",
+        headers(("Retry-After" = u64, description = "seconds to wait")))))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let backend = state.db.backend();
-    state.db.run(|conn| crate::db::ping(conn).map_err(|e| ApiError::Unavailable(e.to_string()))).await?;
+    state.db.ready(READY_WITHIN).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"status": "ready", "database": format!("{backend:?}").to_lowercase()})))
 }

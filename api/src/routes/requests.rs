@@ -117,7 +117,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     responses((status = 201, body = Booked, description = "booked (also the answer to a retry with the same key)"),
         (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 422, description = "an invalid value (`invalid_value`), or the key reused with another body \
-            (`idempotency_key_reused`)")),
+            (`idempotency_key_reused`)"),
+        (status = 429, description = "too many bookings by this user in a minute (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait")))),
     security(("bearer" = [])))]
 #[post("/v1/requests")]
 pub async fn book(
@@ -127,6 +129,7 @@ pub async fn book(
     body: Json<BookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Dispatcher, Role::Admin])?;
+    state.limiters.bookings.hit(&caller.id)?;
     let key = idempotency_key(&req)?;
     let b = body.0;
     let now = state.now();

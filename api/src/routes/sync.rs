@@ -49,6 +49,8 @@ pub async fn register_device(
     responses((status = 200, body = crate::openapi::sync::PullResponse,
             description = "changes since the cursor; an unservable cursor answers `reset_required: true` (not an error)"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 429, description = "too many sync calls by this user in a minute (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 404, description = "no such device of the caller (`not_found`)")),
     security(("bearer" = [])))]
 #[post("/v1/sync/pull")]
@@ -58,6 +60,7 @@ pub async fn pull(
     body: Json<PullRequest>,
 ) -> Result<web::Json<PullResponse>, ApiError> {
     let technician_id = technician_of(&caller)?;
+    state.limiters.sync.hit(&caller.id)?;
     let answer = state.db.run(move |conn| sync::pull(conn, &caller.id, &technician_id, &body.0)).await?;
     Ok(web::Json(answer))
 }
@@ -68,6 +71,8 @@ pub async fn pull(
     responses((status = 200, body = crate::openapi::sync::PushResponse,
             description = "one result per mutation, in the order sent: `applied`, `duplicate` or `rejected` with a `reason`"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 429, description = "too many sync calls by this user in a minute (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 404, description = "no such device of the caller (`not_found`)"),
         (status = 409, description = "`seq_gap`: a `seq` is missing after the last one processed; nothing was applied; \
             `expected_seq` in the error object names where to resend from"),
@@ -83,6 +88,7 @@ pub async fn push(
     body: Json<PushRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let technician_id = technician_of(&caller)?;
+    state.limiters.sync.hit(&caller.id)?;
     if body.0.mutations.len() > MAX_BATCH {
         // A count, not bytes: answered here rather than as `PayloadTooLarge { limit_bytes }`.
         return Ok(HttpResponse::PayloadTooLarge().json(json!({"error": {
@@ -108,6 +114,8 @@ pub async fn push(
         (status = 200, body = crate::openapi::sync::PhotoStored, description = "already stored (idempotent)"),
         (status = 400, description = "the body could not be read (`malformed_body`)"),
         (status = 403, description = "not a technician (`forbidden`)"),
+        (status = 409, description = "`photo_quota_exceeded`: the caller's photos attached to no job would exceed its \
+            quota (`SORTIE_UNATTACHED_PHOTO_QUOTA_MB`); attach them first or wait until they expire"),
         (status = 413, description = "over 10 MB (`payload_too_large`)"),
         (status = 422, description = "`hash_mismatch`: the body's SHA-256 is not the path's; `invalid_value`: a \
             malformed hash or an empty body")),
@@ -138,7 +146,8 @@ pub async fn put_photo(
     }
     let now = state.now();
     let size = body.len();
-    let created = state.db.write(move |conn| sync::store_photo(conn, &sha256, &body, &caller.id, now)).await?;
+    let quota = state.config.limits.unattached_photo_quota_bytes;
+    let created = state.db.write(move |conn| sync::store_photo(conn, &sha256, &body, &caller.id, quota, now)).await?;
     let answer = json!({"size_bytes": size});
     Ok(if created { HttpResponse::Created().json(answer) } else { HttpResponse::Ok().json(answer) })
 }

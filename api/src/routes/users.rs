@@ -65,7 +65,9 @@ pub struct CreateUser {
     responses((status = 201, body = UserView),
         (status = 403, description = "not an admin or dispatcher, or a role a dispatcher may not create (`forbidden`)"),
         (status = 404, description = "the organisation, technician or customer card is not in your scope (`not_found`)"),
-        (status = 409, description = "e-mail taken, or the technician already has a login (`user_exists`)")),
+        (status = 409, description = "e-mail taken, or the technician already has a login (`user_exists`)"),
+        (status = 429, description = "too many password hashes at once (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait")))),
     security(("bearer" = [])))]
 #[post("/v1/users")]
 pub async fn create(
@@ -81,9 +83,7 @@ pub async fn create(
     // Refuse before spending a password hash on it.
     accounts::may_create(&caller, b.role)?;
     let plain = b.password.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing failed: {e}")))??;
+    let hash = state.hasher.hash(plain).await?;
     let account = accounts::NewAccount {
         email,
         password_hash: hash,

@@ -175,8 +175,16 @@ pub fn snapshot_cursor(conn: &mut DbConnection) -> QueryResult<Cursor> {
 }
 
 /// Whether a cursor can be served here: not from the future (a restored
-/// database) and not from another backend's numbering.
+/// database), not from another backend's numbering, and not older than the
+/// retention worker's horizon (a change after it may have been pruned).
 pub fn cursor_servable(conn: &mut DbConnection, cursor: Cursor) -> QueryResult<bool> {
+    let horizon = super::settings::get(conn, super::retention::CHANGE_LOG_HORIZON)?
+        .and_then(|t| super::retention::parse_horizon(&t));
+    if let Some(h) = horizon
+        && (i64::try_from(cursor.tx).unwrap_or(i64::MAX), cursor.seq) < h
+    {
+        return Ok(false);
+    }
     match conn {
         DbConnection::Postgres(pg) => {
             let h: Horizon = diesel::sql_query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmin")

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{job_events, job_orgs, jobs, organisations};
+use crate::db::schema::{customers, job_events, job_orgs, jobs, organisations};
 use crate::domain::lifecycle::Transition;
 use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority};
 
@@ -154,6 +154,58 @@ pub fn list(
 /// Every job of a customer the scope may see, oldest first (the client card's history).
 pub fn of_customer(conn: &mut DbConnection, customer_id: &str, scope: JobScope<'_>) -> QueryResult<Vec<Job>> {
     scoped(scope).filter(jobs::customer_id.eq(customer_id.to_owned())).order(jobs::created_at.asc()).load(conn)
+}
+
+/// The client card a caller's scope already knows by this contact: the card of
+/// the latest request in scope booked with this phone (else this e-mail), else a
+/// card with this phone (else e-mail) that has a request in scope. Never a card
+/// the scope cannot see, so a booking on someone's behalf cannot find (or join)
+/// a stranger's card.
+pub fn card_in_scope(
+    conn: &mut DbConnection,
+    scope: JobScope<'_>,
+    phone: &str,
+    email: Option<&str>,
+) -> QueryResult<Option<String>> {
+    let by_job_phone = scoped(scope)
+        .filter(jobs::contact_phone.eq(phone.to_owned()))
+        .order(jobs::created_at.desc())
+        .select(jobs::customer_id)
+        .first::<String>(conn)
+        .optional()?;
+    if by_job_phone.is_some() {
+        return Ok(by_job_phone);
+    }
+    let by_card_phone = scoped(scope)
+        .filter(
+            jobs::customer_id
+                .eq_any(customers::table.filter(customers::phone.eq(phone.to_owned())).select(customers::id)),
+        )
+        .select(jobs::customer_id)
+        .first::<String>(conn)
+        .optional()?;
+    if by_card_phone.is_some() {
+        return Ok(by_card_phone);
+    }
+    let Some(email) = email else { return Ok(None) };
+    let by_job_email = scoped(scope)
+        .filter(jobs::contact_email.eq(email.to_owned()))
+        .order(jobs::created_at.desc())
+        .select(jobs::customer_id)
+        .first::<String>(conn)
+        .optional()?;
+    if by_job_email.is_some() {
+        return Ok(by_job_email);
+    }
+    scoped(scope)
+        .filter(
+            jobs::customer_id
+                .eq_any(customers::table.filter(customers::email.eq(email.to_owned())).select(customers::id)),
+        )
+        .order(jobs::created_at.asc())
+        .select(jobs::customer_id)
+        .first::<String>(conn)
+        .optional()
 }
 
 /// Moves a job to `to` if it is still in `from` (optimistic: the status is

@@ -103,7 +103,11 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some(prefix) = filter.subtree {
-        query = query.filter(organisations::path.like(format!("{prefix}%")));
+        // A dispatcher manages dispatchers and technicians of its subtree, never admins or reviewers (who
+        // belong to the vendor too): the list shows exactly what `GET /v1/users/{id}` answers.
+        query = query
+            .filter(organisations::path.like(format!("{prefix}%")))
+            .filter(users::role.eq_any([Role::Dispatcher, Role::Technician]));
     }
     if let Some(technician_id) = filter.technician_id {
         query = query.filter(users::technician_id.eq(technician_id));

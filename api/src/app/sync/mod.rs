@@ -221,10 +221,26 @@ pub fn store_photo(
     sha256: &str,
     bytes: &[u8],
     uploaded_by: &str,
+    quota_bytes: u64,
     now: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
     use crate::storage::sync::PhotoStore as _;
     let now = db_time(now);
+    // A technician's photos attached to no job count against its quota (they expire after a week);
+    // bytes already stored (by anyone) cost nothing.
+    if quota_bytes > 0 && !store::DbPhotoStore.exists(conn, sha256)? {
+        let held = u64::try_from(crate::storage::retention::unattached_bytes_of(conn, uploaded_by)?).unwrap_or(0);
+        if held + bytes.len() as u64 > quota_bytes {
+            return Err(ApiError::conflict(
+                "photo_quota_exceeded",
+                format!(
+                    "your photos attached to no job hold {held} bytes; at most {quota_bytes} are kept: attach them \
+                     (job.attach_photo) first, or wait until unattached ones expire"
+                ),
+                serde_json::json!({}),
+            ));
+        }
+    }
     let created = store::DbPhotoStore.put(conn, sha256, bytes, uploaded_by, now)?;
     if created {
         for (job_id, technician_id) in store::jobs_with_photo(conn, sha256)? {

@@ -1,0 +1,2 @@
+DROP TABLE login_failures;
+DELETE FROM settings WHERE key = 'database_origin';

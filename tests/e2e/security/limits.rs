@@ -1,0 +1,175 @@
+//! Holes 3 and 4: password hashing is bounded (memory stays flat under a
+//! login storm) and logins, bookings and sync answer 429 with `Retry-After`
+//! past their limits; failed logins per account are shared by replicas.
+
+use std::process::Stdio;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::Command;
+
+use crate::both_backends;
+use crate::helpers::{Backend, Phone, SECRET, TestApp, TestDb, booking};
+
+both_backends!(
+    failed_logins_lock_the_account_on_every_replica_and_the_address_then_429_with_retry_after,
+    bookings_and_sync_past_the_per_user_limit_answer_429_with_retry_after,
+    a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5xx,
+);
+
+fn retry_after(r: &crate::helpers::Resp) -> u64 {
+    r.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+async fn try_login(app: &TestApp, email: &str, password: &str) -> anyhow::Result<crate::helpers::Resp> {
+    app.call(Method::POST, "/v1/auth/login", None, Some(&json!({"email": email, "password": password}))).await
+}
+
+async fn failed_logins_lock_the_account_on_every_replica_and_the_address_then_429_with_retry_after(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn_on(TestDb::fresh(backend).await?, |c| {
+        c.limits.login_failures_per_account = 5;
+        c.limits.login_failures_per_address = 8;
+    })
+    .await?;
+    let replica = app.replica().await?;
+    // Five wrong passwords for the admin: 401 each.
+    for _ in 0..5 {
+        assert_eq!(try_login(&app, "admin@demo.sortie", "guess").await?.status, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, here and on the other replica, with a time to retry.
+    for on in [&app, &replica] {
+        let r = try_login(on, "Admin@Demo.Sortie", "demo").await?;
+        assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"), "{}", r.body);
+        assert!((1..=900).contains(&retry_after(&r)), "Retry-After {:?}", r.headers.get("retry-after"));
+    }
+    // Another account is not locked; an unknown one is counted like a known one.
+    assert_eq!(try_login(&app, "reviewer@demo.sortie", "demo").await?.status, StatusCode::OK);
+    // After the window the right password works again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(try_login(&app, "admin@demo.sortie", "demo").await?.status, StatusCode::OK);
+    // Per address: 8 failures over any accounts, then this address waits, even with a right password.
+    for n in 0..3 {
+        let r = try_login(&app, &format!("nobody{n}@example.com"), "guess").await?;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = try_login(&app, "customer@demo.sortie", "demo").await?;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(retry_after(&r) >= 1);
+    Ok(())
+}
+
+async fn bookings_and_sync_past_the_per_user_limit_answer_429_with_retry_after(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn_on(TestDb::fresh(backend).await?, |c| {
+        c.limits.bookings_per_minute = 2;
+        c.limits.sync_per_minute = 3;
+    })
+    .await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    for _ in 0..2 {
+        assert_eq!(app.book(&customer, &booking(), None).await?.status, StatusCode::CREATED);
+    }
+    let before = app.job_count().await?;
+    let r = app.book(&customer, &booking(), None).await?;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"), "{}", r.body);
+    assert!((1..=60).contains(&retry_after(&r)));
+    assert_eq!(app.job_count().await?, before, "a refused booking creates nothing");
+    // The limit is per user.
+    let dispatcher = app.login("dispatcher@central.demo.sortie").await?;
+    assert_eq!(app.book(&dispatcher, &booking(), None).await?.status, StatusCode::CREATED);
+
+    let tech = app.login("tech1@demo.sortie").await?;
+    let phone = Phone::register(&app, &tech).await?;
+    let pull = json!({"device_id": phone.device_id, "cursor": null});
+    for _ in 0..3 {
+        assert_eq!(app.post("/v1/sync/pull", &tech, &pull).await?.status, StatusCode::OK);
+    }
+    let r = app.post("/v1/sync/pull", &tech, &pull).await?;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(retry_after(&r) >= 1);
+    Ok(())
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))
+}
+
+/// The bound this test states: 64 parallel logins add less than this to the server's memory
+/// (each argon2 hash takes ~19 MiB; unbounded, 64 at once took gigabytes and kept them).
+const STORM_GROWTH_BOUND_MIB: u64 = 200;
+
+async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5xx(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let db = TestDb::fresh(backend).await?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sortie-under-test"))
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("SORTIE_BIND", "127.0.0.1:0")
+        .env("SORTIE_JWT_SECRET", SECRET)
+        .env("SORTIE_DEMO", "false")
+        .env("SORTIE_WORKERS", "2")
+        .env("SORTIE_HASH_CONCURRENCY", "2")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).lines();
+    let base = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(rest) = line.strip_prefix("Sortie is serving at ") {
+                return Ok(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+        anyhow::bail!("the server exited before serving")
+    })
+    .await??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let client = reqwest::Client::new();
+    let login = |client: reqwest::Client, base: String| async move {
+        let r = client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&json!({"email": "customer@demo.sortie", "password": "demo"}))
+            .send()
+            .await?;
+        anyhow::Ok((r.status(), r.headers().get("retry-after").is_some()))
+    };
+    // Warm up: one login, so the one hashing buffer and the pools exist before measuring.
+    assert_eq!(login(client.clone(), base.clone()).await?.0, StatusCode::OK);
+    let before = rss_kib(pid)?;
+    for _round in 0..2 {
+        let storm: Vec<_> = (0..64).map(|_| tokio::spawn(login(client.clone(), base.clone()))).collect();
+        for answer in storm {
+            let (status, has_retry_after) = answer.await??;
+            assert!(
+                status == StatusCode::OK || (status == StatusCode::TOO_MANY_REQUESTS && has_retry_after),
+                "a login in the storm answered {status}"
+            );
+        }
+    }
+    let after = rss_kib(pid)?;
+    eprintln!(
+        "login storm ({backend:?}): RSS {} MiB before, {} MiB after 2 × 64 parallel logins",
+        before / 1024,
+        after / 1024
+    );
+    assert!(
+        after < before + STORM_GROWTH_BOUND_MIB * 1024,
+        "memory grew from {} MiB to {} MiB",
+        before / 1024,
+        after / 1024
+    );
+    child.kill().await?;
+    Ok(())
+}
