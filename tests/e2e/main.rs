@@ -17,4 +17,5 @@ mod quality;
 mod requests;
 mod review;
 mod scoping;
+mod storm;
 mod sync;

@@ -192,6 +192,32 @@ pub fn booked_windows(
     query.load(conn)
 }
 
+/// Tentative reservations: the window starts of jobs whose pending offer
+/// names a technician (dispatch's choice), starting in `[from, to)`. They count
+/// against the technician's day like booked visits until the offer is answered,
+/// declined, is cancelled or its deadline (before `now`) passes.
+pub fn reserved_windows(
+    conn: &mut DbConnection,
+    technician_id: Option<&str>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    let mut query = offers::table
+        .inner_join(jobs::table)
+        .filter(offers::status.eq(OfferStatus::Pending))
+        .filter(offers::deadline.gt(now))
+        .filter(offers::technician_id.is_not_null())
+        .filter(jobs::window_start.ge(from))
+        .filter(jobs::window_start.lt(to))
+        .select((offers::technician_id.assume_not_null(), jobs::window_start))
+        .into_boxed();
+    if let Some(t) = technician_id {
+        query = query.filter(offers::technician_id.eq(t.to_owned()));
+    }
+    query.load(conn)
+}
+
 /// Assigns a technician and moves the job to `to` if it is still in `from`.
 pub fn assign(
     conn: &mut DbConnection,

@@ -1,0 +1,177 @@
+//! Issue #14: dispatch under a booking storm. Pending offers hold their
+//! technician's room, so a burst of same-day bookings into one small area on
+//! two replicas ends with every job scheduled or moved on (never stuck
+//! `offered` because of capacity), nobody over `daily_capacity`, nobody
+//! assigned twice; accepting falls back to another technician of the
+//! organisation; a losing accept shows the state as it is now.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp};
+use crate::offers::{JOB_LAT, JOB_LON, chain, job, login_with, probe_booking, technician};
+
+both_backends!(
+    a_burst_of_same_day_bookings_on_two_replicas_never_overbooks_and_every_accept_wins,
+    a_losing_accept_shows_the_job_as_it_is_now,
+    accepting_without_a_technician_falls_back_to_another_of_the_organisation_or_names_alternatives,
+);
+
+/// Scheduled jobs per technician, straight from the database.
+async fn scheduled_per_technician(app: &TestApp) -> anyhow::Result<HashMap<String, i64>> {
+    app.with_db(|conn| {
+        use api::db::schema::jobs;
+        use diesel::prelude::*;
+        let rows: Vec<(Option<String>, i64)> = jobs::table
+            .filter(jobs::status.eq("scheduled"))
+            .group_by(jobs::technician_id)
+            .select((jobs::technician_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        Ok(rows.into_iter().map(|(t, n)| (t.unwrap_or_default(), n)).collect())
+    })
+    .await
+}
+
+async fn set_capacity(app: &TestApp, admin: &str, technician: &str, capacity: u32) -> anyhow::Result<()> {
+    let path = format!("/v1/technicians/{technician}");
+    let body = json!({"daily_capacity": capacity});
+    let r = app.call(reqwest::Method::PATCH, &path, Some(admin), Some(&body)).await?;
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+    Ok(())
+}
+
+async fn a_burst_of_same_day_bookings_on_two_replicas_never_overbooks_and_every_accept_wins(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let one = TestApp::spawn(backend).await?;
+    let c = chain(&one).await?; // four technicians near the job, 5 visits a day each
+    let two = one.replica().await?;
+    let apps = [&one, &two];
+    let customer = one.login("customer@demo.sortie").await?;
+    const BOOKINGS: usize = 30;
+    // Each client books through one replica and, as soon as the job is offered,
+    // the offered organisation's dispatcher accepts it (`{}`) through the other.
+    let clients = (0..BOOKINGS).map(|i| {
+        let (booker, accepter) = (apps[i % 2], apps[(i + 1) % 2]);
+        let (customer, c) = (&customer, &c);
+        async move {
+            let booked = booker.book(customer, &probe_booking(), None).await?;
+            anyhow::ensure!(booked.status == StatusCode::CREATED, "{}", booked.body);
+            let id = booked.str("id");
+            if booked.body["status"] != "offered" {
+                return Ok::<_, anyhow::Error>((id, None));
+            }
+            let offered_to =
+                job(accepter, &c.admin, &id).await?["offer"]["org_id"].as_str().unwrap_or_default().to_owned();
+            let org = c.orgs.iter().position(|o| *o == offered_to).expect("offered to a chain organisation");
+            let answer = accepter.post(&format!("/v1/jobs/{id}/accept"), &c.dispatchers[org], &json!({})).await?;
+            Ok((id, Some((answer.status, answer.body))))
+        }
+    });
+    let results = futures_util::future::join_all(clients).await;
+    let mut statuses: HashMap<String, usize> = HashMap::new();
+    for r in results {
+        let (id, answer) = r?;
+        if let Some((status, body)) = answer {
+            assert_eq!(status, StatusCode::OK, "every accept of an offer wins: {body}");
+        }
+        let j = job(&one, &c.admin, &id).await?;
+        *statuses.entry(j["status"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+        // Never two assignments: one `accepted` event per job at most.
+        let events = one.get(&format!("/v1/jobs/{id}/events?limit=200"), &c.admin).await?;
+        let accepted =
+            events.body["items"].as_array().into_iter().flatten().filter(|e| e["type"] == "accepted").count();
+        assert!(accepted <= 1, "job {id} accepted {accepted} times");
+    }
+    // 4 technicians × 5 visits: 20 scheduled; the other 10 escalated to the vendor's queue.
+    assert_eq!(statuses.get("scheduled"), Some(&20), "{statuses:?}");
+    assert_eq!(statuses.get("unassignable"), Some(&10), "{statuses:?}");
+    assert_eq!(statuses.get("offered"), None, "no job waits for a deadline because of capacity: {statuses:?}");
+    let per_tech = scheduled_per_technician(&one).await?;
+    for t in &c.techs {
+        assert_eq!(per_tech.get(t), Some(&5), "each chain technician is full, never over: {per_tech:?}");
+    }
+    Ok(())
+}
+
+async fn a_losing_accept_shows_the_job_as_it_is_now(backend: Backend) -> anyhow::Result<()> {
+    let one = TestApp::spawn(backend).await?;
+    let c = chain(&one).await?;
+    let two = one.replica().await?;
+    let customer = one.login("customer@demo.sortie").await?;
+    let id = one.book(&customer, &probe_booking(), None).await?.str("id");
+    let u = one
+        .post(
+            "/v1/users",
+            &c.admin,
+            &json!({"email": "second-d@probe.example", "password": "probe-password", "role": "dispatcher", "org_id": c.orgs[3]}),
+        )
+        .await?;
+    assert_eq!(u.status, StatusCode::CREATED, "{}", u.body);
+    let other = login_with(&two, "second-d@probe.example", "probe-password").await?;
+    let path = format!("/v1/jobs/{id}/accept");
+    let empty = json!({});
+    let (a, b) = tokio::join!(one.post(&path, &c.dispatchers[3], &empty), two.post(&path, &other, &empty));
+    let (a, b) = (a?, b?);
+    let loser = if a.status == StatusCode::OK { b } else { a };
+    assert_eq!(loser.status, StatusCode::CONFLICT, "{}", loser.body);
+    assert_eq!(loser.code(), "offer_not_open");
+    let current = &loser.body["error"]["current"];
+    assert_eq!(current["status"], "scheduled", "the winner's result, not a stale `offered`: {current}");
+    assert_eq!(current["offer"], Value::Null, "{current}");
+    assert_eq!(current["technician_id"], c.techs[3].as_str(), "{current}");
+    Ok(())
+}
+
+async fn accepting_without_a_technician_falls_back_to_another_of_the_organisation_or_names_alternatives(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let d = &c.orgs[3];
+    let second = technician(&app, &c.admin, d, "Second D", 12.0, 5).await?;
+    // Nearer than `second` but without the job's skill: not eligible, yet it has room.
+    let unskilled = app
+        .post(
+            "/v1/technicians",
+            &c.admin,
+            &json!({"org_id": d, "name": "Unskilled D", "skills": [],
+                "home_base": {"lat": JOB_LAT + 11.0 / 111.0, "lon": JOB_LON},
+                "shift": {"start": "00:00", "end": "23:59"}, "timezone": "Asia/Krasnoyarsk", "daily_capacity": 5}),
+        )
+        .await?;
+    assert_eq!(unskilled.status, StatusCode::CREATED, "{}", unskilled.body);
+    let unskilled = unskilled.str("id");
+    let customer = app.login("customer@demo.sortie").await?;
+    let first = app.book(&customer, &probe_booking(), None).await?.str("id");
+    assert_eq!(job(&app, &c.admin, &first).await?["offer"]["org_id"], d.as_str());
+
+    // Dispatch's choice has no room any more (its capacity went to 0): accepting takes the next one of D.
+    set_capacity(&app, &c.admin, &c.techs[3], 0).await?;
+    let accepted = app.post(&format!("/v1/jobs/{first}/accept"), &c.dispatchers[3], &json!({})).await?;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert_eq!(accepted.body["status"], "scheduled");
+    assert_eq!(accepted.body["technician_id"], second.as_str(), "the best available technician of D");
+
+    // Now `second` is full too: 409 naming the technician who has room but lacks the skill.
+    let booked = app.book(&customer, &probe_booking(), None).await?.str("id");
+    assert_eq!(job(&app, &c.admin, &booked).await?["offer"]["org_id"], d.as_str());
+    set_capacity(&app, &c.admin, &second, 1).await?;
+    let refused = app.post(&format!("/v1/jobs/{booked}/accept"), &c.dispatchers[3], &json!({})).await?;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.code(), "technician_at_capacity");
+    assert_eq!(refused.body["error"]["current"]["status"], "offered", "the offer stays open: {}", refused.body);
+    let alternatives = refused.body["error"]["alternatives"].as_array().cloned().unwrap_or_default();
+    assert_eq!(alternatives.len(), 1, "{}", refused.body);
+    assert_eq!(alternatives[0]["technician_id"], unskilled.as_str());
+    assert_eq!(alternatives[0]["not_eligible"][0]["code"], "missing_skill");
+    // The dispatcher names the alternative.
+    let named =
+        app.post(&format!("/v1/jobs/{booked}/accept"), &c.dispatchers[3], &json!({"technician_id": unskilled})).await?;
+    assert_eq!(named.status, StatusCode::OK, "{}", named.body);
+    assert_eq!(named.body["technician_id"], unskilled.as_str());
+    Ok(())
+}
