@@ -78,6 +78,8 @@ struct TechRecord {
     daily_capacity: u32,
     parts: Vec<PartQty>,
     position: LatLon,
+    /// Service radius in metres: its own, else its organisation's (or the nearest ancestor's).
+    max_travel_m: Option<f64>,
 }
 
 /// A parts column as dispatch's parts.
@@ -91,10 +93,16 @@ pub(crate) fn org_bits(text: &str) -> Result<OrgId, ApiError> {
 }
 
 impl TechRecord {
-    fn from_row(t: &technicians::Technician) -> Result<TechRecord, ApiError> {
+    fn from_row(
+        t: &technicians::Technician,
+        org_radius_km: &HashMap<OrgId, Option<f64>>,
+    ) -> Result<TechRecord, ApiError> {
         let absences = json::absences(&t.absences)?;
+        let org = org_bits(&t.org_id)?;
+        let radius_km = t.max_travel_km.or_else(|| org_radius_km.get(&org).copied().flatten());
         Ok(TechRecord {
-            org: org_bits(&t.org_id)?,
+            max_travel_m: radius_km.map(|km| km * 1000.0),
+            org,
             active: t.active,
             skills: json::codes(&t.skills)?.into_iter().map(SkillCode).collect(),
             shift: LocalShift::new(json::shift(&t.shift)?, &t.timezone)?,
@@ -127,6 +135,7 @@ impl TechRecord {
             jobs_on_day: u32::try_from(jobs_on_day).unwrap_or(u32::MAX),
             parts: self.parts.clone(),
             scorecard,
+            max_travel_m: self.max_travel_m,
         }
     }
 }
@@ -138,6 +147,8 @@ pub struct DispatchCache {
     pub(crate) org_stock: HashMap<OrgId, Vec<PartQty>>,
     pub(crate) index: TechIndex,
     techs: HashMap<TechnicianId, TechRecord>,
+    /// Each organisation's effective service radius (km): its own, else the nearest ancestor's.
+    org_radius_km: HashMap<OrgId, Option<f64>>,
     last_seq: i64,
     /// 90-day quality estimates per technician, and when they were read.
     scorecards: HashMap<TechnicianId, eligibility::Scorecard>,
@@ -159,6 +170,16 @@ impl DispatchCache {
         }
         let orgs =
             OrgTree::build(tree_orgs).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("organisation tree: {e}")))?;
+        let own_radius: HashMap<OrgId, Option<f64>> =
+            org_rows.iter().map(|o| Ok((org_bits(&o.id)?, o.max_travel_km))).collect::<Result<_, ApiError>>()?;
+        let org_radius_km: HashMap<OrgId, Option<f64>> = own_radius
+            .keys()
+            .map(|&id| {
+                let inherited =
+                    std::iter::once(id).chain(orgs.ancestors(id)).find_map(|o| own_radius.get(&o).copied().flatten());
+                (id, inherited)
+            })
+            .collect();
         let mut territories = Vec::new();
         for t in orgs::all_territories(conn)? {
             let geometry: crate::geojson::Geometry = serde_json::from_str(&t.geometry)?;
@@ -170,7 +191,7 @@ impl DispatchCache {
         }
         let mut techs = HashMap::new();
         for t in technicians::all(conn)? {
-            techs.insert(domain::TechnicianId::from_stored(&t.id)?.into(), TechRecord::from_row(&t)?);
+            techs.insert(domain::TechnicianId::from_stored(&t.id)?.into(), TechRecord::from_row(&t, &org_radius_km)?);
         }
         let indexed: Vec<IndexedTechnician> = techs
             .iter()
@@ -187,6 +208,7 @@ impl DispatchCache {
             org_stock,
             index,
             techs,
+            org_radius_km,
             last_seq,
             scorecards: HashMap::new(),
             scorecards_at: None,
@@ -210,7 +232,7 @@ impl DispatchCache {
         }
         for t in technicians::by_ids(conn, &ids)? {
             let id = domain::TechnicianId::from_stored(&t.id)?.into();
-            let record = TechRecord::from_row(&t)?;
+            let record = TechRecord::from_row(&t, &self.org_radius_km)?;
             let partitions = technician_partitions(record.org, &record.skills, &self.orgs);
             self.index
                 .upsert_technician(IndexedTechnician { id, position: record.position, partitions })

@@ -202,7 +202,7 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
         looked_at += 1;
         let tech = input.technicians.get(&id);
         let exclusions = match tech {
-            Some(t) => eligibility.exclusions(t),
+            Some(t) => eligibility.exclusions_at(t, distance_m),
             None => vec![Exclusion::Unknown],
         };
         match tech {

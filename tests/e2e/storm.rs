@@ -18,6 +18,7 @@ both_backends!(
     a_burst_of_same_day_bookings_on_two_replicas_never_overbooks_and_every_accept_wins,
     a_losing_accept_shows_the_job_as_it_is_now,
     accepting_without_a_technician_falls_back_to_another_of_the_organisation_or_names_alternatives,
+    a_moscow_job_is_never_offered_to_a_sub_partner_in_omsk_beyond_its_service_radius,
 );
 
 /// Scheduled jobs per technician, straight from the database.
@@ -173,5 +174,79 @@ async fn accepting_without_a_technician_falls_back_to_another_of_the_organisatio
         app.post(&format!("/v1/jobs/{booked}/accept"), &c.dispatchers[3], &json!({"technician_id": unskilled})).await?;
     assert_eq!(named.status, StatusCode::OK, "{}", named.body);
     assert_eq!(named.body["technician_id"], unskilled.as_str());
+    Ok(())
+}
+
+async fn a_moscow_job_is_never_offered_to_a_sub_partner_in_omsk_beyond_its_service_radius(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let vendor = app.org("vendor").await?.id;
+    let partner = app
+        .post(
+            "/v1/orgs",
+            &admin,
+            &json!({"parent_id": vendor, "name": "Radius Partner", "timezone": "Europe/Moscow", "max_travel_km": 300}),
+        )
+        .await?;
+    assert_eq!(partner.status, StatusCode::CREATED, "{}", partner.body);
+    assert_eq!(partner.body["max_travel_km"], 300.0);
+    let partner = partner.str("id");
+    // The sub-partner sets no radius of its own: its partner's 300 km apply.
+    let omsk = app
+        .post("/v1/orgs", &admin, &json!({"parent_id": partner, "name": "Omsk Sub", "timezone": "Asia/Omsk"}))
+        .await?;
+    assert_eq!(omsk.status, StatusCode::CREATED, "{}", omsk.body);
+    assert_eq!(omsk.body["max_travel_km"], Value::Null);
+    let omsk = omsk.str("id");
+    let tech = app
+        .post(
+            "/v1/technicians",
+            &admin,
+            &json!({"org_id": omsk, "name": "Omsk Tech", "skills": ["radius_probe"],
+                "home_base": {"lat": 54.99, "lon": 73.37}, "shift": {"start": "00:00", "end": "23:59"},
+                "daily_capacity": 5}),
+        )
+        .await?;
+    assert_eq!(tech.status, StatusCode::CREATED, "{}", tech.body);
+    assert_eq!(tech.body["max_travel_km"], Value::Null);
+    let tech = tech.str("id");
+    let dispatcher = app
+        .new_login(
+            &admin,
+            &json!({"email": "radius@probe.example", "password": "probe-password", "role": "dispatcher", "org_id": partner}),
+        )
+        .await?;
+    // The partner's dispatcher books for a customer in central Moscow: the partner is the general contractor.
+    let mut moscow = crate::helpers::booking();
+    moscow["required_skills"] = json!(["radius_probe"]);
+    let book = |key: &'static str| {
+        let (app, dispatcher, moscow) = (&app, &dispatcher, &moscow);
+        async move {
+            let r = app.book(dispatcher, moscow, Some(key)).await?;
+            anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+            Ok::<_, anyhow::Error>(r)
+        }
+    };
+    let first = book("radius-1").await?;
+    assert_eq!(first.body["status"], "unassignable", "Omsk is 2,230 km away: escalated, nobody else: {}", first.body);
+    let why = app.get(&format!("/v1/jobs/{}/explanation", first.str("id")), &admin).await?;
+    assert!(why.body.to_string().contains("beyond_radius"), "the explanation says why: {}", why.body);
+
+    // The technician's own radius overrides its organisation's…
+    let path = format!("/v1/technicians/{tech}");
+    let far = app.call(reqwest::Method::PATCH, &path, Some(&admin), Some(&json!({"max_travel_km": 3000}))).await?;
+    assert_eq!(far.status, StatusCode::OK, "{}", far.body);
+    let second = book("radius-2").await?;
+    assert_eq!(second.body["status"], "offered", "{}", second.body);
+    assert_eq!(job(&app, &admin, &second.str("id")).await?["offer"]["org_id"], omsk.as_str());
+    // …and `null` goes back to it.
+    let back = app.call(reqwest::Method::PATCH, &path, Some(&admin), Some(&json!({"max_travel_km": null}))).await?;
+    assert_eq!(back.body["max_travel_km"], Value::Null, "{}", back.body);
+    assert_eq!(book("radius-3").await?.body["status"], "unassignable");
+    // A radius must be positive.
+    let bad = app.call(reqwest::Method::PATCH, &path, Some(&admin), Some(&json!({"max_travel_km": 0}))).await?;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "max_travel_km"));
     Ok(())
 }

@@ -286,6 +286,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
                     parts: "[]",
                     created_at: now,
                     updated_at: now,
+                    max_travel_km: None,
                 },
             )?;
             orgs::put_agreement(

@@ -21,6 +21,7 @@ diesel::table! {
         parts -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        max_travel_km -> Nullable<Double>,
     }
 }
 
@@ -67,6 +68,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        max_travel_km -> Nullable<Double>,
     }
 }
 
