@@ -458,6 +458,11 @@ impl TestApp {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
+    /// How many times this app loaded its whole dispatch cache.
+    pub fn dispatch_full_loads(&self) -> u64 {
+        self.state.dispatch.full_loads()
+    }
+
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         Ok(api::workers::sweep_once(&self.state).await?)

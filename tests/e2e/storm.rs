@@ -19,6 +19,7 @@ both_backends!(
     a_losing_accept_shows_the_job_as_it_is_now,
     accepting_without_a_technician_falls_back_to_another_of_the_organisation_or_names_alternatives,
     a_moscow_job_is_never_offered_to_a_sub_partner_in_omsk_beyond_its_service_radius,
+    with_thousands_of_technicians_edits_during_a_burst_take_effect_without_a_full_reload,
 );
 
 /// Scheduled jobs per technician, straight from the database.
@@ -249,4 +250,154 @@ async fn a_moscow_job_is_never_offered_to_a_sub_partner_in_omsk_beyond_its_servi
     let bad = app.call(reqwest::Method::PATCH, &path, Some(&admin), Some(&json!({"max_travel_km": 0}))).await?;
     assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "max_travel_km"));
     Ok(())
+}
+
+/// Where the big network of the next test lives (far from the demo's technicians).
+const BIG_LAT: f64 = 62.0;
+const BIG_LON: f64 = 130.0;
+
+async fn with_thousands_of_technicians_edits_during_a_burst_take_effect_without_a_full_reload(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    const TECHNICIANS: usize = 3_000;
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let vendor = app.org("vendor").await?.id;
+    let mut orgs = Vec::new();
+    for name in ["Big Partner", "Local Partner"] {
+        let r = app
+            .post("/v1/orgs", &admin, &json!({"parent_id": vendor, "name": name, "timezone": "Asia/Yakutsk"}))
+            .await?;
+        anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+        orgs.push(r.str("id"));
+    }
+    let (big, local) = (orgs[0].clone(), orgs[1].clone());
+    let big_id = big.clone();
+    // Thousands of technicians of the big partner within ~50 km (stored directly: a fixture, not the subject);
+    // the first one is the nearest, 0.5 km away.
+    let ids = app
+        .with_db(move |conn| {
+            use api::domain::shift::{Shift, every_day};
+            let now = chrono::Utc::now().naive_utc();
+            let shift = api::storage::json::shift_text(&Shift::parse("00:00", "23:59", every_day())?)?;
+            let mut rows = Vec::with_capacity(TECHNICIANS);
+            for i in 0..TECHNICIANS {
+                let km = 0.5 + (i as f64) * 50.0 / TECHNICIANS as f64;
+                let angle = i as f64;
+                rows.push(api::storage::technicians::NewTechnician {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    org_id: big.clone(),
+                    name: format!("Big {i}"),
+                    skills: r#"["storm_probe"]"#.into(),
+                    home_lat: BIG_LAT + km / 111.0 * angle.sin(),
+                    home_lon: BIG_LON + km / 52.0 * angle.cos(),
+                    pos_lat: None,
+                    pos_lon: None,
+                    position_at: None,
+                    shift: shift.clone(),
+                    absences: "[]".into(),
+                    timezone: "Asia/Yakutsk".into(),
+                    daily_capacity: 3,
+                    parts: "[]".into(),
+                    active: true,
+                    created_at: now,
+                    updated_at: now,
+                    max_travel_km: None,
+                });
+            }
+            api::db::write_tx(conn, |c| Ok(api::storage::technicians::insert_many(c, &rows)?))?;
+            Ok(rows.into_iter().map(|r| r.id).collect::<Vec<_>>())
+        })
+        .await?;
+    let nearest = ids[0].clone();
+    // The local partner's technician is 30 km away: nobody offers it anything while the big one is nearer.
+    technician_at(&app, &admin, &local, BIG_LAT + 30.0 / 111.0, BIG_LON).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    let mut body = probe_booking();
+    body["location"] = json!({"lat": BIG_LAT, "lon": BIG_LON});
+    body["required_skills"] = json!(["storm_probe"]);
+
+    // A burst of bookings; meanwhile the local partner gets an exclusive territory around the job and the
+    // nearest big technician is deactivated.
+    let read = |id: String| {
+        let (app, admin) = (&app, &admin);
+        async move { Ok::<_, anyhow::Error>(job(app, admin, &id).await?["offer"]["org_id"].as_str().map(str::to_owned)) }
+    };
+    let burst = |n: usize| {
+        let (app, customer, body) = (&app, &customer, &body);
+        futures_util::future::join_all((0..n).map(move |_| async move {
+            let started = chrono::Utc::now();
+            let r = app.book(customer, body, None).await?;
+            anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+            Ok::<_, anyhow::Error>((started, r.str("id")))
+        }))
+    };
+    let edits = async {
+        let square = json!({"type": "Polygon", "coordinates": [[[BIG_LON - 2.0, BIG_LAT - 1.0], [BIG_LON + 2.0, BIG_LAT - 1.0],
+            [BIG_LON + 2.0, BIG_LAT + 1.0], [BIG_LON - 2.0, BIG_LAT + 1.0], [BIG_LON - 2.0, BIG_LAT - 1.0]]]});
+        let put = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/orgs/{local}/territories"),
+                Some(&admin),
+                Some(&json!([{"geometry": square, "exclusive": true}])),
+            )
+            .await?;
+        anyhow::ensure!(put.status == StatusCode::OK, "{}", put.body);
+        let off = app
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/technicians/{nearest}"),
+                Some(&admin),
+                Some(&json!({"active": false})),
+            )
+            .await?;
+        anyhow::ensure!(off.status == StatusCode::OK, "{}", off.body);
+        Ok::<_, anyhow::Error>(chrono::Utc::now())
+    };
+    // Before the edits the big partner's nearest technician gets the job.
+    let (_, warm) = burst(1).await.pop().expect("one booking")?;
+    assert_eq!(read(warm).await?.as_deref(), Some(big_id.as_str()));
+    let (first, edited) = tokio::join!(burst(20), edits);
+    let edited = edited?;
+    let second = burst(20).await;
+    let mut after = 0;
+    for r in first.into_iter().chain(second) {
+        let (started, id) = r?;
+        let offered_to = read(id.clone()).await?;
+        if started > edited {
+            after += 1;
+            assert_eq!(offered_to.as_deref(), Some(local.as_str()), "the new exclusive territory decides job {id}");
+        }
+    }
+    assert_eq!(after, 20, "the second burst started after the edits");
+    // The deactivated technician is never offered anything after its deactivation committed.
+    let since = edited.naive_utc();
+    let late = app
+        .with_db(move |conn| {
+            use api::db::schema::offers;
+            use diesel::prelude::*;
+            Ok(offers::table
+                .filter(offers::technician_id.eq(nearest))
+                .filter(offers::created_at.gt(since))
+                .count()
+                .get_result::<i64>(conn)?)
+        })
+        .await?;
+    assert_eq!(late, 0);
+    assert_eq!(app.dispatch_full_loads(), 1, "edits are applied as deltas, never by reloading everything");
+    Ok(())
+}
+
+async fn technician_at(app: &TestApp, admin: &str, org: &str, lat: f64, lon: f64) -> anyhow::Result<String> {
+    let r = app
+        .post(
+            "/v1/technicians",
+            admin,
+            &json!({"org_id": org, "name": "Local", "skills": ["storm_probe"], "home_base": {"lat": lat, "lon": lon},
+                "shift": {"start": "00:00", "end": "23:59"}, "daily_capacity": 50}),
+        )
+        .await?;
+    anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+    Ok(r.str("id"))
 }

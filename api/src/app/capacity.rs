@@ -6,10 +6,10 @@
 //! SQLite's `BEGIN IMMEDIATE` serialises writers), so two replicas never put
 //! more on a day than `daily_capacity`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dispatch::decision::{DispatchInput, choose_technician};
+use dispatch::decision::{DispatchInput, Technicians as _, choose_technician};
 use dispatch::eligibility::{self, Eligibility};
 use dispatch::model::{LatLon, TechnicianId, TimeWindow};
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::app::explanation::exclusion_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::shift;
 use crate::storage::{db_time, jobs, json, offers, orgs, technicians, utc};
 
@@ -32,22 +32,6 @@ pub fn taken_on_day(
     let (from, to) = (db_time(from), db_time(to));
     Ok(offers::booked_windows(conn, Some(&tech.id), from, to)?.len()
         + offers::reserved_windows(conn, Some(&tech.id), from, to, db_time(now))?.len())
-}
-
-/// Starts of the visits and reservations of every technician in `[from, to)`, by stored technician id.
-pub fn taken_windows(
-    conn: &mut DbConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, Vec<DateTime<Utc>>>, ApiError> {
-    let mut taken: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-    let (from, to) = (db_time(from), db_time(to));
-    let booked = offers::booked_windows(conn, None, from, to)?;
-    for (tech, start) in booked.into_iter().chain(offers::reserved_windows(conn, None, from, to, db_time(now))?) {
-        taken.entry(tech).or_default().push(utc(start));
-    }
-    Ok(taken)
 }
 
 /// Whether one more visit fits a technician's day.
@@ -98,8 +82,6 @@ pub fn ranked_in_org(
 ) -> Result<(Vec<String>, Vec<Value>), ApiError> {
     let org = orgs::find(conn, org_id)?.ok_or(ApiError::NotFound)?;
     let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
-    let margin = chrono::Duration::days(2);
-    let taken = taken_windows(conn, window.start - margin, window.end + margin, now)?;
     let input_job = eligibility::Job {
         location: LatLon::new(job.lat, job.lon),
         window,
@@ -111,9 +93,11 @@ pub fn ranked_in_org(
     // but fails those: alternatives a dispatcher may name (naming skips them).
     let relaxed_job = eligibility::Job { required_skills: Vec::new(), parts: Vec::new(), ..input_job.clone() };
     let org_id = org_bits(&org.id)?;
-    with_cache(cache, conn, now, |c| {
-        let mut techs = c.technicians_for(&window, &taken);
-        techs.retain(|id, t| !tried.contains(&uuid_text(id.0)) && (!org.manual_routing || t.org_id == org_id));
+    with_cache(cache, conn, now, |c, conn| {
+        let keep = |id: TechnicianId, t: &mut eligibility::Technician| {
+            !tried.contains(&uuid_text(id.0)) && (!org.manual_routing || t.org_id == org_id)
+        };
+        let techs = LazyTechnicians::new(c, conn, window, now, Box::new(keep));
         let none = HashSet::new();
         let strict = DispatchInput {
             job: &input_job,
@@ -129,12 +113,12 @@ pub fn ranked_in_org(
             choose_technician(&strict, &cache.rank).explanation.ranked.iter().map(|c| c.technician_id).collect();
         let relaxed = choose_technician(&DispatchInput { job: &relaxed_job, ..strict }, &cache.rank);
         let mut checks = Eligibility::new(&input_job, org_id, &c.orgs, &c.territories, &none, &c.org_stock);
-        let alternatives = relaxed
+        let alternatives: Vec<Value> = relaxed
             .explanation
             .ranked
             .iter()
             .filter(|a| !ranked.contains(&a.technician_id))
-            .filter_map(|a| techs.get(&a.technician_id).map(|t| (a, checks.exclusions(t))))
+            .filter_map(|a| techs.technician(a.technician_id).map(|t| (a, checks.exclusions(&t))))
             .take(5)
             .map(|(a, why)| {
                 json!({
@@ -144,6 +128,6 @@ pub fn ranked_in_org(
                 })
             })
             .collect();
-        Ok((ranked.iter().map(|id| uuid_text(id.0)).collect(), alternatives))
+        techs.finish((ranked.iter().map(|id| uuid_text(id.0)).collect(), alternatives))
     })
 }

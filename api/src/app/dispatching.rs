@@ -16,7 +16,7 @@ use crate::app::capacity::{self, Room};
 use crate::app::explanation::explanation_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
@@ -119,8 +119,6 @@ fn run(
 ) -> Result<JobStatus, ApiError> {
     let job_id = job.id.as_str();
     let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
-    let margin = chrono::Duration::days(2);
-    let booked = capacity::taken_windows(conn, window.start - margin, window.end + margin, now)?;
     let skills = json::codes(&job.required_skills)?;
     let root_id = orgs::root(conn)?.ok_or(ApiError::NotFound)?.id;
     let dispatch_job_input = eligibility::Job {
@@ -136,19 +134,17 @@ fn run(
     let mut attempts = 0;
     let (outcome, reserved) = loop {
         attempts += 1;
-        let outcome = with_cache(cache, conn, now, |c| {
-            let mut techs = c.technicians_for(&window, &booked);
-            if let Some(t) = without {
-                techs.remove(&t);
-            }
-            for (id, room) in &taken_meanwhile {
-                if let Some(t) = techs.get_mut(id) {
-                    match room {
-                        Room::Inactive => t.active = false,
-                        _ => t.jobs_on_day = t.daily_capacity,
-                    }
+        let outcome = with_cache(cache, conn, now, |c, conn| {
+            let taken_meanwhile = &taken_meanwhile;
+            let adjust = move |id, t: &mut eligibility::Technician| {
+                match taken_meanwhile.get(&id) {
+                    Some(Room::Inactive) => t.active = false,
+                    Some(_) => t.jobs_on_day = t.daily_capacity,
+                    None => {}
                 }
-            }
+                Some(id) != without
+            };
+            let techs = LazyTechnicians::new(c, conn, window, now, Box::new(adjust));
             let input = DispatchInput {
                 job: &dispatch_job_input,
                 technicians: &techs,
@@ -159,7 +155,9 @@ fn run(
                 excluded_orgs: &excluded,
                 search_root: None,
             };
-            dispatch_job(&input, &cache.rank).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))
+            let outcome = dispatch_job(&input, &cache.rank)
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
+            techs.finish(outcome)
         })?;
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
@@ -287,7 +285,7 @@ fn prefer_least_added_travel(
         return Ok((decision, route, Some(compared)));
     }
     let contractor = org_bits(contractor)?;
-    let route = with_cache(cache, conn, now, |c| {
+    let route = with_cache(cache, conn, now, |c, _| {
         dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
     })?;
