@@ -20,6 +20,7 @@ both_backends!(
     accepting_without_a_technician_falls_back_to_another_of_the_organisation_or_names_alternatives,
     a_moscow_job_is_never_offered_to_a_sub_partner_in_omsk_beyond_its_service_radius,
     with_thousands_of_technicians_edits_during_a_burst_take_effect_without_a_full_reload,
+    a_page_of_jobs_shows_each_jobs_own_chain,
 );
 
 /// Scheduled jobs per technician, straight from the database.
@@ -400,4 +401,32 @@ async fn technician_at(app: &TestApp, admin: &str, org: &str, lat: f64, lon: f64
         .await?;
     anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
     Ok(r.str("id"))
+}
+
+async fn a_page_of_jobs_shows_each_jobs_own_chain(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let c = chain(&app).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    // Different chains: offered to D (A, B, C passed), then C (D full), then one declined by its offeree.
+    set_capacity(&app, &c.admin, &c.techs[3], 1).await?;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(app.book(&customer, &probe_booking(), None).await?.str("id"));
+    }
+    let declined =
+        app.post(&format!("/v1/jobs/{}/decline", ids[2]), &c.dispatchers[2], &json!({"reason": "busy"})).await?;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.body);
+    for (token, status) in [(&c.admin, "offered"), (&c.dispatchers[0], "offered")] {
+        let page = app.get(&format!("/v1/jobs?status={status}&limit=100"), token).await?;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let items = page.body["items"].as_array().cloned().unwrap_or_default();
+        let listed: Vec<&Value> = items.iter().filter(|j| ids.iter().any(|id| j["id"] == id.as_str())).collect();
+        assert_eq!(listed.len(), 3, "{}", page.body);
+        for item in listed {
+            let one = job(&app, &c.admin, item["id"].as_str().unwrap_or_default()).await?;
+            assert_eq!(item["org_chain"], one["org_chain"], "the page shows the job's own chain");
+            assert_eq!(item["offer"], one["offer"]);
+        }
+    }
+    Ok(())
 }

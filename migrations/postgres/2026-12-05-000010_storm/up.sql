@@ -6,3 +6,7 @@ CREATE INDEX offers_pending_technician ON offers(technician_id) WHERE status = '
 -- nearest ancestor's; NULL everywhere up to the vendor means no limit.
 ALTER TABLE organisations ADD COLUMN max_travel_km DOUBLE PRECISION CHECK (max_travel_km > 0);
 ALTER TABLE technicians ADD COLUMN max_travel_km DOUBLE PRECISION CHECK (max_travel_km > 0);
+
+-- A dispatcher's board pages `GET /v1/jobs?status=…` newest first by (created_at, id).
+CREATE INDEX jobs_status_page ON jobs(status, created_at, id);
+DROP INDEX jobs_status;
