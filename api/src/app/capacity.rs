@@ -29,9 +29,7 @@ pub fn taken_on_day(
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
     let (from, to) = shift::day_bounds(shift::zone(&tech.timezone)?, date);
-    let (from, to) = (db_time(from), db_time(to));
-    Ok(offers::booked_windows(conn, Some(&tech.id), from, to)?.len()
-        + offers::reserved_windows(conn, Some(&tech.id), from, to, db_time(now))?.len())
+    Ok(offers::taken_count(conn, &tech.id, db_time(from), db_time(to), db_time(now))?)
 }
 
 /// Whether one more visit fits a technician's day.

@@ -132,8 +132,11 @@ fn run(
     // cache proposed them: another transaction took the room meanwhile.
     let mut taken_meanwhile: HashMap<dispatch::model::TechnicianId, Room> = HashMap::new();
     let mut attempts = 0;
+    // The decision's own time (cache and lazy reads, not the row locks after it): `sortie bench dispatch`.
+    let mut decision_time = std::time::Duration::ZERO;
     let (outcome, reserved) = loop {
         attempts += 1;
+        let decision_started = std::time::Instant::now();
         let outcome = with_cache(cache, conn, now, |c, conn| {
             let taken_meanwhile = &taken_meanwhile;
             let adjust = move |id, t: &mut eligibility::Technician| {
@@ -159,6 +162,7 @@ fn run(
                 .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
             techs.finish(outcome)
         })?;
+        decision_time += decision_started.elapsed();
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
         let (decision, route, by_travel) =
@@ -182,6 +186,7 @@ fn run(
             _ => return Err(ApiError::Unavailable("every technician dispatch proposed was taken meanwhile".into())),
         }
     };
+    metrics::histogram!("sortie_dispatch_decision_seconds").record(decision_time.as_secs_f64());
     let now_db = db_time(now);
     match outcome {
         DispatchOutcome::Offer { decision, route, escalations } => {

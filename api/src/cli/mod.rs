@@ -1,5 +1,6 @@
 //! The `sortie` command line. With no subcommand it serves.
 
+pub mod bench_dispatch;
 pub mod bench_scorecard;
 pub mod bench_sync;
 pub mod plan;
@@ -68,6 +69,8 @@ pub enum BenchCommand {
     Sync(bench_sync::SyncBenchArgs),
     /// Scorecards over HTTP on SQLite and PostgreSQL: a year of history seeded, vendor/partner/technician reads timed.
     Scorecard(bench_scorecard::ScorecardBenchArgs),
+    /// Booking and dispatch over HTTP: N technicians, M bookings from C clients; decision time, reads of the job board.
+    Dispatch(bench_dispatch::DispatchBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -155,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Sync(args)) => bench_sync::bench_sync(&args).await,
         Command::Bench(BenchCommand::Scorecard(args)) => bench_scorecard::bench_scorecard(&args).await,
+        Command::Bench(BenchCommand::Dispatch(args)) => bench_dispatch::bench_dispatch(&args).await,
     }
 }
 

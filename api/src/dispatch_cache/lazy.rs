@@ -71,23 +71,22 @@ impl<'a> LazyTechnicians<'a> {
         let (from, to) = record.shift.day_bounds(record.shift.local_date(self.window.start));
         let text = domain::TechnicianId::from(id).text();
         let mut conn = self.conn.borrow_mut();
-        let (from, to) = (db_time(from), db_time(to));
-        Ok(offers::booked_windows(&mut conn, Some(&text), from, to)?.len()
-            + offers::reserved_windows(&mut conn, Some(&text), from, to, db_time(self.now))?.len())
+        Ok(offers::taken_count(&mut conn, &text, db_time(from), db_time(to), db_time(self.now))?)
     }
 
     fn resolve(&self, id: TechnicianId) -> Option<eligibility::Technician> {
         let record = self.cache.techs.get(&id)?;
-        // An inactive technician is excluded anyway: no need to read its day.
-        let taken = if record.active {
-            self.taken_on_day(id, record).unwrap_or_else(|e| {
+        let mut tech = record.for_window(id, &self.window, 0, self.cache.scorecards.get(&id).copied());
+        // Inactive, off shift or absent excludes it anyway: its day is read only when it could take the job
+        // (so such a technician's explanation does not say whether its day is also full).
+        let available = eligibility::availability(&self.window, &tech.shifts, &tech.absences);
+        if record.active && available == eligibility::Availability::Available {
+            let taken = self.taken_on_day(id, record).unwrap_or_else(|e| {
                 self.error.borrow_mut().get_or_insert(e);
                 usize::MAX
-            })
-        } else {
-            0
-        };
-        let mut tech = record.for_window(id, &self.window, taken, self.cache.scorecards.get(&id).copied());
+            });
+            tech.jobs_on_day = u32::try_from(taken).unwrap_or(u32::MAX);
+        }
         (self.adjust)(id, &mut tech).then_some(tech)
     }
 }

@@ -192,30 +192,35 @@ pub fn booked_windows(
     query.load(conn)
 }
 
-/// Tentative reservations: the window starts of jobs whose pending offer
-/// names a technician (dispatch's choice), starting in `[from, to)`. They count
-/// against the technician's day like booked visits until the offer is answered,
-/// declined, is cancelled or its deadline (before `now`) passes.
-pub fn reserved_windows(
+/// How many visits book one technician plus its pending offers' reservations
+/// (deadline after `now`), for windows starting in `[from, to)`: one
+/// technician's day, read through `jobs_technician_window` and
+/// `offers_pending_technician` (plain queries, so the prepared statements are cached).
+pub fn taken_count(
     conn: &mut DbConnection,
-    technician_id: Option<&str>,
+    technician_id: &str,
     from: NaiveDateTime,
     to: NaiveDateTime,
     now: NaiveDateTime,
-) -> QueryResult<Vec<(String, NaiveDateTime)>> {
-    let mut query = offers::table
-        .inner_join(jobs::table)
-        .filter(offers::status.eq(OfferStatus::Pending))
-        .filter(offers::deadline.gt(now))
-        .filter(offers::technician_id.is_not_null())
+) -> QueryResult<usize> {
+    let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
+    let booked: Vec<JobStatus> = jobs::table
+        .filter(jobs::technician_id.eq(technician_id))
         .filter(jobs::window_start.ge(from))
         .filter(jobs::window_start.lt(to))
-        .select((offers::technician_id.assume_not_null(), jobs::window_start))
-        .into_boxed();
-    if let Some(t) = technician_id {
-        query = query.filter(offers::technician_id.eq(t.to_owned()));
-    }
-    query.load(conn)
+        .select(jobs::status)
+        .load(conn)?;
+    let reserved: i64 = offers::table
+        .inner_join(jobs::table)
+        .filter(offers::technician_id.eq(technician_id))
+        .filter(offers::status.eq(OfferStatus::Pending))
+        .filter(offers::deadline.gt(now))
+        .filter(jobs::window_start.ge(from))
+        .filter(jobs::window_start.lt(to))
+        .count()
+        .get_result(conn)?;
+    let booked = booked.iter().filter(|s| booking.contains(s)).count();
+    Ok(booked + usize::try_from(reserved).unwrap_or(0))
 }
 
 /// Assigns a technician and moves the job to `to` if it is still in `from`.
