@@ -137,6 +137,16 @@ impl Application {
                 config.quality_refresh,
             ),
         };
+        // The dispatch cache is loaded before serving, not by the first booking inside its transaction.
+        let (warm_db, warm_cache, now) = (db.clone(), state.dispatch.clone(), state.clock.now());
+        let warmed = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = warm_db.get()?;
+            Ok(crate::dispatch_cache::warm(&warm_cache, &mut conn, now)?)
+        })
+        .await;
+        if let Err(e) = warmed.map_err(anyhow::Error::from).and_then(|r| r) {
+            tracing::warn!(error = %e, "Could not load the dispatch cache at start-up; the first decision will");
+        }
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;
         let port = listener.local_addr()?.port();

@@ -458,6 +458,12 @@ impl TestApp {
         TestApp::spawn_on(TestDb::Shared { url: self.test_db.url().to_owned() }, |_| {}).await
     }
 
+    /// Loads the app's dispatch cache again (after fixtures written straight to the database).
+    pub async fn reload_dispatch_cache(&self) -> anyhow::Result<()> {
+        let (shared, now) = (self.state.dispatch.clone(), self.state.clock.now());
+        self.with_db(move |conn| Ok(api::dispatch_cache::warm(&shared, conn, now)?)).await
+    }
+
     /// How many times this app loaded its whole dispatch cache.
     pub fn dispatch_full_loads(&self) -> u64 {
         self.state.dispatch.full_loads()

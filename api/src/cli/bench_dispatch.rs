@@ -48,6 +48,10 @@ pub struct DispatchBenchArgs {
     /// A PostgreSQL server to create the throwaway database on.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
+    /// Jobs stored before the bookings (a third each `offered`, `unassignable`, `cancelled`; windows in the
+    /// past month), so the read phase pages a table of realistic size.
+    #[arg(long, default_value_t = 0)]
+    pub history_jobs: usize,
     /// Reads of a page of 100 offered jobs in the read phase.
     #[arg(long, default_value_t = 200)]
     pub reads: usize,
@@ -108,6 +112,61 @@ fn scale_network(conn: &mut DbConnection, total: usize) -> anyhow::Result<usize>
         have += batch;
     }
     Ok(have)
+}
+
+/// Stores `n` past jobs of the demo customer (see `--history-jobs`).
+fn seed_history(conn: &mut DbConnection, n: usize) -> anyhow::Result<()> {
+    use crate::domain::{JobKind, JobStatus, Priority};
+    use crate::storage::{jobs, orgs, users};
+    let vendor = orgs::find_by_slug(conn, "vendor")?.context("the demo network has no vendor")?;
+    let partners: Vec<String> = orgs::all(conn)?.into_iter().filter(|o| o.level == 1).map(|o| o.id).collect();
+    let admin = users::find_by_email(conn, "admin@demo.sortie")?.context("the demo network has no admin")?;
+    let customer = users::find_by_email(conn, "customer@demo.sortie")?
+        .and_then(|u| u.customer_id)
+        .context("the demo customer has no client card")?;
+    let now = Utc::now();
+    let mut rng = StdRng::seed_from_u64(15);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        write_tx(conn, |c| {
+            for &i in chunk {
+                let at = db_time(now - chrono::Duration::minutes(rng.random_range(60..43_200)));
+                let status = [JobStatus::Offered, JobStatus::Unassignable, JobStatus::Cancelled][i % 3];
+                let id = storage::new_id();
+                jobs::insert(
+                    c,
+                    &jobs::NewJob {
+                        id: id.clone(),
+                        kind: JobKind::HomeVisit,
+                        status,
+                        priority: Priority::Normal,
+                        customer_id: customer.clone(),
+                        created_by: admin.id.clone(),
+                        contractor_org_id: vendor.id.clone(),
+                        lat: 55.75 + rng.random_range(-1.0..1.0),
+                        lon: 37.62 + rng.random_range(-1.0..1.0),
+                        address: format!("History street {i}"),
+                        problem: "Benchmark history".into(),
+                        required_skills: "[]".into(),
+                        parts: "[]".into(),
+                        window_start: at,
+                        window_end: at + chrono::Duration::hours(2),
+                        contact_name: "Bench Customer".into(),
+                        contact_phone: "+79000000000".into(),
+                        contact_email: None,
+                        tracking_token: storage::new_id(),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )?;
+                if status == JobStatus::Offered && !partners.is_empty() {
+                    let org = &partners[i % partners.len()];
+                    jobs::add_to_chain(c, &id, org, crate::domain::ChainRole::Offeree, at)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// Process CPU time (user + system) so far.
@@ -175,16 +234,22 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     let app = Application::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
+    let shared = app.state().dispatch.clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
 
     eprintln!("{}: seeding {} technicians …", args.backend, args.technicians);
     let (total, places) = {
         let db = db.clone();
-        let wanted = args.technicians;
+        let (wanted, history) = (args.technicians, args.history_jobs);
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let mut conn = db.get()?;
             let total = scale_network(&mut conn, wanted)?;
+            seed_history(&mut conn, history)?;
+            // The copies bypassed the change log: load the cache again (as a restart would).
+            let started = Instant::now();
+            crate::dispatch_cache::warm(&shared, &mut conn, Utc::now())?;
+            eprintln!("dispatch cache of {total} technicians loaded in {:.1} s", started.elapsed().as_secs_f64());
             crate::db::analyze(&mut conn)?;
             // Booking places: the demo technicians' home bases and first skills.
             let places: Vec<(f64, f64, String)> = technicians::all(&mut conn)?

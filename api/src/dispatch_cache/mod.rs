@@ -366,6 +366,21 @@ pub(crate) fn with_cache<T>(
     f(cache, conn)
 }
 
+/// Loads the whole cache now (at start-up, so the first booking does not load
+/// 100,000 technicians inside its write transaction; and after a bulk load
+/// that bypassed the change log).
+pub fn warm(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let cache = DispatchCache::load(conn)?;
+    {
+        let mut guard =
+            shared.cache.write().map_err(|_| ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned")))?;
+        *guard = Some(cache);
+    }
+    shared.loads.fetch_add(1, Ordering::Relaxed);
+    // Quality estimates too (`with_cache` reads them when they are missing).
+    with_cache(shared, conn, now, |_, _| Ok(()))
+}
+
 /// Refreshes the cache (the background poller calls this so positions moved by other replicas arrive).
 pub fn refresh_cache(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
     with_cache(shared, conn, now, |_, _| Ok(()))
