@@ -195,7 +195,7 @@ pub fn general_contractor(job: &Job, orgs: &OrgTree) -> OrgId {
 ///
 /// Walks technicians nearest first (in the smallest index partition the subtree and the required skills
 /// allow), checks each for eligibility, and stops once the near-equal band of the nearest eligible one is
-/// complete; with nobody eligible it walks the whole partition.
+/// complete; with nobody eligible it gives up after [`RankOptions::max_looked_at`] technicians.
 pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> Decision {
     let subtree = match input.search_root {
         Some(root) => SubtreeChoice { root, reason: SubtreeReason::Given },
@@ -211,7 +211,8 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
     let mut eligible = Vec::new();
     let mut band_end_m: Option<f64> = None;
     for (id, distance_m) in walk {
-        if band_end_m.is_some_and(|end| distance_m > end) {
+        if band_end_m.is_some_and(|end| distance_m > end) || (eligible.is_empty() && looked_at >= options.max_looked_at)
+        {
             break;
         }
         looked_at += 1;

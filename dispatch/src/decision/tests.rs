@@ -309,3 +309,17 @@ fn a_technician_beyond_its_service_radius_is_passed_over_and_beyond_every_radius
     world.technicians.get_mut(&TechnicianId(1)).unwrap().max_travel_m = Some(3_500.0);
     check(&world, &moscow_job(), &[], "1 @ 3.0 km (Nearest) | 1:WholeNetwork | 1:[]");
 }
+
+#[test]
+fn a_walk_without_anybody_eligible_gives_up_after_max_looked_at() {
+    let mut world = World::new();
+    for i in 0..10 {
+        world.tech(100 + i, 11, 1.0 + i as f64).active = false;
+    }
+    world.tech(200, 11, 20.0);
+    let options = RankOptions { max_looked_at: 5, ..RankOptions::default() };
+    let decision = decide(&world, &moscow_job(), &[], &options);
+    assert_eq!((decision.chosen, decision.explanation.looked_at), (None, 5), "nobody among the 5 nearest");
+    let decision = decide(&world, &moscow_job(), &[], &RankOptions::default());
+    assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(200)), "found within the default");
+}
