@@ -138,10 +138,10 @@ impl Application {
             ),
         };
         // The dispatch cache is loaded before serving, not by the first booking inside its transaction.
-        let (warm_db, warm_cache, now) = (db.clone(), state.dispatch.clone(), state.clock.now());
+        let (warm_db, warm_cache) = (db.clone(), state.dispatch.clone());
         let warmed = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = warm_db.get()?;
-            Ok(crate::dispatch_cache::warm(&warm_cache, &mut conn, now)?)
+            Ok(crate::dispatch_cache::warm(&warm_cache, &mut conn)?)
         })
         .await;
         if let Err(e) = warmed.map_err(anyhow::Error::from).and_then(|r| r) {

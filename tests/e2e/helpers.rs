@@ -460,8 +460,8 @@ impl TestApp {
 
     /// Loads the app's dispatch cache again (after fixtures written straight to the database).
     pub async fn reload_dispatch_cache(&self) -> anyhow::Result<()> {
-        let (shared, now) = (self.state.dispatch.clone(), self.state.clock.now());
-        self.with_db(move |conn| Ok(api::dispatch_cache::warm(&shared, conn, now)?)).await
+        let shared = self.state.dispatch.clone();
+        self.with_db(move |conn| Ok(api::dispatch_cache::warm(&shared, conn)?)).await
     }
 
     /// How many times this app loaded its whole dispatch cache.

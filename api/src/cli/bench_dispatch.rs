@@ -248,7 +248,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
             seed_history(&mut conn, history)?;
             // The copies bypassed the change log: load the cache again (as a restart would).
             let started = Instant::now();
-            crate::dispatch_cache::warm(&shared, &mut conn, Utc::now())?;
+            crate::dispatch_cache::warm(&shared, &mut conn)?;
             eprintln!("dispatch cache of {total} technicians loaded in {:.1} s", started.elapsed().as_secs_f64());
             crate::db::analyze(&mut conn)?;
             // Booking places: the demo technicians' home bases and first skills.

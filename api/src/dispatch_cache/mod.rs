@@ -369,7 +369,7 @@ pub(crate) fn with_cache<T>(
 /// Loads the whole cache now (at start-up, so the first booking does not load
 /// 100,000 technicians inside its write transaction; and after a bulk load
 /// that bypassed the change log).
-pub fn warm(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn warm(shared: &SharedCache, conn: &mut DbConnection) -> Result<(), ApiError> {
     let cache = DispatchCache::load(conn)?;
     {
         let mut guard =
@@ -377,8 +377,9 @@ pub fn warm(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -
         *guard = Some(cache);
     }
     shared.loads.fetch_add(1, Ordering::Relaxed);
-    // Quality estimates too (`with_cache` reads them when they are missing).
-    with_cache(shared, conn, now, |_, _| Ok(()))
+    // Quality estimates are read by the first decision (`with_cache`), as before: they are roll-ups, not
+    // technicians, and may be written up to then.
+    Ok(())
 }
 
 /// Refreshes the cache (the background poller calls this so positions moved by other replicas arrive).
