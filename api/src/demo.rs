@@ -123,6 +123,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
                 parts: &json::parts_text(parts)?,
                 created_at: now,
                 updated_at: now,
+                max_travel_km: None,
             },
         )
         .with_context(|| format!("Failed to insert demo organisation {slug}"))?;
@@ -329,6 +330,7 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str, now: chrono::NaiveDate
             active: true,
             created_at: now,
             updated_at: now,
+            max_travel_km: None,
         });
         tech_users.push((format!("tech{n}@demo.sortie"), id));
     }

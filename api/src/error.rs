@@ -26,14 +26,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let message = match self {
-            ApiError::Unexpected(e) => {
-                tracing::error!(error = ?e, "Request failed unexpectedly");
-                "internal error".to_owned()
-            }
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "Database unavailable");
-                "the service is temporarily unavailable; retry".to_owned()
-            }
+            // Logged once with the request id by `telemetry::RequestSpan`.
+            ApiError::Unexpected(_) => "internal error".to_owned(),
+            ApiError::Unavailable(_) => "the service is temporarily unavailable; retry".to_owned(),
             other => other.to_string(),
         };
         let mut body = Map::new();

@@ -166,6 +166,16 @@ impl Application {
             hasher: crate::auth::hashing::Hasher::new(config.limits.hash_concurrency, config.limits.hash_queue_wait),
             limiters: Arc::new(crate::limits::Limiters::new(&config.limits)),
         };
+        // The dispatch cache is loaded before serving, not by the first booking inside its transaction.
+        let (warm_db, warm_cache) = (db.clone(), state.dispatch.clone());
+        let warmed = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = warm_db.get()?;
+            Ok(crate::dispatch_cache::warm(&warm_cache, &mut conn)?)
+        })
+        .await;
+        if let Err(e) = warmed.map_err(anyhow::Error::from).and_then(|r| r) {
+            tracing::warn!(error = %e, "Could not load the dispatch cache at start-up; the first decision will");
+        }
         let workers = crate::workers::spawn(&state);
         let listener = TcpListener::bind(config.bind).with_context(|| format!("Failed to bind {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -198,7 +208,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .listen(listener)?
         .workers(config.workers)

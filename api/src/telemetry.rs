@@ -1,11 +1,19 @@
-//! Logging setup: `tracing` with an `EnvFilter` from `RUST_LOG` (default `info`).
-//! Text logs are one line per event: a newline or carriage return inside a
-//! value (a field name typed by a client, an error message) is written as
-//! `\n` / `\r`, so nobody can forge a log line.
+//! Logging setup: `tracing` with an `EnvFilter` from `RUST_LOG` (default `info`),
+//! and how a request's outcome is logged ([`RequestSpan`]). Text logs are one
+//! line per event: a newline or carriage return inside a value (a field name
+//! typed by a client, an error message) is written as `\n` / `\r`, so nobody
+//! can forge a log line.
 
 use std::io::Write;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage as _};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
+
+use crate::app_error::ApiError;
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(json: bool) {
@@ -47,17 +55,56 @@ impl<W: Write> Write for OneLine<W> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The request span of `tracing-actix-web` (its fields: method, route, request
+/// id, status…), with one log line per failed request: a client error (4xx) is
+/// the client's business, logged once at `info` with the request id, status,
+/// route and error code and without the request span around it; a server
+/// error (5xx) at `error` with the request id and the error's details. (The
+/// crate's own "Error encountered while processing the incoming HTTP request"
+/// warning for every 4xx is turned off: feature `emit_event_on_error`.)
+pub struct RequestSpan;
 
-    #[test]
-    fn an_event_with_a_newline_in_a_value_stays_one_line() -> std::io::Result<()> {
-        let mut w = OneLine(Vec::new());
-        w.write_all(b"WARN unknown field `a\nINFO forged line\r` in body\n")?;
-        let text = String::from_utf8_lossy(&w.0).into_owned();
-        assert_eq!(text, "WARN unknown field `a\\nINFO forged line\\r` in body\n");
-        assert_eq!(text.lines().count(), 1);
-        Ok(())
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        DefaultRootSpanBuilder::on_request_start(request)
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        match outcome {
+            Ok(response) => {
+                if let Some(error) = response.response().error() {
+                    let request = response.request();
+                    let id = request.extensions().get::<RequestId>().map(ToString::to_string);
+                    let route = request.match_pattern().unwrap_or_else(|| request.path().to_owned());
+                    log_failure(id, request.method().as_str(), &route, response.status(), error);
+                }
+            }
+            Err(error) => log_failure(None, "", "", error.as_response_error().status_code(), error),
+        }
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
+
+fn log_failure(
+    request_id: Option<String>,
+    method: &str,
+    route: &str,
+    status: actix_web::http::StatusCode,
+    error: &Error,
+) {
+    let request_id = request_id.unwrap_or_default();
+    let status = status.as_u16();
+    if status >= 500 {
+        // The cause's whole chain, without a backtrace.
+        let cause = match error.as_error::<ApiError>() {
+            Some(ApiError::Unexpected(e)) => format!("{e:#}"),
+            _ => error.to_string(),
+        };
+        tracing::error!(parent: None, request_id, method, route, status, cause, "Request failed: {error}");
+    } else {
+        tracing::info!(parent: None, request_id, method, route, status, "Client error: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! [`choose_technician`] (one subtree) or [`dispatch_job`] (with escalation and the offer's route), and
 //! stores what comes back; the [`Explanation`] is what `GET /v1/jobs/{id}/explanation` shows.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::eligibility::{Eligibility, Exclusion, Job, Technician};
@@ -22,8 +23,9 @@ mod tests;
 pub struct DispatchInput<'a> {
     /// The job.
     pub job: &'a Job,
-    /// Technicians by id; those in the index but missing here are excluded as [`Exclusion::Unknown`].
-    pub technicians: &'a HashMap<TechnicianId, Technician>,
+    /// Technicians by id, looked up only for those the nearest-first walk reaches; those in the index but
+    /// missing here are excluded as [`Exclusion::Unknown`].
+    pub technicians: &'a dyn Technicians,
     /// Technician positions (only technicians with a position can be chosen).
     pub index: &'a TechIndex,
     /// The organisation tree.
@@ -36,6 +38,19 @@ pub struct DispatchInput<'a> {
     pub excluded_orgs: &'a HashSet<OrgId>,
     /// The subtree to search; `None` chooses it with [`choose_subtree`] (set it after an escalation).
     pub search_root: Option<OrgId>,
+}
+
+/// Where a decision finds a technician's data, asked only for the technicians the walk reaches (so a caller
+/// can resolve shifts, capacity and the like lazily instead of for the whole network).
+pub trait Technicians: std::fmt::Debug {
+    /// The technician as dispatch sees it for this job, if known.
+    fn technician(&self, id: TechnicianId) -> Option<Cow<'_, Technician>>;
+}
+
+impl<S: std::hash::BuildHasher> Technicians for HashMap<TechnicianId, Technician, S> {
+    fn technician(&self, id: TechnicianId) -> Option<Cow<'_, Technician>> {
+        self.get(&id).map(Cow::Borrowed)
+    }
 }
 
 /// Which subtree is searched and why.
@@ -180,7 +195,7 @@ pub fn general_contractor(job: &Job, orgs: &OrgTree) -> OrgId {
 ///
 /// Walks technicians nearest first (in the smallest index partition the subtree and the required skills
 /// allow), checks each for eligibility, and stops once the near-equal band of the nearest eligible one is
-/// complete; with nobody eligible it walks the whole partition.
+/// complete; with nobody eligible it gives up after [`RankOptions::max_looked_at`] technicians.
 pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> Decision {
     let subtree = match input.search_root {
         Some(root) => SubtreeChoice { root, reason: SubtreeReason::Given },
@@ -196,13 +211,15 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
     let mut eligible = Vec::new();
     let mut band_end_m: Option<f64> = None;
     for (id, distance_m) in walk {
-        if band_end_m.is_some_and(|end| distance_m > end) {
+        if band_end_m.is_some_and(|end| distance_m > end) || (eligible.is_empty() && looked_at >= options.max_looked_at)
+        {
             break;
         }
         looked_at += 1;
-        let tech = input.technicians.get(&id);
+        let tech = input.technicians.technician(id);
+        let tech = tech.as_deref();
         let exclusions = match tech {
-            Some(t) => eligibility.exclusions(t),
+            Some(t) => eligibility.exclusions_at(t, distance_m),
             None => vec![Exclusion::Unknown],
         };
         match tech {

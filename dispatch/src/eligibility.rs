@@ -39,6 +39,8 @@ pub struct Technician {
     pub parts: Vec<PartQty>,
     /// Quality figures, when there are enough finished jobs to have them.
     pub scorecard: Option<Scorecard>,
+    /// The farthest it travels to a job (its service radius), in metres from its position; `None`: no limit.
+    pub max_travel_m: Option<f64>,
 }
 
 /// A technician's quality figures; either may be missing.
@@ -88,6 +90,8 @@ pub enum Exclusion {
     AtCapacity,
     /// Neither it nor its organisation's stock has enough of this part.
     MissingParts(Sku),
+    /// The job lies beyond its service radius ([`Technician::max_travel_m`]).
+    BeyondRadius,
 }
 
 impl Exclusion {
@@ -104,6 +108,7 @@ impl Exclusion {
             Exclusion::Absent => "absent",
             Exclusion::AtCapacity => "at_capacity",
             Exclusion::MissingParts(_) => "missing_parts",
+            Exclusion::BeyondRadius => "beyond_radius",
         }
     }
 }
@@ -172,6 +177,15 @@ impl<'a> Eligibility<'a> {
             if qty_of(&tech.parts, &need.sku) + qty_of(stock, &need.sku) < u64::from(need.qty) {
                 out.push(Exclusion::MissingParts(need.sku.clone()));
             }
+        }
+        out
+    }
+
+    /// [`Eligibility::exclusions`] for a technician `distance_m` away from the job, with its service radius.
+    pub fn exclusions_at(&mut self, tech: &Technician, distance_m: f64) -> Vec<Exclusion> {
+        let mut out = self.exclusions(tech);
+        if tech.max_travel_m.is_some_and(|radius| distance_m > radius) {
+            out.push(Exclusion::BeyondRadius);
         }
         out
     }

@@ -20,12 +20,15 @@ pub struct RankOptions {
     pub max_considered: usize,
     /// Quality score given to technicians without a scorecard, 0..=1.
     pub neutral_quality: f64,
+    /// How many technicians one subtree's walk looks at without finding anybody eligible before it gives up
+    /// (nobody eligible there: the search escalates). Bounds a decision in a network of 100k technicians.
+    pub max_looked_at: usize,
 }
 
 impl Default for RankOptions {
-    /// 500 m near-equal band, 20 candidates explained, neutral quality 0.5.
+    /// 500 m near-equal band, 20 candidates explained, neutral quality 0.5, 2,000 looked at without a hit.
     fn default() -> RankOptions {
-        RankOptions { near_equal_m: 500.0, max_considered: 20, neutral_quality: 0.5 }
+        RankOptions { near_equal_m: 500.0, max_considered: 20, neutral_quality: 0.5, max_looked_at: 2_000 }
     }
 }
 

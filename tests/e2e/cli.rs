@@ -57,3 +57,36 @@ fn bad_arguments_are_refused_with_a_message() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn bench_dispatch_books_through_the_server_and_ends_with_one_json_line_of_figures() -> anyhow::Result<()> {
+    let out = sortie()
+        .args(["bench", "dispatch", "--technicians", "400", "--bookings", "30", "--clients", "4", "--reads", "5"])
+        .args(["--backend", "sqlite", "--json"])
+        .output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let figures: serde_json::Value = serde_json::from_str(last)?;
+    for key in [
+        "technicians",
+        "bookings",
+        "bookings_per_s",
+        "booking_p50_ms",
+        "booking_p99_ms",
+        "decision_p50_us",
+        "decision_p99_us",
+        "offered_share",
+        "cpu_ms_per_booking",
+        "commits_per_booking",
+        "rss_mb",
+    ] {
+        assert!(figures.get(key).is_some(), "{key} missing: {last}");
+    }
+    assert_eq!(figures["technicians"], 400);
+    assert_eq!(figures["bookings"], 30);
+    assert!(figures["offered_share"].as_f64().is_some_and(|s| s > 0.5), "most bookings find someone: {last}");
+    assert!(figures["decision_p50_us"].as_f64().is_some_and(|us| us > 0.0), "{last}");
+    assert!(figures["read_page_100_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{last}");
+    Ok(())
+}

@@ -510,6 +510,17 @@ impl TestApp {
         &self.state
     }
 
+    /// Loads the app's dispatch cache again (after fixtures written straight to the database).
+    pub async fn reload_dispatch_cache(&self) -> anyhow::Result<()> {
+        let shared = self.state.dispatch.clone();
+        self.with_db(move |conn| Ok(api::dispatch_cache::warm(&shared, conn)?)).await
+    }
+
+    /// How many times this app loaded its whole dispatch cache.
+    pub fn dispatch_full_loads(&self) -> u64 {
+        self.state.dispatch.full_loads()
+    }
+
     /// Runs one pass of the deadline worker at the app's (possibly advanced) clock.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
         Ok(api::workers::sweep_once(&self.state).await?)

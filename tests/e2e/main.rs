@@ -25,4 +25,5 @@ mod requests;
 mod review;
 mod scoping;
 mod security;
+mod storm;
 mod sync;

@@ -12,10 +12,11 @@ use dispatch::model::{LatLon, OrgId, SkillCode, TimeWindow};
 use dispatch::offers::OfferStop;
 use serde_json::{Value, json};
 
+use crate::app::capacity::{self, Room};
 use crate::app::explanation::explanation_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
@@ -103,6 +104,10 @@ pub fn dispatch_again(
     run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
 }
 
+/// How often one decision may find its proposed technician taken meanwhile
+/// (by another replica's decision) before giving up for the worker's retry.
+const MAX_RESERVE_ATTEMPTS: usize = 20;
+
 fn run(
     conn: &mut DbConnection,
     cache: &SharedCache,
@@ -114,13 +119,6 @@ fn run(
 ) -> Result<JobStatus, ApiError> {
     let job_id = job.id.as_str();
     let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
-    let mut booked: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-    let margin = chrono::Duration::days(2);
-    for (tech, start) in
-        offers::booked_windows(conn, None, db_time(window.start - margin), db_time(window.end + margin))?
-    {
-        booked.entry(tech).or_default().push(utc(start));
-    }
     let skills = json::codes(&job.required_skills)?;
     let root_id = orgs::root(conn)?.ok_or(ApiError::NotFound)?.id;
     let dispatch_job_input = eligibility::Job {
@@ -130,29 +128,69 @@ fn run(
         parts: parts_of(&job.parts)?,
         contracted_org: (job.contractor_org_id != root_id).then(|| org_bits(&job.contractor_org_id)).transpose()?,
     };
-    let outcome = with_cache(cache, conn, now, |c| {
-        let mut techs = c.technicians_for(&window, &booked);
-        if let Some(t) = without {
-            techs.remove(&t);
+    // Technicians found full (or deactivated) under their row lock after the
+    // cache proposed them: another transaction took the room meanwhile.
+    let mut taken_meanwhile: HashMap<dispatch::model::TechnicianId, Room> = HashMap::new();
+    let mut attempts = 0;
+    // The decision's own time (cache and lazy reads, not the row locks after it): `sortie bench dispatch`.
+    let mut decision_time = std::time::Duration::ZERO;
+    let (outcome, reserved) = loop {
+        attempts += 1;
+        let decision_started = std::time::Instant::now();
+        let outcome = with_cache(cache, conn, now, |c, conn| {
+            let taken_meanwhile = &taken_meanwhile;
+            let adjust = move |id, t: &mut eligibility::Technician| {
+                match taken_meanwhile.get(&id) {
+                    Some(Room::Inactive) => t.active = false,
+                    Some(_) => t.jobs_on_day = t.daily_capacity,
+                    None => {}
+                }
+                Some(id) != without
+            };
+            let techs = LazyTechnicians::new(c, conn, window, now, Box::new(adjust));
+            let input = DispatchInput {
+                job: &dispatch_job_input,
+                technicians: &techs,
+                index: &c.index,
+                orgs: &c.orgs,
+                territories: &c.territories,
+                org_stock: &c.org_stock,
+                excluded_orgs: &excluded,
+                search_root: None,
+            };
+            let outcome = dispatch_job(&input, &cache.rank)
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
+            techs.finish(outcome)
+        })?;
+        decision_time += decision_started.elapsed();
+        let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
+        let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
+        let (decision, route, by_travel) =
+            prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
+        let chosen = decision
+            .chosen
+            .clone()
+            .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
+        let names_technician = route.stop == OfferStop::TechnicianOrg;
+        let outcome = DispatchOutcome::Offer { decision: Box::new(decision), route, escalations };
+        if !names_technician {
+            break (outcome, (by_travel, None));
         }
-        let input = DispatchInput {
-            job: &dispatch_job_input,
-            technicians: &techs,
-            index: &c.index,
-            orgs: &c.orgs,
-            territories: &c.territories,
-            org_stock: &c.org_stock,
-            excluded_orgs: &excluded,
-            search_root: None,
-        };
-        dispatch_job(&input, &cache.rank).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))
-    })?;
+        // The offer names the technician: its reservation is taken under the row lock.
+        let id = uuid_text(chosen.technician_id.0);
+        match capacity::room_for(conn, &id, window.start, now)?.1 {
+            Room::Fits => break (outcome, (by_travel, Some(id))),
+            room if attempts < MAX_RESERVE_ATTEMPTS => {
+                taken_meanwhile.insert(chosen.technician_id, room);
+            }
+            _ => return Err(ApiError::Unavailable("every technician dispatch proposed was taken meanwhile".into())),
+        }
+    };
+    metrics::histogram!("sortie_dispatch_decision_seconds").record(decision_time.as_secs_f64());
     let now_db = db_time(now);
     match outcome {
         DispatchOutcome::Offer { decision, route, escalations } => {
-            let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
-            let (decision, route, by_travel) =
-                prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
+            let (by_travel, technician) = reserved;
             for e in &escalations {
                 offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
                 jobs::append_event(
@@ -176,7 +214,6 @@ fn run(
                 jobs::add_to_chain(conn, job_id, &uuid_text(org.0), ChainRole::Hop, now_db)?;
             }
             let offered_to = uuid_text(route.offered_to.0);
-            let technician = (route.stop == OfferStop::TechnicianOrg).then(|| uuid_text(chosen.technician_id.0));
             open_offer(
                 conn,
                 &job,
@@ -253,7 +290,7 @@ fn prefer_least_added_travel(
         return Ok((decision, route, Some(compared)));
     }
     let contractor = org_bits(contractor)?;
-    let route = with_cache(cache, conn, now, |c| {
+    let route = with_cache(cache, conn, now, |c, _| {
         dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
     })?;

@@ -12,7 +12,7 @@ use crate::dispatch_cache::uuid_text;
 use crate::storage::{offers, utc};
 
 /// An exclusion reason: dispatch's stable code plus the id it names, if any.
-fn exclusion_json(e: &Exclusion) -> Value {
+pub(crate) fn exclusion_json(e: &Exclusion) -> Value {
     let mut v = json!({"code": e.code()});
     match e {
         Exclusion::OrgExcluded(org) => v["org_id"] = json!(uuid_text(org.0)),

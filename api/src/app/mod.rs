@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod booking;
+pub mod capacity;
 pub mod customers;
 pub mod dispatching;
 pub mod explanation;

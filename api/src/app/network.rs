@@ -36,6 +36,8 @@ pub struct NewOrg {
     pub timezone: Option<String>,
     pub manual_routing: bool,
     pub parts: Vec<PartQty>,
+    /// km; `None`: the parent's.
+    pub max_travel_km: Option<f64>,
 }
 
 /// Creates an organisation under a parent the caller manages.
@@ -68,6 +70,7 @@ pub fn create_org(
             parts: &json::parts_text(&new.parts)?,
             created_at: now,
             updated_at: now,
+            max_travel_km: new.max_travel_km,
         },
     )?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &id, None), now)?;
@@ -81,6 +84,8 @@ pub struct OrgUpdate {
     pub timezone: Option<String>,
     pub manual_routing: Option<bool>,
     pub parts: Option<Vec<PartQty>>,
+    /// `Some(None)` clears it (back to the parent's).
+    pub max_travel_km: Option<Option<f64>>,
 }
 
 /// Changes an organisation the caller manages.
@@ -99,6 +104,7 @@ pub fn update_org(
         manual_routing: update.manual_routing,
         parts: update.parts.as_deref().map(json::parts_text).transpose()?,
         updated_at: Some(now),
+        max_travel_km: update.max_travel_km,
     };
     orgs::update(conn, &org.id, &changes)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &org.id, None), now)?;
@@ -223,6 +229,8 @@ pub struct NewTechnician {
     pub daily_capacity: i32,
     pub parts: Vec<PartQty>,
     pub active: bool,
+    /// km; `None`: its organisation's.
+    pub max_travel_km: Option<f64>,
 }
 
 /// Adds a technician to an organisation the caller manages.
@@ -253,6 +261,7 @@ pub fn create_technician(
         active: b.active,
         created_at: now,
         updated_at: now,
+        max_travel_km: b.max_travel_km,
     };
     technicians::insert_many(conn, std::slice::from_ref(&new))?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &id, Some(&id)), now)?;
@@ -271,6 +280,8 @@ pub struct TechnicianUpdate {
     pub daily_capacity: Option<i32>,
     pub parts: Option<Vec<PartQty>>,
     pub active: Option<bool>,
+    /// `Some(None)` clears it (back to the organisation's).
+    pub max_travel_km: Option<Option<f64>>,
 }
 
 /// Changes a technician of an organisation the caller manages.
@@ -298,6 +309,7 @@ pub fn update_technician(
         parts: b.parts.as_deref().map(json::parts_text).transpose()?,
         active: b.active,
         updated_at: Some(now),
+        max_travel_km: b.max_travel_km,
     };
     technicians::update(conn, &t.id, &changes)?;
     // Phones sync their own technician record (skills, shift, parts).

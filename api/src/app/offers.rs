@@ -4,9 +4,12 @@
 //! step closes the offer with an update filtered on `pending`, so of two
 //! racing answers exactly one wins.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::app::capacity::{self, Room};
 use crate::app::dispatching::{Step, dispatch_one, open_offer};
 use crate::app::planning;
 use crate::app_error::ApiError;
@@ -15,6 +18,20 @@ use crate::dispatch_cache::SharedCache;
 use crate::domain::{Caller, ChainRole, ChangeEntity, EventType, JobStatus, OfferStatus, lifecycle};
 use crate::storage::change_log::{self, Change};
 use crate::storage::{db_time, jobs, offers, orgs, technicians, utc};
+
+/// The 409 of a step that lost to another answer, with the state as it is now
+/// (read again, so it never shows an offer that is already gone).
+fn lost_race(conn: &mut DbConnection, job_id: &str) -> ApiError {
+    let current = jobs::find_scoped(conn, job_id, jobs::JobScope::All)
+        .ok()
+        .flatten()
+        .map(|job| {
+            let offer = offers::pending_for_job(conn, job_id).ok().flatten();
+            current_state(&job, offer.as_ref())
+        })
+        .unwrap_or_else(|| json!({}));
+    ApiError::conflict("offer_not_open", "the offer was answered meanwhile", current)
+}
 
 fn current_state(job: &jobs::Job, offer: Option<&offers::Offer>) -> Value {
     json!({"current": {
@@ -33,8 +50,10 @@ fn offer_for_caller(
     job_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(jobs::Job, offers::Offer), ApiError> {
-    let job = jobs::find_scoped(conn, job_id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
+    jobs::find_scoped(conn, job_id, caller.job_scope())?.ok_or(ApiError::NotFound)?;
     offers::lock_job(conn, job_id)?;
+    // Read again under the lock: a racing answer that committed meanwhile shows.
+    let job = jobs::find_scoped(conn, job_id, jobs::JobScope::All)?.ok_or(ApiError::NotFound)?;
     let org = caller.org_id.as_deref().ok_or(ApiError::NotFound)?;
     let pending = offers::pending_for_job(conn, job_id)?;
     match pending {
@@ -73,22 +92,22 @@ pub(crate) fn assign_technician(
     now: DateTime<Utc>,
     speed_kmh: f64,
 ) -> Result<(), ApiError> {
-    offers::lock_technician(conn, &technician.id)?;
-    if !technician.active {
-        return Err(ApiError::conflict(
-            "technician_inactive",
-            "the technician is deactivated",
-            json!({"field": "technician_id"}),
-        ));
-    }
-    let day = planning::local_date(technician, utc(job.window_start))?;
-    let booked = planning::booked_on_day(conn, technician, day)?;
-    if booked >= usize::try_from(technician.daily_capacity).unwrap_or(0) {
-        return Err(ApiError::conflict(
-            "technician_at_capacity",
-            format!("the technician already has {booked} visits that day (capacity {})", technician.daily_capacity),
-            json!({"field": "technician_id"}),
-        ));
+    match capacity::room_for(conn, &technician.id, utc(job.window_start), now)?.1 {
+        Room::Fits => {}
+        Room::Inactive => {
+            return Err(ApiError::conflict(
+                "technician_inactive",
+                "the technician is deactivated",
+                json!({"field": "technician_id"}),
+            ));
+        }
+        Room::Full { taken, capacity } => {
+            return Err(ApiError::conflict(
+                "technician_at_capacity",
+                format!("the technician already has {taken} visits or offers held that day (capacity {capacity})"),
+                json!({"field": "technician_id"}),
+            ));
+        }
     }
     let now_db = db_time(now);
     let step = lifecycle::check(from, JobStatus::Scheduled, by)
@@ -115,9 +134,15 @@ pub(crate) fn technician_of(
     if ok { Ok(t) } else { Err(ApiError::NotFound) }
 }
 
-/// Accepts the open offer; naming a technician (or the one dispatch chose) schedules the job.
+/// Accepts the open offer. A named technician (of the organisation) is
+/// assigned if its day has room; without one, dispatch's choice if it still
+/// fits, else the best available technician of the organisation (its subtree
+/// when it routes automatically), else 409 `technician_at_capacity` with the
+/// alternatives. An offer that named nobody (manual routing) makes the job
+/// `accepted` without a technician.
 pub fn accept(
     conn: &mut DbConnection,
+    cache: &SharedCache,
     caller: &Caller,
     job_id: &str,
     technician_id: Option<&str>,
@@ -126,18 +151,20 @@ pub fn accept(
 ) -> Result<JobStatus, ApiError> {
     let (job, offer) = offer_for_caller(conn, caller, job_id, now)?;
     let org_path = caller.org_path.clone().unwrap_or_default();
-    let technician = match technician_id.or(offer.technician_id.as_deref()) {
+    let named = match technician_id {
         Some(id) => Some(technician_of(conn, id, &org_path, Some(&offer.org_id))?),
         None => None,
     };
     let now_db = db_time(now);
+    // Closing the offer releases its reservation before the day is counted.
     if !offers::close(conn, &offer.id, OfferStatus::Accepted, None, Some(&caller.id), now_db)? {
-        return Err(ApiError::conflict(
-            "offer_not_open",
-            "the offer was answered meanwhile",
-            current_state(&job, None),
-        ));
+        return Err(lost_race(conn, job_id));
     }
+    let technician = match (named, offer.technician_id.as_deref()) {
+        (Some(t), _) => Some(t),
+        (None, Some(chosen)) => Some(available_technician(conn, cache, &job, &offer, chosen, now)?),
+        (None, None) => None,
+    };
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     let in_time = utc(offer.deadline) >= now;
     match technician {
@@ -165,11 +192,7 @@ pub fn accept(
             let to_accepted = lifecycle::check(job.status, JobStatus::Accepted, lifecycle::Actor::Dispatcher)
                 .map_err(|e| ApiError::conflict("invalid_transition", e.to_string(), current_state(&job, None)))?;
             if !offers::assign(conn, job_id, to_accepted, None, now_db)? {
-                return Err(ApiError::conflict(
-                    "invalid_transition",
-                    "the job changed meanwhile",
-                    current_state(&job, None),
-                ));
+                return Err(lost_race(conn, job_id));
             }
             jobs::append_event(
                 conn,
@@ -184,6 +207,40 @@ pub fn accept(
     }
 }
 
+/// Dispatch's technician if its day still has room, else the next best of the
+/// offered organisation with room, each checked under its row lock.
+fn available_technician(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job: &jobs::Job,
+    offer: &offers::Offer,
+    chosen: &str,
+    now: DateTime<Utc>,
+) -> Result<technicians::Technician, ApiError> {
+    let start = utc(job.window_start);
+    let (tech, room) = capacity::room_for(conn, chosen, start, now)?;
+    if room == Room::Fits && tech.org_id == offer.org_id {
+        return Ok(tech);
+    }
+    let mut tried = HashSet::from([chosen.to_owned()]);
+    let (ranked, alternatives) = capacity::ranked_in_org(conn, cache, job, &offer.org_id, &tried, now)?;
+    for id in ranked {
+        let (tech, room) = capacity::room_for(conn, &id, start, now)?;
+        if room == Room::Fits {
+            return Ok(tech);
+        }
+        tried.insert(id);
+    }
+    let mut details = current_state(job, Some(offer));
+    details["alternatives"] = json!(alternatives);
+    Err(ApiError::conflict(
+        "technician_at_capacity",
+        "no technician of the organisation eligible for the job has room that day: name one of the \
+         alternatives, subcontract or decline",
+        details,
+    ))
+}
+
 /// Declines the open offer: the organisation is excluded and the job offered to the next candidate.
 pub fn decline(
     conn: &mut DbConnection,
@@ -196,7 +253,7 @@ pub fn decline(
     let (_, offer) = offer_for_caller(conn, caller, job_id, now)?;
     let now_db = db_time(now);
     if !offers::close(conn, &offer.id, OfferStatus::Declined, Some(reason), Some(&caller.id), now_db)? {
-        return Err(ApiError::conflict("offer_not_open", "the offer was answered meanwhile", json!({})));
+        return Err(lost_race(conn, job_id));
     }
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     jobs::append_event(
@@ -225,7 +282,7 @@ pub fn subcontract(
         .ok_or(ApiError::NotFound)?;
     let now_db = db_time(now);
     if !offers::close(conn, &offer.id, OfferStatus::Subcontracted, None, Some(&caller.id), now_db)? {
-        return Err(ApiError::conflict("offer_not_open", "the offer was answered meanwhile", json!({})));
+        return Err(lost_race(conn, job_id));
     }
     jobs::add_to_chain(conn, job_id, &own.id, ChainRole::Hop, now_db)?;
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };

@@ -1,5 +1,6 @@
 //! The `sortie` command line. With no subcommand it serves.
 
+pub mod bench_dispatch;
 pub mod bench_outbox;
 pub mod bench_scorecard;
 pub mod bench_sync;
@@ -72,6 +73,8 @@ pub enum BenchCommand {
     /// Notifications through the outbox worker and FCM HTTP v1 against a local fake FCM (20 ms latency):
     /// throughput, and the outbox lag at a steady rate.
     Outbox(bench_outbox::OutboxBenchArgs),
+    /// Booking and dispatch over HTTP: N technicians, M bookings from C clients; decision time, reads of the job board.
+    Dispatch(bench_dispatch::DispatchBenchArgs),
 }
 
 /// Flags of `sortie serve`.
@@ -160,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Sync(args)) => bench_sync::bench_sync(&args).await,
         Command::Bench(BenchCommand::Scorecard(args)) => bench_scorecard::bench_scorecard(&args).await,
         Command::Bench(BenchCommand::Outbox(args)) => bench_outbox::bench_outbox(&args).await,
+        Command::Bench(BenchCommand::Dispatch(args)) => bench_dispatch::bench_dispatch(&args).await,
     }
 }
 
@@ -298,6 +302,7 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
                     parts: "[]",
                     created_at: now,
                     updated_at: now,
+                    max_travel_km: None,
                 },
             )?;
             orgs::put_agreement(

@@ -31,6 +31,7 @@ diesel::table! {
         parts -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        max_travel_km -> Nullable<Double>,
     }
 }
 
@@ -77,6 +78,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        max_travel_km -> Nullable<Double>,
     }
 }
 

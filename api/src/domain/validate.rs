@@ -48,6 +48,14 @@ pub fn lat_lon(field: &str, lat: f64, lon: f64) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A service radius in km: more than 0, at most 20,000 (half the equator).
+pub fn max_travel_km(field: &str, value: f64) -> Result<f64, Invalid> {
+    if !value.is_finite() || value <= 0.0 || value > 20_000.0 {
+        return Err(Invalid::new(field, "must be more than 0 and at most 20000 km"));
+    }
+    Ok(value)
+}
+
 /// An IANA time zone name such as `Europe/Moscow`.
 pub fn timezone(field: &str, value: &str) -> Result<chrono_tz::Tz, Invalid> {
     value.parse::<chrono_tz::Tz>().map_err(|_| Invalid::new(field, format!("`{value}` is not an IANA time zone")))

@@ -1,6 +1,8 @@
 //! `/v1/jobs`: the network's view of requests, their chain and events, and
 //! the state changes shared with `/v1/requests` (cancel, reschedule).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -129,7 +131,13 @@ pub fn technician_first_name(conn: &mut DbConnection, technician_id: Option<&str
 }
 
 fn job_view(conn: &mut DbConnection, job: jobs::Job) -> Result<JobView, ApiError> {
-    let org_chain = jobs::chain(conn, &job.id)?.into_iter().map(|(org_id, role)| ChainLink { org_id, role }).collect();
+    let chain = jobs::chain(conn, &job.id)?;
+    job_view_with(job, chain)
+}
+
+/// A job with its chain already loaded (a page loads every chain in one query).
+fn job_view_with(job: jobs::Job, chain: Vec<(String, ChainRole)>) -> Result<JobView, ApiError> {
+    let org_chain = chain.into_iter().map(|(org_id, role)| ChainLink { org_id, role }).collect();
     Ok(JobView {
         eta: eta(&job),
         offer: job.offer_org_id.clone().map(|org_id| OfferView { org_id, deadline: job.offer_deadline.map(utc) }),
@@ -195,11 +203,20 @@ pub async fn list(
         .db
         .run(move |conn| {
             let rows = jobs::list(conn, caller.job_scope(), q.status, q.customer_id.as_deref(), after, limit)?;
+            // Two queries per page, whatever its size: the jobs, then all their chains.
+            let ids: Vec<String> = rows.iter().map(|j| j.id.clone()).collect();
+            let mut chains: HashMap<String, Vec<(String, ChainRole)>> = HashMap::new();
+            for (job_id, org_id, role, _) in jobs::chains(conn, &ids)? {
+                chains.entry(job_id).or_default().push((org_id, role));
+            }
             pagination::page(
                 rows,
                 limit,
                 |j| format!("{}|{}", j.created_at.and_utc().timestamp_micros(), j.id),
-                |j| job_view(conn, j),
+                |j| {
+                    let chain = chains.remove(&j.id).unwrap_or_default();
+                    job_view_with(j, chain)
+                },
             )
         })
         .await?;

@@ -18,7 +18,8 @@ use crate::storage::jobs;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptBody {
-    /// One of the organisation's own technicians; when absent, the one dispatch chose (if it chose one here).
+    /// One of the organisation's own technicians; when absent, the one dispatch chose if its day still has
+    /// room, else the best available technician of the organisation (its subtree when it routes automatically).
     pub technician_id: Option<String>,
 }
 
@@ -91,7 +92,10 @@ async fn respond(state: &AppState, id: String) -> Result<HttpResponse, ApiError>
     responses((status = 200, body = StepResult), (status = 403, description = "not a dispatcher (`forbidden`)"),
         (status = 404, description = "not offered to your organisation, or the technician is not yours (`not_found`)"),
         (status = 409, description = "already answered or past the deadline (`offer_not_open`, `offer_expired`; \
-            `current` carries the state), or the technician is inactive or at capacity")),
+            `current` carries the state as it is now), or the named technician is inactive or at capacity \
+            (`technician_inactive`, `technician_at_capacity`), or nobody of the organisation eligible for the job \
+            has room that day (`technician_at_capacity` with `current` and `alternatives`: technicians who \
+            have room but fail another eligibility check, which may be named)")),
     security(("bearer" = [])))]
 #[post("/v1/jobs/{id}/accept")]
 pub async fn accept(
@@ -103,10 +107,12 @@ pub async fn accept(
     caller.require(&[Role::Dispatcher])?;
     let id = id.into_inner();
     let now = state.now();
-    let (job_id, speed_kmh) = (id.clone(), state.config.travel_speed_kmh);
+    let (job_id, speed_kmh, cache) = (id.clone(), state.config.travel_speed_kmh, state.dispatch.clone());
     state
         .db
-        .write(move |conn| offers::accept(conn, &caller, &job_id, body.0.technician_id.as_deref(), now, speed_kmh))
+        .write(move |conn| {
+            offers::accept(conn, &cache, &caller, &job_id, body.0.technician_id.as_deref(), now, speed_kmh)
+        })
         .await?;
     respond(&state, id).await
 }

@@ -65,6 +65,9 @@ pub struct OrgView {
     pub timezone: String,
     pub manual_routing: bool,
     pub parts: Vec<PartQty>,
+    /// Service radius of its technicians in km (a technician's own overrides it); `null`: its parent's, and
+    /// `null` up to the vendor means no limit.
+    pub max_travel_km: Option<f64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -79,6 +82,7 @@ impl OrgView {
             level: o.level,
             timezone: o.timezone,
             manual_routing: o.manual_routing,
+            max_travel_km: o.max_travel_km,
             created_at: utc(o.created_at),
         })
     }
@@ -98,6 +102,8 @@ pub struct CreateOrg {
     pub manual_routing: bool,
     #[serde(default)]
     pub parts: Vec<PartQty>,
+    /// Service radius of its technicians in km (0 < r ≤ 20000); the parent's when absent.
+    pub max_travel_km: Option<f64>,
 }
 
 impl Validate for CreateOrg {
@@ -110,6 +116,9 @@ impl Validate for CreateOrg {
             validate::timezone("timezone", tz)?;
         }
         validate_parts("parts", &self.parts)?;
+        if let Some(km) = self.max_travel_km {
+            validate::max_travel_km("max_travel_km", km)?;
+        }
         Ok(())
     }
 }
@@ -143,6 +152,7 @@ pub async fn create(
         slug: body.slug,
         timezone: body.timezone,
         manual_routing: body.manual_routing,
+        max_travel_km: body.max_travel_km,
     };
     let now = state.now();
     let org = state.db.write(move |conn| network::create_org(conn, &caller, new, now)).await?;
@@ -200,9 +210,20 @@ pub struct UpdateOrg {
     pub timezone: Option<String>,
     pub manual_routing: Option<bool>,
     pub parts: Option<Vec<PartQty>>,
+    /// Service radius of its technicians in km; `null` goes back to the parent's.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<f64>)]
+    pub max_travel_km: Option<Option<f64>>,
 }
 
-/// Changes an organisation's name, time zone, routing mode or parts stock.
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn some_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Deserialize::deserialize(d).map(Some)
+}
+
+/// Changes an organisation's name, time zone, routing mode, parts stock or service radius.
 #[utoipa::path(patch, path = "/v1/orgs/{id}", operation_id = "update_org", tag = "network", request_body = UpdateOrg,
     responses((status = 200, body = OrgView), (status = 403, description = "this role may not use this endpoint (`forbidden`)"), (status = 404, description = "no such organisation in your scope (`not_found`)")), security(("bearer" = [])))]
 #[patch("/v1/orgs/{id}")]
@@ -219,7 +240,16 @@ pub async fn update(
         validate::timezone("timezone", tz)?;
     }
     let parts = body.parts.as_deref().map(|p| parse_parts("parts", p)).transpose()?;
-    let update = network::OrgUpdate { name, timezone: body.timezone, manual_routing: body.manual_routing, parts };
+    if let Some(Some(km)) = body.max_travel_km {
+        validate::max_travel_km("max_travel_km", km)?;
+    }
+    let update = network::OrgUpdate {
+        name,
+        timezone: body.timezone,
+        manual_routing: body.manual_routing,
+        parts,
+        max_travel_km: body.max_travel_km,
+    };
     let now = state.now();
     let id = id.into_inner();
     let org = state.db.write(move |conn| network::update_org(conn, &caller, &id, update, now)).await?;

@@ -107,6 +107,9 @@ pub struct TechnicianView {
     pub daily_capacity: i32,
     pub parts: Vec<PartQty>,
     pub active: bool,
+    /// Its own service radius in km: dispatch never offers it a job farther from its position; `null`: its
+    /// organisation's (or the nearest ancestor's; none anywhere means no limit).
+    pub max_travel_km: Option<f64>,
 }
 
 impl TechnicianView {
@@ -126,6 +129,7 @@ impl TechnicianView {
             timezone: t.timezone,
             daily_capacity: t.daily_capacity,
             active: t.active,
+            max_travel_km: t.max_travel_km,
         })
     }
 }
@@ -150,6 +154,8 @@ pub struct CreateTechnician {
     pub parts: Vec<PartQty>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Service radius in km (0 < r ≤ 20000); its organisation's when absent.
+    pub max_travel_km: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -175,6 +181,9 @@ impl Validate for CreateTechnician {
         }
         validate_capacity(self.daily_capacity)?;
         validate_parts("parts", &self.parts)?;
+        if let Some(km) = self.max_travel_km {
+            validate::max_travel_km("max_travel_km", km)?;
+        }
         Ok(())
     }
 }
@@ -204,6 +213,7 @@ pub async fn create(
         timezone: b.timezone,
         daily_capacity: b.daily_capacity,
         active: b.active,
+        max_travel_km: b.max_travel_km,
     };
     let now = state.now();
     let row = state.db.write(move |conn| network::create_technician(conn, &caller, new, now)).await?;
@@ -277,6 +287,10 @@ pub struct UpdateTechnician {
     pub daily_capacity: Option<i32>,
     pub parts: Option<Vec<PartQty>>,
     pub active: Option<bool>,
+    /// Service radius in km; `null` goes back to the organisation's.
+    #[serde(default, deserialize_with = "crate::routes::orgs::some_or_null")]
+    #[schema(value_type = Option<f64>)]
+    pub max_travel_km: Option<Option<f64>>,
 }
 
 impl Validate for UpdateTechnician {
@@ -305,6 +319,9 @@ impl Validate for UpdateTechnician {
         if let Some(p) = &self.parts {
             validate_parts("parts", p)?;
         }
+        if let Some(Some(km)) = self.max_travel_km {
+            validate::max_travel_km("max_travel_km", km)?;
+        }
         Ok(())
     }
 }
@@ -332,6 +349,7 @@ pub async fn update(
         timezone: b.timezone,
         daily_capacity: b.daily_capacity,
         active: b.active,
+        max_travel_km: b.max_travel_km,
     };
     let now = state.now();
     let id = id.into_inner();

@@ -192,6 +192,37 @@ pub fn booked_windows(
     query.load(conn)
 }
 
+/// How many visits book one technician plus its pending offers' reservations
+/// (deadline after `now`), for windows starting in `[from, to)`: one
+/// technician's day, read through `jobs_technician_window` and
+/// `offers_pending_technician` (plain queries, so the prepared statements are cached).
+pub fn taken_count(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
+    let booked: Vec<JobStatus> = jobs::table
+        .filter(jobs::technician_id.eq(technician_id))
+        .filter(jobs::window_start.ge(from))
+        .filter(jobs::window_start.lt(to))
+        .select(jobs::status)
+        .load(conn)?;
+    let reserved: i64 = offers::table
+        .inner_join(jobs::table)
+        .filter(offers::technician_id.eq(technician_id))
+        .filter(offers::status.eq(OfferStatus::Pending))
+        .filter(offers::deadline.gt(now))
+        .filter(jobs::window_start.ge(from))
+        .filter(jobs::window_start.lt(to))
+        .count()
+        .get_result(conn)?;
+    let booked = booked.iter().filter(|s| booking.contains(s)).count();
+    Ok(booked + usize::try_from(reserved).unwrap_or(0))
+}
+
 /// Assigns a technician and moves the job to `to` if it is still in `from`.
 pub fn assign(
     conn: &mut DbConnection,

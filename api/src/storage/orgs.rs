@@ -22,6 +22,8 @@ pub struct Org {
     pub parts: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Service radius of its technicians (km); `None`: its parent's.
+    pub max_travel_km: Option<f64>,
 }
 
 impl Org {
@@ -51,6 +53,8 @@ pub struct NewOrg<'a> {
     pub parts: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Service radius of its technicians (km); `None`: its parent's.
+    pub max_travel_km: Option<f64>,
 }
 
 /// Inserts an organisation.
@@ -105,6 +109,8 @@ pub struct OrgChanges {
     pub manual_routing: Option<bool>,
     pub parts: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
+    /// `Some(None)` clears it (back to the parent's).
+    pub max_travel_km: Option<Option<f64>>,
 }
 
 /// Applies changes to one organisation.

@@ -28,6 +28,8 @@ pub struct Technician {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Service radius (km); `None`: its organisation's.
+    pub max_travel_km: Option<f64>,
 }
 
 /// A new technician is a full row.
@@ -48,6 +50,8 @@ pub struct TechnicianChanges {
     pub parts: Option<String>,
     pub active: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
+    /// `Some(None)` clears it (back to the organisation's).
+    pub max_travel_km: Option<Option<f64>>,
 }
 
 /// Inserts technicians.

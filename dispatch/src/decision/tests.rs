@@ -288,3 +288,38 @@ fn with_nobody_left_anywhere_the_job_is_unassignable() {
     assert_eq!(roots, vec![1111, 111, 11, 10, 1]);
     assert!(explanations.iter().all(|e| e.reason == ChoiceReason::NobodyEligible));
 }
+
+#[test]
+fn a_technician_beyond_its_service_radius_is_passed_over_and_beyond_every_radius_the_job_escalates() {
+    let mut world = World::new();
+    // 111's technician is nearest but travels at most 2 km; 11's, 5 km away, has no limit.
+    world.tech(1, 111, 3.0).max_travel_m = Some(2_000.0);
+    world.tech(2, 11, 5.0);
+    check(&world, &moscow_job(), &[], "2 @ 5.0 km (Nearest) | 1:WholeNetwork | 1:[BeyondRadius] 2:[]");
+
+    // Contracted to 111, whose only technician is out of reach: the search climbs to 11.
+    let job = Job { contracted_org: Some(o(111)), ..moscow_job() };
+    let DispatchOutcome::Offer { decision, escalations, .. } = dispatch(&world, &job, &[]) else {
+        panic!("expected an offer");
+    };
+    assert_eq!(escalations[0].considered[0].exclusions, vec![Exclusion::BeyondRadius]);
+    assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(2)));
+
+    // Within the radius, the nearest is chosen again.
+    world.technicians.get_mut(&TechnicianId(1)).unwrap().max_travel_m = Some(3_500.0);
+    check(&world, &moscow_job(), &[], "1 @ 3.0 km (Nearest) | 1:WholeNetwork | 1:[]");
+}
+
+#[test]
+fn a_walk_without_anybody_eligible_gives_up_after_max_looked_at() {
+    let mut world = World::new();
+    for i in 0..10 {
+        world.tech(100 + i, 11, 1.0 + i as f64).active = false;
+    }
+    world.tech(200, 11, 20.0);
+    let options = RankOptions { max_looked_at: 5, ..RankOptions::default() };
+    let decision = decide(&world, &moscow_job(), &[], &options);
+    assert_eq!((decision.chosen, decision.explanation.looked_at), (None, 5), "nobody among the 5 nearest");
+    let decision = decide(&world, &moscow_job(), &[], &RankOptions::default());
+    assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(200)), "found within the default");
+}

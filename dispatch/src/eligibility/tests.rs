@@ -47,6 +47,7 @@ fn good_tech() -> Technician {
         jobs_on_day: 3,
         parts: vec![PartQty { sku: "fn-36".into(), qty: 1 }],
         scorecard: None,
+        max_travel_m: None,
     }
 }
 
@@ -59,6 +60,21 @@ fn check(tech: Technician, excluded_orgs: &[u128], expected: &[Exclusion]) {
     let job = job();
     let mut eligibility = Eligibility::new(&job, OrgId(10), &orgs, &territories, &excluded, &stock);
     assert_eq!(eligibility.exclusions(&tech), expected);
+}
+
+#[test]
+fn a_job_beyond_the_service_radius_excludes_the_technician_and_one_within_does_not() {
+    let (orgs, territories) = (orgs(), TerritoryIndex::default());
+    let (excluded, stock) =
+        (HashSet::new(), HashMap::from([(OrgId(11), vec![PartQty { sku: "fn-36".into(), qty: 1 }])]));
+    let job = job();
+    let mut eligibility = Eligibility::new(&job, OrgId(10), &orgs, &territories, &excluded, &stock);
+    let near = Technician { max_travel_m: Some(300_000.0), ..good_tech() };
+    assert_eq!(eligibility.exclusions_at(&near, 299_999.0), []);
+    assert_eq!(eligibility.exclusions_at(&near, 300_000.0), [], "the radius itself is within");
+    // Omsk is ~2,230 km from Moscow.
+    assert_eq!(eligibility.exclusions_at(&near, 2_230_000.0), [Exclusion::BeyondRadius]);
+    assert_eq!(eligibility.exclusions_at(&good_tech(), 2_230_000.0), [], "no radius: no limit");
 }
 
 #[test]

@@ -1,0 +1,391 @@
+//! `sortie bench dispatch`: booking and dispatch through the product, over
+//! real HTTP against a real server, on SQLite or PostgreSQL.
+//!
+//! 1. Seed: the demo network (a 4-level chain over real Russian cities),
+//!    scaled to `--technicians` by copying its technicians (organisation,
+//!    skills, shift, zone, capacity) to new ones within ~20 km of the copied one.
+//! 2. Book `--bookings` requests with `--clients` concurrent clients (the demo
+//!    customer; a random demo technician's city and one of its skills, a
+//!    two-hour window tomorrow): bookings/s, booking latency p50/p99, the share
+//!    that ended `offered`, the decision time p50/p99 from the flow's histogram
+//!    (`sortie_dispatch_decision_seconds` on `/metrics`), CPU per booking (the
+//!    whole process: server and the in-process clients), commits per booking
+//!    (PostgreSQL's `xact_commit`), resident memory.
+//! 3. Read: `GET /v1/jobs?status=offered&limit=100` as the vendor's admin, p50/p99.
+//!
+//! With `--json` the last line is one JSON object with the figures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::db::{DbConnection, write_tx};
+use crate::startup::Application;
+use crate::storage::{self, db_time, technicians};
+
+/// Flags of `sortie bench dispatch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DispatchBenchArgs {
+    /// Technicians in the network (the demo's 300 included).
+    #[arg(long, default_value_t = 1000)]
+    pub technicians: usize,
+    /// Requests booked.
+    #[arg(long, default_value_t = 2000)]
+    pub bookings: usize,
+    /// Concurrent clients booking them.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "sqlite")]
+    pub backend: String,
+    /// A PostgreSQL server to create the throwaway database on.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub postgres_url: String,
+    /// Jobs stored before the bookings (a third each `offered`, `unassignable`, `cancelled`; windows in the
+    /// past month), so the read phase pages a table of realistic size.
+    #[arg(long, default_value_t = 0)]
+    pub history_jobs: usize,
+    /// Reads of a page of 100 offered jobs in the read phase.
+    #[arg(long, default_value_t = 200)]
+    pub reads: usize,
+    /// Print the figures as one JSON object on the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the benchmark and prints the figures.
+pub async fn bench_dispatch(args: &DispatchBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        matches!(args.backend.as_str(), "sqlite" | "postgres"),
+        "--backend must be sqlite or postgres, not `{}`",
+        args.backend
+    );
+    let (url, cleanup) = super::throwaway::database("dispatch", &args.backend, &args.postgres_url)?;
+    let outcome = run(&url, args).await;
+    cleanup();
+    let figures = outcome.with_context(|| format!("Failed to benchmark dispatch on {}", args.backend))?;
+    println!("== dispatch on {} ==", args.backend);
+    for (key, value) in figures.as_object().into_iter().flatten() {
+        println!("{key:<22} {value}");
+    }
+    if args.json {
+        println!("{figures}");
+    }
+    Ok(())
+}
+
+/// Copies the demo's technicians until the network has `total`; returns how many it has.
+fn scale_network(conn: &mut DbConnection, total: usize) -> anyhow::Result<usize> {
+    let templates = technicians::all(conn)?;
+    anyhow::ensure!(!templates.is_empty(), "the demo network has no technician");
+    let now = db_time(Utc::now());
+    let mut rng = StdRng::seed_from_u64(14);
+    let mut have = templates.len();
+    while have < total {
+        let batch = (total - have).min(5_000);
+        let rows: Vec<technicians::NewTechnician> = (0..batch)
+            .map(|i| {
+                let t = &templates[rng.random_range(0..templates.len())];
+                let (lat, lon) = (t.home_lat + rng.random_range(-0.18..0.18), t.home_lon + rng.random_range(-0.3..0.3));
+                technicians::NewTechnician {
+                    id: storage::new_id(),
+                    name: format!("Bench T{}", have + i),
+                    home_lat: lat,
+                    home_lon: lon,
+                    pos_lat: Some(lat),
+                    pos_lon: Some(lon),
+                    position_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                    ..t.clone()
+                }
+            })
+            .collect();
+        write_tx(conn, |c| Ok(technicians::insert_many(c, &rows)?))?;
+        have += batch;
+    }
+    Ok(have)
+}
+
+/// Stores `n` past jobs of the demo customer (see `--history-jobs`).
+fn seed_history(conn: &mut DbConnection, n: usize) -> anyhow::Result<()> {
+    use crate::domain::{JobKind, JobStatus, Priority};
+    use crate::storage::{jobs, orgs, users};
+    let vendor = orgs::find_by_slug(conn, "vendor")?.context("the demo network has no vendor")?;
+    let partners: Vec<String> = orgs::all(conn)?.into_iter().filter(|o| o.level == 1).map(|o| o.id).collect();
+    let admin = users::find_by_email(conn, "admin@demo.sortie")?.context("the demo network has no admin")?;
+    let customer = users::find_by_email(conn, "customer@demo.sortie")?
+        .and_then(|u| u.customer_id)
+        .context("the demo customer has no client card")?;
+    let now = Utc::now();
+    let mut rng = StdRng::seed_from_u64(15);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        write_tx(conn, |c| {
+            for &i in chunk {
+                let at = db_time(now - chrono::Duration::minutes(rng.random_range(60..43_200)));
+                let status = [JobStatus::Offered, JobStatus::Unassignable, JobStatus::Cancelled][i % 3];
+                let id = storage::new_id();
+                jobs::insert(
+                    c,
+                    &jobs::NewJob {
+                        id: id.clone(),
+                        kind: JobKind::HomeVisit,
+                        status,
+                        priority: Priority::Normal,
+                        customer_id: customer.clone(),
+                        created_by: admin.id.clone(),
+                        contractor_org_id: vendor.id.clone(),
+                        lat: 55.75 + rng.random_range(-1.0..1.0),
+                        lon: 37.62 + rng.random_range(-1.0..1.0),
+                        address: format!("History street {i}"),
+                        problem: "Benchmark history".into(),
+                        required_skills: "[]".into(),
+                        parts: "[]".into(),
+                        window_start: at,
+                        window_end: at + chrono::Duration::hours(2),
+                        contact_name: "Bench Customer".into(),
+                        contact_phone: "+79000000000".into(),
+                        contact_email: None,
+                        tracking_token: storage::new_id(),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )?;
+                if status == JobStatus::Offered && !partners.is_empty() {
+                    let org = &partners[i % partners.len()];
+                    jobs::add_to_chain(c, &id, org, crate::domain::ChainRole::Offeree, at)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Process CPU time (user + system) so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name (which may hold spaces) come fields 3…; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(14) + field(15);
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// Resident memory of the process, MiB.
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// Committed transactions of the database so far (PostgreSQL only).
+fn commits(conn: &mut DbConnection) -> Option<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl as _;
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()")
+                .get_result::<Row>(pg)
+                .ok()
+                .map(|r| r.n)
+        }
+        DbConnection::Sqlite(_) => None,
+    }
+}
+
+/// A quantile of the flow's decision histogram, from `/metrics` (a summary), in µs.
+fn decision_quantile(metrics: &str, q: &str) -> Option<f64> {
+    let prefix = format!("sortie_dispatch_decision_seconds{{quantile=\"{q}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse::<f64>().ok()).map(|s| s * 1e6)
+}
+
+fn histogram() -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    hdrhistogram::Histogram::new_with_bounds(1, 120_000_000, 3).context("Failed to make a histogram")
+}
+
+fn ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
+    (h.value_at_quantile(q) as f64 / 1000.0 * 100.0).round() / 100.0
+}
+
+async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
+    let postgres = args.backend == "postgres";
+    let mut config = Config::for_database(url);
+    config.demo = true;
+    config.db_max_connections = if postgres { 32 } else { 8 };
+    config.workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let app = Application::build(config).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    let shared = app.state().dispatch.clone();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+
+    eprintln!("{}: seeding {} technicians …", args.backend, args.technicians);
+    let (total, places) = {
+        let db = db.clone();
+        let (wanted, history) = (args.technicians, args.history_jobs);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = db.get()?;
+            let total = scale_network(&mut conn, wanted)?;
+            seed_history(&mut conn, history)?;
+            // The copies bypassed the change log: load the cache again (as a restart would).
+            let started = Instant::now();
+            crate::dispatch_cache::warm(&shared, &mut conn)?;
+            eprintln!("dispatch cache of {total} technicians loaded in {:.1} s", started.elapsed().as_secs_f64());
+            crate::db::analyze(&mut conn)?;
+            // Booking places: the demo technicians' home bases and first skills.
+            let places: Vec<(f64, f64, String)> = technicians::all(&mut conn)?
+                .into_iter()
+                .take(300)
+                .filter_map(|t| {
+                    let skill = crate::storage::json::codes(&t.skills).ok()?.into_iter().next()?;
+                    Some((t.home_lat, t.home_lon, skill))
+                })
+                .collect();
+            Ok((total, places))
+        })
+        .await??
+    };
+    anyhow::ensure!(!places.is_empty(), "no technician with a skill to book for");
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients.max(1) * 2).build()?;
+    let login = |email: &'static str| {
+        let (http, base) = (&http, &base);
+        async move {
+            let r = http
+                .post(format!("{base}/v1/auth/login"))
+                .json(&json!({"email": email, "password": crate::demo::DEMO_PASSWORD}))
+                .send()
+                .await?;
+            let body: Value = r.json().await?;
+            body["access_token"].as_str().map(str::to_owned).context("login failed")
+        }
+    };
+    let (customer, admin) = (login("customer@demo.sortie").await?, login("admin@demo.sortie").await?);
+    // Warm the dispatch cache with one booking (its load is not a decision).
+    let tomorrow = (Utc::now() + chrono::Duration::days(1)).date_naive();
+    let body_for = move |i: usize, rng: &mut StdRng| {
+        let (lat, lon, skill) = &places[rng.random_range(0..places.len())];
+        let hour = 8 + (i % 10);
+        json!({
+            "kind": "home_visit",
+            "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.08..0.08)},
+            "address": format!("Bench street {i}"),
+            "problem": "Benchmark visit",
+            "required_skills": [skill],
+            "window": {"start": format!("{tomorrow}T{hour:02}:00:00Z"), "end": format!("{tomorrow}T{:02}:00:00Z", hour + 2)},
+            "contact": {"name": "Bench Customer", "phone": "+7 900 000-00-00"}
+        })
+    };
+    let body_for = Arc::new(body_for);
+
+    let before_commits = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || db.get().ok().and_then(|mut c| commits(&mut c))
+    })
+    .await?;
+    let (cpu0, started) = (cpu_time(), Instant::now());
+    let next = Arc::new(AtomicUsize::new(0));
+    let offered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..args.clients.max(1) {
+        let (http, base, customer, next, offered, body_for) =
+            (http.clone(), base.clone(), customer.clone(), next.clone(), offered.clone(), body_for.clone());
+        let bookings = args.bookings;
+        tasks.push(tokio::spawn(async move {
+            let mut h = histogram()?;
+            let mut rng = StdRng::seed_from_u64(c as u64);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= bookings {
+                    return Ok::<_, anyhow::Error>(h);
+                }
+                let body = body_for(i, &mut rng);
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{base}/v1/requests"))
+                    .bearer_auth(&customer)
+                    .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = r.status();
+                let answer: Value = r.json().await.unwrap_or(Value::Null);
+                anyhow::ensure!(status.as_u16() == 201, "booking answered {status}: {answer}");
+                h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1))?;
+                if answer["status"] == "offered" {
+                    offered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut booking = histogram()?;
+    for t in tasks {
+        booking.add(t.await??)?;
+    }
+    let (elapsed, cpu) = (started.elapsed(), cpu_time().saturating_sub(cpu0));
+    let after_commits = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || {
+            // PostgreSQL publishes other sessions' counters about once a second.
+            std::thread::sleep(Duration::from_millis(1500));
+            db.get().ok().and_then(|mut c| commits(&mut c))
+        }
+    })
+    .await?;
+    let metrics = http.get(format!("{base}/metrics")).send().await?.text().await?;
+
+    // The read phase: a page of 100 offered jobs, as the vendor's admin.
+    let mut reads = histogram()?;
+    for _ in 0..args.reads.max(1) {
+        let t = Instant::now();
+        let r = http.get(format!("{base}/v1/jobs?status=offered&limit=100")).bearer_auth(&admin).send().await?;
+        anyhow::ensure!(r.status().as_u16() == 200, "job list answered {}", r.status());
+        r.bytes().await?;
+        reads.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1))?;
+    }
+    let jobs_in_table = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+        use diesel::{QueryDsl as _, RunQueryDsl as _};
+        Ok(crate::db::schema::jobs::table.count().get_result(&mut db.get()?)?)
+    })
+    .await??;
+    drop(handle.stop(true));
+
+    let n = args.bookings.max(1) as f64;
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Ok(json!({
+        "backend": args.backend,
+        "technicians": total,
+        "bookings": args.bookings,
+        "clients": args.clients,
+        "bookings_per_s": round(n / elapsed.as_secs_f64().max(1e-9)),
+        "booking_p50_ms": ms(&booking, 0.5),
+        "booking_p99_ms": ms(&booking, 0.99),
+        "decision_p50_us": decision_quantile(&metrics, "0.5").map(round),
+        "decision_p99_us": decision_quantile(&metrics, "0.99").map(round),
+        "offered_share": round(offered.load(Ordering::Relaxed) as f64 / n),
+        "cpu_ms_per_booking": round(cpu.as_secs_f64() * 1000.0 / n),
+        "commits_per_booking": before_commits.zip(after_commits).map(|(a, b)| round((b - a) as f64 / n)),
+        "rss_mb": round(rss_mb()),
+        "jobs_in_table": jobs_in_table,
+        "read_page_100_p50_ms": ms(&reads, 0.5),
+        "read_page_100_p99_ms": ms(&reads, 0.99),
+    }))
+}
