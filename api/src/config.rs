@@ -53,6 +53,13 @@ pub struct Config {
     pub quality_prior: f64,
     /// How often a replica re-reads the technicians' quality estimates for dispatch.
     pub quality_refresh: Duration,
+    /// Map tile URL template for the web pages (`{z}/{x}/{y}`, Leaflet's syntax); `None`: a plain background.
+    pub map_tiles: Option<String>,
+    /// How long a web console sign-in lasts.
+    pub web_session_ttl: Duration,
+    /// Mark the web session cookie `Secure` even when the request did not arrive over TLS (behind a proxy
+    /// that does not say so); requests that say `https` get it anyway.
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -83,6 +90,11 @@ impl Config {
     /// - `SORTIE_QUALITY_PRIOR`: pseudo-observations shrinking a small record toward its organisation's and the
     ///   network's mean. Defaults to 10.
     /// - `SORTIE_QUALITY_REFRESH_SECS`: how often a replica re-reads the quality estimates. Defaults to 300.
+    /// - `SORTIE_MAP_TILES`: map tile URL template for the web pages, e.g.
+    ///   `https://tile.openstreetmap.org/{z}/{x}/{y}.png`. Unset: maps show points on a plain background (offline).
+    /// - `SORTIE_WEB_SESSION_HOURS`: how long a web console sign-in lasts. Defaults to 12.
+    /// - `SORTIE_SECURE_COOKIES`: always mark the session cookie `Secure` (boolean). Defaults to off; a request
+    ///   that arrived over TLS (or through a proxy saying `X-Forwarded-Proto: https`) gets it anyway.
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -128,6 +140,9 @@ impl Config {
                 .filter(|k| k.is_finite() && *k >= 0.0)
                 .unwrap_or(10.0),
             quality_refresh: Duration::from_secs(var_parsed("SORTIE_QUALITY_REFRESH_SECS")?.unwrap_or(300)),
+            map_tiles: var("SORTIE_MAP_TILES"),
+            web_session_ttl: Duration::from_secs(3600 * var_parsed::<u64>("SORTIE_WEB_SESSION_HOURS")?.unwrap_or(12)),
+            secure_cookies: var_bool("SORTIE_SECURE_COOKIES")?.unwrap_or(false),
         })
     }
 
@@ -154,6 +169,9 @@ impl Config {
             quality_band_m: 500.0,
             quality_prior: 10.0,
             quality_refresh: Duration::from_secs(300),
+            map_tiles: None,
+            web_session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
         }
     }
 

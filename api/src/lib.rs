@@ -25,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod geojson;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod state;

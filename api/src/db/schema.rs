@@ -459,3 +459,13 @@ diesel::table! {
 }
 
 diesel::joinable!(reviews -> jobs (job_id));
+
+// Migration 2026-12-05-000040_web: the web console's sessions.
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

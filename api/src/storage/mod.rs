@@ -19,6 +19,7 @@ pub mod sync;
 pub mod technicians;
 pub mod tokens;
 pub mod users;
+pub mod web_sessions;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

@@ -1,0 +1,23 @@
+//! The web pages served beside the API on the same port (issue #12):
+//! customers book, track and rate visits; dispatchers work their board;
+//! reviewers their queue. Server-rendered HTML (maud) with htmx for live
+//! parts; every asset is embedded (`assets`). Handlers call the same use
+//! cases and scoped queries as the JSON API, so scope and rules are one.
+
+pub mod assets;
+pub mod auth;
+pub mod i18n;
+pub mod page;
+
+use actix_web::web;
+
+/// Registers every page.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(assets::serve)
+        .service(auth::root)
+        .service(auth::console_home)
+        .service(auth::login_form)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(auth::switch_lang);
+}
