@@ -218,9 +218,29 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("met", "met", "выполнен"),
     ("missed", "missed", "нарушен"),
     ("open", "open", "открыт"),
+    ("st_new", "new", "новая"),
+    ("st_offered", "offered", "предложена"),
+    ("st_accepted", "accepted", "принята"),
+    ("st_scheduled", "scheduled", "запланирована"),
+    ("st_en_route", "on the way", "в пути"),
+    ("st_on_site", "on site", "на месте"),
+    ("st_completed", "completed", "выполнена"),
+    ("st_in_review", "in review", "на проверке"),
+    ("st_approved", "approved", "принята заказчиком"),
+    ("st_returned", "returned", "возвращена"),
+    ("st_incomplete", "incomplete", "не завершена"),
+    ("st_unassignable", "unassignable", "без исполнителя"),
+    ("st_cancelled", "cancelled", "отменена"),
+    ("open_job", "Open", "Открыть"),
+    ("proposed", "proposed by dispatch", "предложен диспетчеризацией"),
+    ("rank", "rank", "место"),
+    ("km", "km", "км"),
+    ("offer_to", "Offered to", "Предложена"),
+    ("live", "Refreshes by itself.", "Обновляется автоматически."),
 ];
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

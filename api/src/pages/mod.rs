@@ -6,7 +6,11 @@
 
 pub mod assets;
 pub mod auth;
+pub mod board;
+pub mod customer;
+pub mod fmt;
 pub mod i18n;
+pub mod job;
 pub mod page;
 
 use actix_web::web;
@@ -19,5 +23,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth::login_form)
         .service(auth::login)
         .service(auth::logout)
-        .service(auth::switch_lang);
+        .service(auth::switch_lang)
+        .service(customer::book_form)
+        .service(customer::book)
+        .service(customer::track)
+        .service(customer::cancel)
+        .service(customer::reschedule)
+        .service(customer::survey)
+        .service(customer::answer_survey)
+        .service(board::page)
+        .service(board::fragment)
+        .service(job::page)
+        .service(job::accept)
+        .service(job::decline)
+        .service(job::subcontract);
 }

@@ -323,6 +323,7 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,7 @@
 //! connection explicitly and never open or commit transactions: the caller
 //! (one use case per endpoint) owns the transaction boundary.
 
+pub mod board;
 pub mod change_log;
 pub mod customers;
 pub mod idempotency;

@@ -9,3 +9,6 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_user ON web_sessions(user_id);
 CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
+
+-- The dispatcher board lists the open offers of one organisation by deadline.
+CREATE INDEX offers_pending_org ON offers(org_id, deadline) WHERE status = 'pending';
