@@ -237,6 +237,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("km", "km", "км"),
     ("offer_to", "Offered to", "Предложена"),
     ("live", "Refreshes by itself.", "Обновляется автоматически."),
+    ("pending", "Waiting", "Ожидают"),
+    ("approved", "Approved", "Приняты"),
+    ("returned", "Returned", "Возвращены"),
+    ("parts_used", "Parts used", "Использованные запчасти"),
+    ("verdicts", "Earlier verdicts", "Прежние решения"),
 ];
 
 #[cfg(test)]

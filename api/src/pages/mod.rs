@@ -12,6 +12,7 @@ pub mod fmt;
 pub mod i18n;
 pub mod job;
 pub mod page;
+pub mod reviews;
 
 use actix_web::web;
 
@@ -36,5 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(job::page)
         .service(job::accept)
         .service(job::decline)
-        .service(job::subcontract);
+        .service(job::subcontract)
+        .service(reviews::page)
+        .service(reviews::verdict)
+        .service(reviews::photo);
 }
