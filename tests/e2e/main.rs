@@ -18,3 +18,4 @@ mod requests;
 mod review;
 mod scoping;
 mod sync;
+mod web;

@@ -1,0 +1,406 @@
+//! The web pages over plain HTTP (both backends): sign-in cookies, CSRF,
+//! scope (404 outside it), security headers, languages. The browser flows
+//! are in `browser.rs`.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, PASSWORD, TestApp, booking, soon};
+use api::clock::Clock as _;
+
+both_backends!(
+    signing_in_sets_a_session_cookie_that_leads_each_role_home_and_signing_out_ends_it,
+    a_form_post_without_the_csrf_token_is_refused_and_changes_nothing,
+    a_dispatcher_gets_404_for_a_job_of_another_subtree_and_sees_its_own,
+    pages_send_security_headers_and_speak_the_browsers_language,
+    a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there,
+);
+
+/// A browser without JavaScript: keeps cookies, follows no redirects.
+pub struct WebClient {
+    pub base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+/// A page as fetched.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden input `name`.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        self.body.split(&marker).nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default().to_owned()
+    }
+}
+
+impl WebClient {
+    pub fn new(app: &TestApp) -> WebClient {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        WebClient { base: app.base.clone(), client, cookies: HashMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn read(&mut self, res: reqwest::Response) -> anyhow::Result<Page> {
+        for c in res.headers().get_all(reqwest::header::SET_COOKIE) {
+            let text = c.to_str()?;
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let status = res.status();
+        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let headers = res.headers().clone();
+        Ok(Page { status, location, headers, body: res.text().await? })
+    }
+
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<Page> {
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Page> {
+        let mut req = self.client.get(format!("{}{path}", self.base)).header("Cookie", self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await?;
+        self.read(res).await
+    }
+
+    /// Posts a form; the CSRF token is added unless `csrf` is false.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)], csrf: bool) -> anyhow::Result<Page> {
+        let mut fields: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if csrf {
+            fields.push(("csrf".into(), self.cookies.get("sortie_csrf").cloned().unwrap_or_default()));
+        }
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", self.cookie_header())
+            .form(&fields)
+            .send()
+            .await?;
+        self.read(res).await
+    }
+
+    /// Signs in through `/login` (the demo password, or the fixtures' for their users); returns where it led.
+    pub async fn sign_in(&mut self, email: &str) -> anyhow::Result<String> {
+        let password = if email.ends_with("@web.example") { WEB_PASSWORD } else { PASSWORD };
+        self.get("/login").await?;
+        let r = self.post("/login", &[("email", email), ("password", password)], true).await?;
+        anyhow::ensure!(r.status == StatusCode::SEE_OTHER, "sign-in of {email}: {} {}", r.status, r.body);
+        Ok(r.location.unwrap_or_default())
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+}
+
+/// An organisation of its own (a dispatcher and one technician with a skill nobody else has), so a
+/// booking needing that skill is offered to it.
+pub struct OfferFixture {
+    pub org: String,
+    pub dispatcher_email: String,
+    pub technician: String,
+    pub technician_email: String,
+    pub admin: String,
+}
+
+/// The fixtures' users' password.
+pub const WEB_PASSWORD: &str = "web-password";
+pub const LAT: f64 = 60.0;
+pub const LON: f64 = 100.0;
+
+pub async fn offer_fixture(app: &TestApp, skill: &str) -> anyhow::Result<OfferFixture> {
+    let admin = app.login("admin@demo.sortie").await?;
+    let vendor = app.org("vendor").await?.id;
+    let org = app
+        .post(
+            "/v1/orgs",
+            &admin,
+            &json!({"parent_id": vendor, "name": format!("Web {skill}"), "timezone": "Asia/Krasnoyarsk"}),
+        )
+        .await?;
+    anyhow::ensure!(org.status == StatusCode::CREATED, "{}", org.body);
+    let org = org.str("id");
+    let t = app
+        .post(
+            "/v1/technicians",
+            &admin,
+            &json!({"org_id": org, "name": "Olga Webova", "skills": [skill], "home_base": {"lat": LAT + 0.05, "lon": LON},
+                "shift": {"start": "00:00", "end": "23:59"}, "timezone": "Asia/Krasnoyarsk", "daily_capacity": 40}),
+        )
+        .await?;
+    anyhow::ensure!(t.status == StatusCode::CREATED, "{}", t.body);
+    let technician = t.str("id");
+    let dispatcher_email = format!("dispatcher-{skill}@web.example");
+    let d = app
+        .post(
+            "/v1/users",
+            &admin,
+            &json!({"email": dispatcher_email, "password": WEB_PASSWORD, "role": "dispatcher", "org_id": org}),
+        )
+        .await?;
+    anyhow::ensure!(d.status == StatusCode::CREATED, "{}", d.body);
+    let technician_email = format!("tech-{skill}@web.example");
+    let u = app
+        .post(
+            "/v1/users",
+            &admin,
+            &json!({"email": technician_email, "password": WEB_PASSWORD, "role": "technician", "technician_id": technician}),
+        )
+        .await?;
+    anyhow::ensure!(u.status == StatusCode::CREATED, "{}", u.body);
+    Ok(OfferFixture { org, dispatcher_email, technician, technician_email, admin })
+}
+
+/// Books (as the demo customer, through the API) a job needing `skill`, with a window starting within the hour.
+pub async fn offered_job(app: &TestApp, f: &OfferFixture, skill: &str) -> anyhow::Result<String> {
+    let customer = app.login("customer@demo.sortie").await?;
+    let mut b = booking();
+    b["window"] = soon(app.clock.now(), 1, 3);
+    b["location"] = json!({"lat": LAT, "lon": LON});
+    b["required_skills"] = json!([skill]);
+    let r = app.book(&customer, &b, None).await?;
+    anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+    let id = r.str("id");
+    let job = app.get(&format!("/v1/jobs/{id}"), &f.admin).await?;
+    anyhow::ensure!(job.body["offer"]["org_id"] == f.org.as_str(), "not offered to the fixture: {}", job.body);
+    Ok(id)
+}
+
+async fn signing_in_sets_a_session_cookie_that_leads_each_role_home_and_signing_out_ends_it(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let mut anonymous = WebClient::new(&app);
+
+    // Act / Assert: strangers go to sign-in, each role to its page.
+    assert_eq!(anonymous.get("/").await?.location.as_deref(), Some("/login"));
+    assert_eq!(anonymous.get("/console/jobs").await?.location.as_deref(), Some("/login?next=/console/jobs"));
+    for (email, home) in [
+        ("customer@demo.sortie", "/book"),
+        ("reviewer@demo.sortie", "/console/reviews"),
+        ("admin@demo.sortie", "/console/jobs"),
+    ] {
+        let mut web = WebClient::new(&app);
+        assert_eq!(web.sign_in(email).await?, home, "{email}");
+        let login = web.get("/login").await?;
+        let set = login.headers.get_all("set-cookie").iter().count();
+        assert_eq!(set, 0, "no new cookies once signed in");
+        assert_eq!(web.get("/").await?.location.as_deref(), Some(home));
+        assert_eq!(web.get(home).await?.status, StatusCode::OK, "{email} opens {home}");
+    }
+    let mut web = WebClient::new(&app);
+    web.get("/login").await?;
+    let r = web.post("/login", &[("email", "customer@demo.sortie"), ("password", PASSWORD)], true).await?;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with("sortie_session="));
+    let cookie = cookie.expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP: not Secure ({cookie})");
+    let wrong =
+        WebClient::new(&app).post("/login", &[("email", "customer@demo.sortie"), ("password", "nope")], false).await?;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "no CSRF cookie, no sign-in");
+    let mut bad = WebClient::new(&app);
+    bad.get("/login").await?;
+    let wrong = bad.post("/login", &[("email", "customer@demo.sortie"), ("password", "nope")], true).await?;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(!bad.has_cookie("sortie_session"));
+    // Signing out ends the session: the old cookie no longer opens the page.
+    let out = web.post("/logout", &[], true).await?;
+    assert_eq!(out.location.as_deref(), Some("/login"));
+    assert_eq!(web.get("/book").await?.location.as_deref(), Some("/login?next=/book"));
+    Ok(())
+}
+
+async fn a_form_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: Backend) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let f = offer_fixture(&app, "webcsrf").await?;
+    let job = offered_job(&app, &f, "webcsrf").await?;
+    let mut web = WebClient::new(&app);
+    web.sign_in(&f.dispatcher_email).await?;
+
+    // Act
+    let path = format!("/console/jobs/{job}/accept");
+    let without = web.post(&path, &[("technician_id", &f.technician)], false).await?;
+    let wrong = web.post(&path, &[("technician_id", &f.technician), ("csrf", "x".repeat(43).as_str())], false).await?;
+
+    // Assert
+    assert_eq!(without.status, StatusCode::FORBIDDEN, "{}", without.body);
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let still = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
+    assert_eq!(still.body["status"], "offered", "nothing changed: {}", still.body);
+    // The same post with the token goes through.
+    let with = web.post(&path, &[("technician_id", &f.technician)], true).await?;
+    assert_eq!(with.status, StatusCode::SEE_OTHER, "{}", with.body);
+    let done = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
+    assert_eq!(done.body["status"], "scheduled");
+    assert_eq!(done.body["technician_id"], f.technician.as_str());
+    Ok(())
+}
+
+async fn a_dispatcher_gets_404_for_a_job_of_another_subtree_and_sees_its_own(backend: Backend) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let f = offer_fixture(&app, "webscope").await?;
+    let job = offered_job(&app, &f, "webscope").await?;
+    let mut own = WebClient::new(&app);
+    own.sign_in(&f.dispatcher_email).await?;
+    let mut sibling = WebClient::new(&app);
+    sibling.sign_in("dispatcher@ural.demo.sortie").await?;
+
+    // Act
+    let mine = own.get(&format!("/console/jobs/{job}")).await?;
+    let theirs = sibling.get(&format!("/console/jobs/{job}")).await?;
+    let their_board = sibling.get("/console/jobs").await?;
+    let their_accept = sibling.post(&format!("/console/jobs/{job}/accept"), &[], true).await?;
+
+    // Assert
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(mine.body.contains("Olga Webova"), "the picker offers the fixture's technician");
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert!(!theirs.body.contains("Tverskaya"), "nothing of the job leaks");
+    assert!(!their_board.body.contains(&job), "not on the sibling's board");
+    assert_eq!(their_accept.status, StatusCode::NOT_FOUND);
+    let board = own.get("/console/jobs").await?;
+    assert!(board.body.contains(&format!("data-job=\"{job}\"")), "on its own board");
+    Ok(())
+}
+
+async fn pages_send_security_headers_and_speak_the_browsers_language(backend: Backend) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let mut web = WebClient::new(&app);
+
+    // Act
+    let ru = web.get_with("/login", &[("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.5")]).await?;
+    let en = web.get_with("/login", &[("Accept-Language", "en-GB,en;q=0.9")]).await?;
+    let switched = web.get("/lang/ru?next=/login").await?;
+    let after_switch = web.get_with("/login", &[("Accept-Language", "en")]).await?;
+
+    // Assert
+    let csp = ru.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(ru.headers.get("x-content-type-options").map(|v| v.to_str().unwrap_or("")), Some("nosniff"));
+    assert!(!ru.body.contains("<script>") && !ru.body.contains("onclick="), "no inline scripts");
+    assert!(ru.body.contains("lang=\"ru\"") && ru.body.contains("Пароль"), "Russian labels");
+    assert!(en.body.contains("lang=\"en\"") && en.body.contains("Password"));
+    assert_eq!(switched.location.as_deref(), Some("/login"));
+    assert!(after_switch.body.contains("Пароль"), "the switch wins over the header");
+    // Every input has a label.
+    for id in ["email", "password"] {
+        assert!(ru.body.contains(&format!("for=\"{id}\"")), "label for {id}");
+    }
+    // Assets come from the binary, cached for a year.
+    let css =
+        ru.body.split("href=\"").find(|s| s.starts_with("/assets/")).and_then(|s| s.split('"').next()).unwrap_or("");
+    let asset = web.get(css).await?;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert!(asset.headers["cache-control"].to_str()?.contains("immutable"));
+    assert!(web.get("/lang/en?next=//evil.example").await?.location.as_deref() == Some("/"), "no open redirect");
+    Ok(())
+}
+
+async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(backend: Backend) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let mut web = WebClient::new(&app);
+    web.sign_in("customer@demo.sortie").await?;
+    let form = web.get("/book").await?;
+    let (start, end) = (form.hidden("window_start"), form.hidden("window_end"));
+    let start = form
+        .body
+        .split("name=\"window_start\" required value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or(&start)
+        .to_owned();
+    let end = form
+        .body
+        .split("name=\"window_end\" required value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or(&end)
+        .to_owned();
+    let idem = form.hidden("idem");
+    let fields = [
+        ("idem", idem.as_str()),
+        ("kind", "home_visit"),
+        ("address", "Москва, Тверская улица 7"),
+        ("lat", ""),
+        ("lon", ""),
+        ("problem", "The laptop does not start"),
+        ("window_start", start.as_str()),
+        ("window_end", end.as_str()),
+        ("tz_offset", "180"),
+        ("contact_name", "Anna"),
+        ("contact_phone", "+7 916 000-11-22"),
+    ];
+
+    // Act
+    let booked = web.post("/book", &fields, true).await?;
+    let again = web.post("/book", &fields, true).await?;
+    let missing = web
+        .post(
+            "/book",
+            &[
+                ("kind", "home_visit"),
+                ("address", "Nowhere street"),
+                ("problem", "x"),
+                ("window_start", start.as_str()),
+                ("window_end", end.as_str()),
+            ],
+            true,
+        )
+        .await?;
+
+    // Assert
+    assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
+    let track = booked.location.clone().unwrap_or_default();
+    assert!(track.starts_with("/track/"), "{track}");
+    assert_eq!(again.location.as_deref(), Some(track.as_str()), "a double submit is one request");
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.body.contains("location"), "names the missing point");
+    let page = web.get(&track).await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Москва, Тверская улица 7") && page.body.contains("id=\"stage\""));
+    assert!(page.body.contains("55.75"), "the city in the address placed the point: {}", page.body.len());
+    // A stranger with the link sees the stage but no buttons.
+    let mut stranger = WebClient::new(&app);
+    let public = stranger.get(&track).await?;
+    assert_eq!(public.status, StatusCode::OK);
+    assert!(!public.body.contains("/cancel\""), "no cancel form for a stranger");
+    let refused = stranger.post(&format!("{track}/cancel"), &[], true).await?;
+    assert!(refused.location.as_deref().is_some_and(|l| l.starts_with("/login")), "changes need the customer");
+    // The customer cancels from the page.
+    let cancelled = web.post(&format!("{track}/cancel"), &[("reason", "solved it myself")], true).await?;
+    assert_eq!(cancelled.location.as_deref(), Some(track.as_str()), "{}", cancelled.body);
+    let page = web.get(&track).await?;
+    assert!(page.body.contains("data-stage=\"cancelled\""), "cancelled on the page");
+    Ok(())
+}
