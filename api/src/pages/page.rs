@@ -275,8 +275,9 @@ impl Ctx {
     }
 }
 
-/// Headers every page carries: a CSP without inline scripts, no framing, no sniffing, no referrer
-/// (tracking and survey links carry their token in the path).
+/// Headers every page carries: a CSP without inline scripts, no framing, no sniffing, and a referrer
+/// only to this site (tracking and survey links carry their token in the path; `no-referrer` would make
+/// browsers send `Origin: null` on our own form posts, which the CSRF check refuses).
 pub fn with_security_headers(b: &mut HttpResponseBuilder, tiles: Option<&str>) {
     let img = tiles.and_then(tile_origin).map_or_else(|| "'self' data:".to_owned(), |o| format!("'self' data: {o}"));
     let csp = format!(
@@ -286,7 +287,7 @@ pub fn with_security_headers(b: &mut HttpResponseBuilder, tiles: Option<&str>) {
     b.insert_header(("Content-Security-Policy", csp))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Referrer-Policy", "no-referrer"));
+        .insert_header(("Referrer-Policy", "same-origin"));
 }
 
 /// `https://{s}.tile.example.org/{z}/{x}/{y}.png` → `https://*.tile.example.org` (for the CSP).

@@ -1,0 +1,281 @@
+//! The web pages in headless Chromium (Debian's `chromium` and
+//! `chromium-driver`), driven over WebDriver (fantoccini) against the real
+//! server on SQLite. Without a browser the tests are skipped loudly, except
+//! under `CI=true`, where they fail. Each page is saved as a screenshot
+//! under `target/web-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::web::{WEB_PASSWORD, offer_fixture, offered_job};
+use crate::helpers::{Backend, PASSWORD, Phone, TestApp, set_status};
+
+/// How long a page may take to show what a step waits for.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// One browser at a time: two cores, and Chromium is heavy.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|n| std::env::split_paths(&path).map(|d| d.join(n)).find(|p| p.is_file()))
+}
+
+/// A chromedriver process and a session of headless Chromium at a phone's size.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        drop(self.driver.kill());
+        drop(self.driver.wait());
+    }
+}
+
+impl Browser {
+    /// Starts a browser, or `None` (with a loud message) when none is installed and `CI` is not set.
+    pub async fn start() -> anyhow::Result<Option<Browser>> {
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+        let driver = find_program(&["chromedriver"]);
+        let (Some(chromium), Some(driver)) = (chromium, driver) else {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                anyhow::bail!(
+                    "chromium / chromedriver are missing and CI=true: apt-get install -y chromium chromium-driver"
+                );
+            }
+            eprintln!(
+                "!!! SKIPPING a browser test: chromium or chromedriver is not installed (apt-get install -y chromium chromium-driver; CI=true makes this fail)"
+            );
+            return Ok(None);
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child =
+            Command::new(driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        let mut browser_driver = Some(child);
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        loop {
+            if http.get(format!("{url}/status")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if started.elapsed() > WAIT {
+                if let Some(mut c) = browser_driver.take() {
+                    drop(c.kill());
+                }
+                anyhow::bail!("chromedriver did not answer on {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=412,915", "--lang=en-US"]}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector).capabilities(caps).connect(&url).await;
+        let driver = browser_driver.take().ok_or_else(|| anyhow::anyhow!("no driver"))?;
+        let browser = Browser { client: client?, driver };
+        browser.client.set_window_size(412, 915).await?;
+        Ok(Some(browser))
+    }
+
+    /// Waits for an element.
+    pub async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        match self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+            Ok(e) => Ok(e),
+            Err(e) => {
+                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                let source = self.client.source().await.unwrap_or_default();
+                let cut: String = source.chars().take(1500).collect();
+                anyhow::bail!("waiting for {css} at {url}: {e}\n{cut}")
+            }
+        }
+    }
+
+    /// Waits until the path of the current URL starts with `prefix`; returns the path.
+    pub async fn wait_for_path(&self, prefix: &str) -> anyhow::Result<String> {
+        let started = Instant::now();
+        loop {
+            let path = self.client.current_url().await?.path().to_owned();
+            if path.starts_with(prefix) {
+                return Ok(path);
+            }
+            anyhow::ensure!(started.elapsed() < WAIT, "never reached {prefix}; at {path}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until no element matches `css`.
+    pub async fn wait_gone(&self, css: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while !self.client.find_all(Locator::Css(css)).await?.is_empty() {
+            anyhow::ensure!(started.elapsed() < WAIT, "{css} is still there");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let e = self.wait_for(css).await?;
+        e.clear().await?;
+        e.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.wait_for(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// Signs in on `/login`.
+    pub async fn sign_in(&self, base: &str, email: &str, password: &str) -> anyhow::Result<()> {
+        self.client.goto(&format!("{base}/login")).await?;
+        self.fill("#email", email).await?;
+        self.fill("#password", password).await?;
+        self.click("form.stack button[type=submit]").await?;
+        self.wait_for("form[action='/logout']").await?;
+        Ok(())
+    }
+
+    /// Saves the page under `target/web-screenshots/{name}.png`.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{name}.png")), self.client.screenshot().await?)?;
+        Ok(())
+    }
+
+    /// JavaScript errors would show as a missing map: the map must have drawn its panes.
+    pub async fn map_drawn(&self) -> anyhow::Result<()> {
+        self.wait_for("div.map.leaflet-container .leaflet-map-pane").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_books_on_the_map_and_lands_on_the_tracking_page() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+
+    b.sign_in(&app.base, "customer@demo.sortie", PASSWORD).await?;
+    b.wait_for_path("/book").await?;
+    b.map_drawn().await?;
+    b.fill("#address", "Tverskaya 1, Moscow").await?;
+    // A tap on the map sets the point (the map opens over Moscow).
+    b.click("div.map").await?;
+    let lat = b.wait_for("#lat").await?;
+    let started = Instant::now();
+    while lat.prop("value").await?.unwrap_or_default().is_empty() {
+        anyhow::ensure!(started.elapsed() < WAIT, "the map never set the point");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.fill("#problem", "The cash register does not print receipts").await?;
+    b.fill("#contact_name", "Ivan Petrov").await?;
+    b.fill("#contact_phone", "+7 916 123-45-67").await?;
+    b.screenshot("book").await?;
+    b.click("#submit-book").await?;
+
+    let path = b.wait_for_path("/track/").await?;
+    let stage = b.wait_for("#stage").await?.text().await?;
+    b.map_drawn().await?;
+    b.screenshot("track").await?;
+    assert!(!stage.is_empty());
+    let token = path.trim_start_matches("/track/");
+    let tracked = app.call(reqwest::Method::GET, &format!("/v1/track/{token}"), None, None).await?;
+    assert_eq!(tracked.status, StatusCode::OK, "the page's link is the API's tracking token");
+    let history = b.client.find_all(Locator::Css("ol.history li")).await?;
+    assert!(!history.is_empty(), "the history shows the booking");
+    b.client.clone().close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_leaves_the_offers() -> anyhow::Result<()>
+{
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let f = offer_fixture(&app, "webaccept").await?;
+    let job = offered_job(&app, &f, "webaccept").await?;
+
+    b.sign_in(&app.base, &f.dispatcher_email, WEB_PASSWORD).await?;
+    b.wait_for_path("/console/jobs").await?;
+    let card = format!("#offers article[data-job='{job}']");
+    b.wait_for(&format!("{card} .countdown")).await?;
+    b.screenshot("board").await?;
+    b.click(&format!("{card} h3 a")).await?;
+    b.wait_for_path(&format!("/console/jobs/{job}")).await?;
+    let picker = b.wait_for("#technician_id").await?;
+    picker.select_by_value(&f.technician).await?;
+    b.map_drawn().await?;
+    b.screenshot("job").await?;
+    b.click("#offer-actions button.accept").await?;
+    b.wait_gone("#offer-actions").await?;
+    let status = b.wait_for("#job-status").await?.attr("data-status").await?;
+    assert_eq!(status.as_deref(), Some("scheduled"));
+
+    b.client.goto(&format!("{}/console/jobs", app.base)).await?;
+    b.wait_for("#board").await?;
+    assert!(b.client.find_all(Locator::Css(&card)).await?.is_empty(), "the offer left the offers column");
+    let view = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
+    assert_eq!(view.body["technician_id"], f.technician.as_str());
+    // A sibling partner's dispatcher gets the not-found page on the job's URL.
+    b.click("form[action='/logout'] button").await?;
+    b.sign_in(&app.base, "dispatcher@ural.demo.sortie", PASSWORD).await?;
+    b.client.goto(&format!("{}/console/jobs/{job}", app.base)).await?;
+    let h1 = b.wait_for("main h1").await?.text().await?;
+    assert_eq!(h1, "Not found");
+    b.screenshot("not-found").await?;
+    b.client.clone().close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_approves_a_completed_job_from_the_queue() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let f = offer_fixture(&app, "webreview").await?;
+    let job = offered_job(&app, &f, "webreview").await?;
+    let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
+    let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let tech = app.login_with(&f.technician_email, WEB_PASSWORD).await?;
+    let mut phone = Phone::register(&app, &tech).await?;
+    phone.pull().await?;
+    phone
+        .push(&[
+            set_status(&job, "en_route"),
+            set_status(&job, "on_site"),
+            (
+                "job.add_note",
+                json!({"job_id": job, "note_id": uuid::Uuid::new_v4(), "text": "Replaced the print head"}),
+            ),
+            set_status(&job, "completed"),
+        ])
+        .await?;
+
+    b.sign_in(&app.base, "reviewer@demo.sortie", PASSWORD).await?;
+    b.wait_for_path("/console/reviews").await?;
+    let card = format!("article.review[data-job='{job}']");
+    let text = b.wait_for(&card).await?.text().await?;
+    assert!(text.contains("Replaced the print head"), "the work report is shown: {text}");
+    b.screenshot("reviews").await?;
+    b.click(&format!("{card} button.approve")).await?;
+    b.wait_gone(&card).await?;
+
+    let view = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
+    assert_eq!(view.body["status"], "approved");
+    b.client.clone().close().await?;
+    Ok(())
+}
