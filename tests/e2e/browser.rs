@@ -147,8 +147,18 @@ impl Browser {
         Ok(())
     }
 
-    /// Saves the page under `target/web-screenshots/{name}.png`.
+    /// A basic accessibility check of the page: `lang` set, one `h1`, every visible form control labelled, every
+    /// image with `alt`, text contrast at least 4.5:1 (WCAG AA) against its effective background.
+    pub async fn accessible(&self) -> anyhow::Result<()> {
+        let problems = self.client.execute(A11Y_CHECK, vec![]).await?;
+        let url = self.client.current_url().await?;
+        assert_eq!(problems, json!([]), "accessibility problems on {url}");
+        Ok(())
+    }
+
+    /// Checks the page (`accessible`) and saves it under `target/web-screenshots/{name}.png`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        self.accessible().await?;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{name}.png")), self.client.screenshot().await?)?;
@@ -161,6 +171,30 @@ impl Browser {
         Ok(())
     }
 }
+
+const A11Y_CHECK: &str = r#"
+const problems = [];
+if (!document.documentElement.lang) problems.push('no lang on <html>');
+const h1 = document.querySelectorAll('h1').length;
+if (h1 !== 1) problems.push(h1 + ' h1 elements');
+document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(el => {
+  const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest('label')
+    || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+  if (!labelled) problems.push('unlabelled ' + el.outerHTML.slice(0, 80));
+});
+document.querySelectorAll('img').forEach(i => { if (!i.hasAttribute('alt')) problems.push('img without alt ' + i.src); });
+const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+const background = el => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+  if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c; } return [255, 255, 255]; };
+document.querySelectorAll('main p, main a, main button, main label, main dt, main dd, main td, main h1, main h2, main .badge, main .countdown, header a, header button')
+  .forEach(el => { if (!el.textContent.trim() || el.closest('.leaflet-container')) return;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' on ' + el.outerHTML.slice(0, 60)); });
+return problems;
+"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_books_on_the_map_and_lands_on_the_tracking_page() -> anyhow::Result<()> {
@@ -241,42 +275,73 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reviewer_approves_a_completed_job_from_the_queue() -> anyhow::Result<()> {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(b) = Browser::start().await? else { return Ok(()) };
-    let app = TestApp::spawn(Backend::Sqlite).await?;
-    let f = offer_fixture(&app, "webreview").await?;
-    let job = offered_job(&app, &f, "webreview").await?;
+/// Books a job needing `skill`, has the fixture's dispatcher accept it for its technician and the technician
+/// complete it with a note (through the API and the phone protocol): the job waits in review.
+async fn job_in_review(app: &TestApp, f: &super::web::OfferFixture, skill: &str, note: &str) -> anyhow::Result<String> {
+    let job = offered_job(app, f, skill).await?;
     let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
     let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
     let tech = app.login_with(&f.technician_email, WEB_PASSWORD).await?;
-    let mut phone = Phone::register(&app, &tech).await?;
+    let mut phone = Phone::register(app, &tech).await?;
     phone.pull().await?;
     phone
         .push(&[
             set_status(&job, "en_route"),
             set_status(&job, "on_site"),
-            (
-                "job.add_note",
-                json!({"job_id": job, "note_id": uuid::Uuid::new_v4(), "text": "Replaced the print head"}),
-            ),
+            ("job.add_note", json!({"job_id": job, "note_id": uuid::Uuid::new_v4(), "text": note})),
             set_status(&job, "completed"),
         ])
         .await?;
+    Ok(job)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_returns_one_job_with_a_reason_and_approves_another_whose_customer_then_rates_it()
+-> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let f = offer_fixture(&app, "webreview").await?;
+    let approved = job_in_review(&app, &f, "webreview", "Replaced the print head").await?;
+    let returned = job_in_review(&app, &f, "webreview", "Cleaned the contacts").await?;
 
     b.sign_in(&app.base, "reviewer@demo.sortie", PASSWORD).await?;
     b.wait_for_path("/console/reviews").await?;
-    let card = format!("article.review[data-job='{job}']");
-    let text = b.wait_for(&card).await?.text().await?;
+    let card = |job: &str| format!("article.review[data-job='{job}']");
+    let text = b.wait_for(&card(&approved)).await?.text().await?;
     assert!(text.contains("Replaced the print head"), "the work report is shown: {text}");
+    b.wait_for(&card(&returned)).await?;
     b.screenshot("reviews").await?;
-    b.click(&format!("{card} button.approve")).await?;
-    b.wait_gone(&card).await?;
+    b.fill(&format!("{} input.return-reason", card(&returned)), "The receipt is still blank").await?;
+    b.click(&format!("{} button.return", card(&returned))).await?;
+    b.wait_gone(&card(&returned)).await?;
+    b.click(&format!("{} button.approve", card(&approved))).await?;
+    b.wait_gone(&card(&approved)).await?;
 
-    let view = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
+    let view = app.get(&format!("/v1/jobs/{approved}"), &f.admin).await?;
     assert_eq!(view.body["status"], "approved");
+    let back = app.get(&format!("/v1/jobs/{returned}/events?limit=200"), &f.admin).await?;
+    let reasons: Vec<&serde_json::Value> =
+        back.body["items"].as_array().into_iter().flatten().filter(|e| e["type"] == "review_returned").collect();
+    assert_eq!(reasons.len(), 1, "{}", back.body);
+    assert_eq!(reasons[0]["data"]["reason"], "The receipt is still blank");
+
+    // The approved job's customer finds the survey on the tracking page and answers it.
+    let customer = app.login("customer@demo.sortie").await?;
+    let request = app.get(&format!("/v1/requests/{approved}"), &customer).await?;
+    let track = format!("{}/track/{}", app.base, request.str("tracking_token"));
+    b.click("form[action='/logout'] button").await?;
+    b.client.goto(&track).await?;
+    b.click("a.badge[href^='/survey/']").await?;
+    b.wait_for_path("/survey/").await?;
+    b.wait_for("#nps").await?.select_by_value("9").await?;
+    b.wait_for("#csat").await?.select_by_value("5").await?;
+    b.wait_for("#ces").await?.select_by_value("2").await?;
+    b.fill("#comment", "Quick and tidy").await?;
+    b.screenshot("survey").await?;
+    b.click("form.stack button[type=submit]").await?;
+    b.wait_for("#thanks").await?;
     b.client.clone().close().await?;
     Ok(())
 }
