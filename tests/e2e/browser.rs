@@ -264,6 +264,12 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     assert!(b.client.find_all(Locator::Css(&card)).await?.is_empty(), "the offer left the offers column");
     let view = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
     assert_eq!(view.body["technician_id"], f.technician.as_str());
+    // Its technicians on the map: one organisation, one technician, one point.
+    b.client.goto(&format!("{}/console/technicians", app.base)).await?;
+    b.map_drawn().await?;
+    b.wait_for("#tech-map path.leaflet-interactive").await?;
+    assert_eq!(b.client.find_all(Locator::Css("#tech-map path.leaflet-interactive")).await?.len(), 1);
+    b.screenshot("technicians").await?;
     // A sibling partner's dispatcher gets the not-found page on the job's URL.
     b.click("form[action='/logout'] button").await?;
     b.sign_in(&app.base, "dispatcher@ural.demo.sortie", PASSWORD).await?;

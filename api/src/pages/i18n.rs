@@ -242,6 +242,16 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("returned", "Returned", "Возвращены"),
     ("parts_used", "Parts used", "Использованные запчасти"),
     ("verdicts", "Earlier verdicts", "Прежние решения"),
+    ("technicians", "Technicians", "Мастера"),
+    (
+        "tech_legend",
+        "Green: live position from the phone; blue: home base; grey: inactive.",
+        "Зелёный — положение с телефона; синий — домашняя база; серый — не работает.",
+    ),
+    ("position", "Position", "Положение"),
+    ("home_base", "home base", "домашняя база"),
+    ("active", "active", "работает"),
+    ("inactive", "inactive", "не работает"),
 ];
 
 #[cfg(test)]

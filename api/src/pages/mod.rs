@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod job;
 pub mod page;
 pub mod reviews;
+pub mod technicians;
 
 use actix_web::web;
 
@@ -40,5 +41,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(job::subcontract)
         .service(reviews::page)
         .service(reviews::verdict)
-        .service(reviews::photo);
+        .service(reviews::photo)
+        .service(technicians::page);
 }

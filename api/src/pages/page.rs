@@ -251,7 +251,10 @@ impl Ctx {
                         nav aria-label="main" {
                             @match role {
                                 Some(Role::Customer) => { a href="/book" { (self.t("book")) } }
-                                Some(Role::Dispatcher) | Some(Role::Admin) => { a href="/console/jobs" { (self.t("jobs")) } }
+                                Some(Role::Dispatcher) | Some(Role::Admin) => {
+                                    a href="/console/jobs" { (self.t("jobs")) }
+                                    a href="/console/technicians" { (self.t("technicians")) }
+                                }
                                 Some(Role::Reviewer) => { a href="/console/reviews" { (self.t("reviews")) } }
                                 _ => {}
                             }
