@@ -32,9 +32,24 @@
         if (p.label) m.bindTooltip(p.label);
         bounds.push([p.lat, p.lon]);
       });
+      var shapes = [];
+      try { shapes = JSON.parse(el.dataset.shapes || "[]"); } catch (e) { shapes = []; }
+      shapes.forEach(function (s) {
+        L.polygon(s.ring, { color: s.exclusive ? "#a61b1b" : "#0b5394", weight: 2, fillOpacity: 0.15 }).addTo(map);
+        s.ring.forEach(function (p) { bounds.push(p); });
+      });
       if (bounds.length > 1) map.fitBounds(bounds, { padding: [20, 20] });
       else if (bounds.length === 1) map.setView(bounds[0], 13);
       else map.setView([55.75, 37.62], 4);
+      if (el.dataset.draw !== undefined) {
+        var input = document.getElementById("polygon"), corners = [], preview = null;
+        map.on("click", function (e) {
+          corners.push([e.latlng.lat, e.latlng.lng]);
+          input.value = JSON.stringify(corners.map(function (c) { return [+c[1].toFixed(6), +c[0].toFixed(6)]; }));
+          if (preview) preview.setLatLngs(corners);
+          else preview = L.polygon(corners, { color: "#8a4b00", dashArray: "4", weight: 2 }).addTo(map);
+        });
+      }
       if (el.dataset.pick !== undefined) {
         var lat = document.getElementById("lat"), lon = document.getElementById("lon"), marker = null;
         var place = function (ll) {

@@ -352,6 +352,60 @@ async fn a_reviewer_returns_one_job_with_a_reason_and_approves_another_whose_cus
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_draws_a_territory_on_the_map() -> anyhow::Result<()> {
+    use fantoccini::actions::{InputSource as _, MouseActions, PointerAction};
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let f = offer_fixture(&app, "webadmin").await?;
+
+    b.sign_in(&app.base, "admin@demo.sortie", PASSWORD).await?;
+    b.client.goto(&format!("{}/console/orgs", app.base)).await?;
+    b.click(&format!("a[href='/console/orgs/{}']", f.org)).await?;
+    b.wait_for_path(&format!("/console/orgs/{}", f.org)).await?;
+    b.map_drawn().await?;
+    assert_eq!(b.wait_for("#territory-count").await?.text().await?, "0");
+    // Three taps on the map, apart in time and place, are the corners.
+    let map = b.wait_for("#org-map").await?;
+    let mut taps = MouseActions::new("mouse".into());
+    for (x, y) in [(-60.0, -40.0), (60.0, -40.0), (0.0, 60.0)] {
+        taps = taps
+            .then(PointerAction::MoveToElement { element: map.clone(), duration: None, x, y })
+            .then(PointerAction::Down { button: 0 })
+            .then(PointerAction::Up { button: 0 })
+            .pause(Duration::from_millis(400));
+    }
+    b.client.perform_actions(taps).await?;
+    let corners = b.wait_for("#polygon").await?.prop("value").await?.unwrap_or_default();
+    let corners: Vec<[f64; 2]> = serde_json::from_str(&corners)?;
+    assert_eq!(corners.len(), 3, "{corners:?}");
+    b.screenshot("territory").await?;
+    b.click("#save-territory").await?;
+    let started = Instant::now();
+    while b.wait_for("#territory-count").await?.text().await? != "1" {
+        anyhow::ensure!(started.elapsed() < WAIT, "the territory never showed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.wait_for("#org-map path.leaflet-interactive").await?;
+
+    let stored = app.get(&format!("/v1/orgs/{}/territories", f.org), &f.admin).await?;
+    let list = stored.body.as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1, "{}", stored.body);
+    assert_eq!(
+        list[0]["exclusive"], false,
+        "shared: the map opens over Moscow, whose exclusive territory it may overlap"
+    );
+    assert_eq!(list[0]["geometry"]["type"], "Polygon");
+    assert_eq!(
+        list[0]["geometry"]["coordinates"][0].as_array().map(Vec::len),
+        Some(4),
+        "a closed ring of three corners"
+    );
+    b.client.clone().close().await?;
+    Ok(())
+}
+
 /// Seeds `technicians` technicians into the fixture's organisation and `open_jobs` jobs offered to it.
 async fn seed_board(
     app: &TestApp,

@@ -252,6 +252,28 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("home_base", "home base", "домашняя база"),
     ("active", "active", "работает"),
     ("inactive", "inactive", "не работает"),
+    ("organisations", "Organisations", "Организации"),
+    ("manual_routing", "routes manually", "ручная маршрутизация"),
+    ("territories", "Territories", "Территории"),
+    ("territory_legend", "red: exclusive, blue: shared.", "красные — исключительные, синие — общие."),
+    (
+        "no_territories",
+        "No territories of its own: it covers its parent's area.",
+        "Своих территорий нет: работает на территории родителя.",
+    ),
+    (
+        "draw_hint",
+        "Tap the map at each corner of the new territory (at least three).",
+        "Нажимайте на карту в каждом углу новой территории (не меньше трёх).",
+    ),
+    ("corners", "Corners (longitude, latitude)", "Углы (долгота, широта)"),
+    (
+        "exclusive",
+        "Exclusive: requests inside belong to this organisation's subtree",
+        "Исключительная: заявки внутри достаются этой ветке",
+    ),
+    ("add_territory", "Add the territory", "Добавить территорию"),
+    ("clear_territories", "Remove all territories", "Удалить все территории"),
 ];
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod customer;
 pub mod fmt;
 pub mod i18n;
 pub mod job;
+pub mod orgs;
 pub mod page;
 pub mod reviews;
 pub mod technicians;
@@ -42,5 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reviews::page)
         .service(reviews::verdict)
         .service(reviews::photo)
-        .service(technicians::page);
+        .service(technicians::page)
+        .service(orgs::tree)
+        .service(orgs::one)
+        .service(orgs::save);
 }

@@ -254,6 +254,7 @@ impl Ctx {
                                 Some(Role::Dispatcher) | Some(Role::Admin) => {
                                     a href="/console/jobs" { (self.t("jobs")) }
                                     a href="/console/technicians" { (self.t("technicians")) }
+                                    a href="/console/orgs" { (self.t("organisations")) }
                                 }
                                 Some(Role::Reviewer) => { a href="/console/reviews" { (self.t("reviews")) } }
                                 _ => {}
