@@ -348,6 +348,16 @@ async fn a_reviewer_returns_one_job_with_a_reason_and_approves_another_whose_cus
     b.screenshot("survey").await?;
     b.click("form.stack button[type=submit]").await?;
     b.wait_for("#thanks").await?;
+
+    // The partner's Service section shows the answer: NPS 100 from one promoter, and the comment.
+    b.sign_in(&app.base, &f.dispatcher_email, WEB_PASSWORD).await?;
+    b.client.goto(&format!("{}/console/service", app.base)).await?;
+    let comments = b.wait_for("ul.comments").await?.text().await?;
+    assert!(comments.contains("Quick and tidy"), "{comments}");
+    let total = b.wait_for("#service-figures tr.total").await?.text().await?;
+    assert!(total.contains("100"), "NPS 100 with one promoter: {total}");
+    assert_eq!(b.client.find_all(Locator::Css("figure.chart svg")).await?.len(), 3);
+    b.screenshot("service").await?;
     b.client.clone().close().await?;
     Ok(())
 }

@@ -274,6 +274,13 @@ const LABELS: &[(&str, &str, &str)] = &[
     ),
     ("add_territory", "Add the territory", "Добавить территорию"),
     ("clear_territories", "Remove all territories", "Удалить все территории"),
+    ("service", "Service", "Сервис"),
+    ("per_30_days", "per 30 days", "за 30 дней"),
+    ("jobs_done", "Jobs done", "Выполнено"),
+    ("ftf", "First-time fix", "С первого раза"),
+    ("rework", "Rework", "Переделки"),
+    ("comments", "Customers' comments", "Комментарии клиентов"),
+    ("no_comments", "No answered surveys in this period.", "За период ответов на опросы нет."),
 ];
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod job;
 pub mod orgs;
 pub mod page;
 pub mod reviews;
+pub mod service;
 pub mod technicians;
 
 use actix_web::web;
@@ -46,5 +47,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(technicians::page)
         .service(orgs::tree)
         .service(orgs::one)
-        .service(orgs::save);
+        .service(orgs::save)
+        .service(service::page);
 }

@@ -255,8 +255,12 @@ impl Ctx {
                                     a href="/console/jobs" { (self.t("jobs")) }
                                     a href="/console/technicians" { (self.t("technicians")) }
                                     a href="/console/orgs" { (self.t("organisations")) }
+                                    a href="/console/service" { (self.t("service")) }
                                 }
-                                Some(Role::Reviewer) => { a href="/console/reviews" { (self.t("reviews")) } }
+                                Some(Role::Reviewer) => {
+                                    a href="/console/reviews" { (self.t("reviews")) }
+                                    a href="/console/service" { (self.t("service")) }
+                                }
                                 _ => {}
                             }
                             @if role == Some(Role::Admin) { a href="/console/reviews" { (self.t("reviews")) } }
