@@ -47,7 +47,7 @@
           corners.push([e.latlng.lat, e.latlng.lng]);
           input.value = JSON.stringify(corners.map(function (c) { return [+c[1].toFixed(6), +c[0].toFixed(6)]; }));
           if (preview) preview.setLatLngs(corners);
-          else preview = L.polygon(corners, { color: "#8a4b00", dashArray: "4", weight: 2 }).addTo(map);
+          else preview = L.polygon(corners, { color: "#8a4b00", dashArray: "4", weight: 2, interactive: false }).addTo(map);
         });
       }
       if (el.dataset.pick !== undefined) {

@@ -115,6 +115,22 @@ impl Browser {
         }
     }
 
+    /// Waits until the element matching `css` reads `expected` (across a navigation: a stale element is retried).
+    pub async fn wait_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text == expected {
+                return Ok(());
+            }
+            anyhow::ensure!(started.elapsed() < WAIT, "{css} reads {text:?}, never {expected:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until no element matches `css`.
     pub async fn wait_gone(&self, css: &str) -> anyhow::Result<()> {
         let started = Instant::now();
@@ -134,6 +150,14 @@ impl Browser {
 
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.wait_for(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// Signs out and waits for the sign-in page (a navigation still in flight would race the next `goto`).
+    pub async fn sign_out(&self) -> anyhow::Result<()> {
+        self.click("form[action='/logout'] button").await?;
+        self.wait_for_path("/login").await?;
+        self.wait_for("form[action='/login']").await?;
         Ok(())
     }
 
@@ -271,7 +295,7 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     assert_eq!(b.client.find_all(Locator::Css("#tech-map path.leaflet-interactive")).await?.len(), 1);
     b.screenshot("technicians").await?;
     // A sibling partner's dispatcher gets the not-found page on the job's URL.
-    b.click("form[action='/logout'] button").await?;
+    b.sign_out().await?;
     b.sign_in(&app.base, "dispatcher@ural.demo.sortie", PASSWORD).await?;
     b.client.goto(&format!("{}/console/jobs/{job}", app.base)).await?;
     let h1 = b.wait_for("main h1").await?.text().await?;
@@ -337,7 +361,7 @@ async fn a_reviewer_returns_one_job_with_a_reason_and_approves_another_whose_cus
     let customer = app.login("customer@demo.sortie").await?;
     let request = app.get(&format!("/v1/requests/{approved}"), &customer).await?;
     let track = format!("{}/track/{}", app.base, request.str("tracking_token"));
-    b.click("form[action='/logout'] button").await?;
+    b.sign_out().await?;
     b.client.goto(&track).await?;
     b.click("a.badge[href^='/survey/']").await?;
     b.wait_for_path("/survey/").await?;
@@ -387,16 +411,20 @@ async fn an_admin_draws_a_territory_on_the_map() -> anyhow::Result<()> {
             .pause(Duration::from_millis(400));
     }
     b.client.perform_actions(taps).await?;
-    let corners = b.wait_for("#polygon").await?.prop("value").await?.unwrap_or_default();
-    let corners: Vec<[f64; 2]> = serde_json::from_str(&corners)?;
-    assert_eq!(corners.len(), 3, "{corners:?}");
+    let input = b.wait_for("#polygon").await?;
+    let started = Instant::now();
+    let corners = loop {
+        let value = input.prop("value").await?.unwrap_or_default();
+        let corners: Vec<[f64; 2]> = serde_json::from_str(&value).unwrap_or_default();
+        if corners.len() >= 3 || started.elapsed() > WAIT {
+            break corners;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(corners.len(), 3, "three taps, three corners: {corners:?}");
     b.screenshot("territory").await?;
     b.click("#save-territory").await?;
-    let started = Instant::now();
-    while b.wait_for("#territory-count").await?.text().await? != "1" {
-        anyhow::ensure!(started.elapsed() < WAIT, "the territory never showed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    b.wait_text("#territory-count", "1").await?;
     b.wait_for("#org-map path.leaflet-interactive").await?;
 
     let stored = app.get(&format!("/v1/orgs/{}/territories", f.org), &f.admin).await?;
