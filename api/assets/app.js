@@ -32,6 +32,9 @@
         if (p.label) m.bindTooltip(p.label);
         bounds.push([p.lat, p.lon]);
       });
+      var route = [];
+      try { route = JSON.parse(el.dataset.route || "[]"); } catch (e) { route = []; }
+      if (route.length > 1) L.polyline(route, { color: "#8a4b00", weight: 3, interactive: false }).addTo(map);
       var shapes = [];
       try { shapes = JSON.parse(el.dataset.shapes || "[]"); } catch (e) { shapes = []; }
       shapes.forEach(function (s) {

@@ -294,6 +294,16 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     b.wait_for("#tech-map path.leaflet-interactive").await?;
     assert_eq!(b.client.find_all(Locator::Css("#tech-map path.leaflet-interactive")).await?.len(), 1);
     b.screenshot("technicians").await?;
+    // The technician's day: the accepted visit on the route, with its planned times (Krasnoyarsk is UTC+7).
+    let start = view.body["window"]["start"].as_str().unwrap_or_default().to_owned();
+    let day = chrono::DateTime::parse_from_rfc3339(&start)?
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).expect("offset"));
+    b.click(&format!("a[href='/console/technicians/{}']", f.technician)).await?;
+    b.wait_for_path(&format!("/console/technicians/{}", f.technician)).await?;
+    b.client.goto(&format!("{}/console/technicians/{}?date={}", app.base, f.technician, day.date_naive())).await?;
+    b.wait_for(&format!("#route tr.stop[data-job='{job}']")).await?;
+    b.map_drawn().await?;
+    b.screenshot("route").await?;
     // A sibling partner's dispatcher gets the not-found page on the job's URL.
     b.sign_out().await?;
     b.sign_in(&app.base, "dispatcher@ural.demo.sortie", PASSWORD).await?;

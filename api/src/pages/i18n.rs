@@ -281,6 +281,12 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("rework", "Rework", "Переделки"),
     ("comments", "Customers' comments", "Комментарии клиентов"),
     ("no_comments", "No answered surveys in this period.", "За период ответов на опросы нет."),
+    ("day", "Day", "День"),
+    ("timezone", "Time zone", "Часовой пояс"),
+    ("no_stops", "No visits planned that day.", "На этот день визитов нет."),
+    ("arrival", "Arrival", "Прибытие"),
+    ("start", "Start", "Начало"),
+    ("departure", "Departure", "Отъезд"),
 ];
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reviews::verdict)
         .service(reviews::photo)
         .service(technicians::page)
+        .service(technicians::day)
         .service(orgs::tree)
         .service(orgs::one)
         .service(orgs::save)
