@@ -272,6 +272,11 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     let card = format!("#offers article[data-job='{job}']");
     b.wait_for(&format!("{card} .countdown")).await?;
     b.screenshot("board").await?;
+    // A new offer appears on its own: htmx swaps the board, the page is never reloaded.
+    b.client.execute("window.sortieStay = 42; return null;", vec![]).await?;
+    let second = offered_job(&app, &f, "webaccept").await?;
+    b.wait_for(&format!("#offers article[data-job='{second}'] .countdown")).await?;
+    assert_eq!(b.client.execute("return window.sortieStay;", vec![]).await?, json!(42), "no full reload");
     b.click(&format!("{card} h3 a")).await?;
     b.wait_for_path(&format!("/console/jobs/{job}")).await?;
     let picker = b.wait_for("#technician_id").await?;

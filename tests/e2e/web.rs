@@ -390,6 +390,9 @@ async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(bac
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Москва, Тверская улица 7") && page.body.contains("id=\"stage\""));
     assert!(page.body.contains("55.75"), "the city in the address placed the point: {}", page.body.len());
+    let live = web.get(&format!("{track}/live")).await?;
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.body.contains("id=\"stage\"") && !live.body.contains("<html"), "the live part alone");
     // A stranger with the link sees the stage but no buttons.
     let mut stranger = WebClient::new(&app);
     let public = stranger.get(&track).await?;

@@ -300,22 +300,8 @@ fn track_body(ctx: &Ctx, v: &RequestView, survey_url: Option<&str>, may_change: 
     let offset = v.window.start.offset().local_minus_utc() / 60;
     html! {
         h1 { (ctx.t("tracking")) }
-        dl.facts #tracking {
-            dt { (ctx.t("stage")) } dd #stage data-stage=(v.stage.as_str()) { (ctx.t(&format!("stage_{}", v.stage.as_str()))) }
-            dt { (ctx.t("kind")) } dd { (ctx.t(v.kind.as_str())) }
-            dt { (ctx.t("address")) } dd { (v.address) }
-            dt { (ctx.t("technician")) } dd #technician { (v.technician_first_name.as_deref().unwrap_or(ctx.t("not_yet"))) }
-            dt { (ctx.t("window")) } dd { (fmt::window(&v.window)) }
-            dt { (ctx.t("eta")) } dd #eta { @match &v.eta { Some(eta) => (fmt::window(eta)), None => (ctx.t("not_yet")) } }
-        }
-        @if let Some(url) = survey_url { p { a.badge href=(url) { (ctx.t("survey_link")) } } }
+        (track_live(ctx, v, survey_url))
         div.map data-points=(points) role="img" aria-label=(ctx.t("map")) {}
-        h2 { (ctx.t("history")) }
-        ol.history {
-            @for s in &v.history {
-                li { (ctx.t(&format!("stage_{}", s.stage.as_str()))) " — " (fmt::local(fmt::in_offset(s.at, offset))) }
-            }
-        }
         @if may_change {
             h2 { (ctx.t("reschedule")) }
             form.row method="post" action=(format!("/track/{}/reschedule", v.tracking_token)) {
@@ -335,6 +321,48 @@ fn track_body(ctx: &Ctx, v: &RequestView, survey_url: Option<&str>, may_change: 
             p.note { a href=(format!("/login?next=/track/{}", v.tracking_token)) { (ctx.t("sign_in_to_change")) } }
         }
     }
+}
+
+/// What changes while the customer watches: refreshed by htmx every 30 s (`/track/{token}/live`).
+fn track_live(ctx: &Ctx, v: &RequestView, survey_url: Option<&str>) -> Markup {
+    let offset = v.window.start.offset().local_minus_utc() / 60;
+    html! {
+        div #live hx-get=(format!("/track/{}/live", v.tracking_token)) hx-trigger="every 30s" hx-swap="outerHTML" {
+            dl.facts #tracking {
+                dt { (ctx.t("stage")) } dd #stage data-stage=(v.stage.as_str()) { (ctx.t(&format!("stage_{}", v.stage.as_str()))) }
+                dt { (ctx.t("kind")) } dd { (ctx.t(v.kind.as_str())) }
+                dt { (ctx.t("address")) } dd { (v.address) }
+                dt { (ctx.t("technician")) } dd #technician { (v.technician_first_name.as_deref().unwrap_or(ctx.t("not_yet"))) }
+                dt { (ctx.t("window")) } dd { (fmt::window(&v.window)) }
+                dt { (ctx.t("eta")) } dd #eta { @match &v.eta { Some(eta) => (fmt::window(eta)), None => (ctx.t("not_yet")) } }
+            }
+            @if let Some(url) = survey_url { p { a.badge href=(url) { (ctx.t("survey_link")) } } }
+            h2 { (ctx.t("history")) }
+            ol.history {
+                @for s in &v.history {
+                    li { (ctx.t(&format!("stage_{}", s.stage.as_str()))) " — " (fmt::local(fmt::in_offset(s.at, offset))) }
+                }
+            }
+        }
+    }
+}
+
+/// The live part of the tracking page alone (htmx).
+#[get("/track/{token}/live")]
+pub async fn track_fragment(ctx: Ctx, token: web::Path<String>) -> PageResult {
+    let token = token.into_inner();
+    let (now, ttl) = (ctx.now(), tracking_ttl(&ctx));
+    let (view, survey_url) = ctx
+        .state
+        .db
+        .run(move |conn| {
+            let job = tracked(conn, &token, now, ttl)?;
+            let survey_url = surveys::survey_url(conn, &job.id, now)?;
+            Ok((request_view(conn, job)?, survey_url))
+        })
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(ctx.fragment(track_live(&ctx, &view, survey_url.as_deref())))
 }
 
 fn lifecycle_open(v: &RequestView) -> bool {

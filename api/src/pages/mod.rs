@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(customer::book_form)
         .service(customer::book)
         .service(customer::track)
+        .service(customer::track_fragment)
         .service(customer::cancel)
         .service(customer::reschedule)
         .service(customer::survey)
