@@ -226,6 +226,9 @@ async fn a_customer_books_on_the_map_and_lands_on_the_tracking_page() -> anyhow:
     let Some(b) = Browser::start().await? else { return Ok(()) };
     let app = TestApp::spawn(Backend::Sqlite).await?;
 
+    b.client.goto(&format!("{}/login", app.base)).await?;
+    b.wait_for("#email").await?;
+    b.screenshot("login").await?;
     b.sign_in(&app.base, "customer@demo.sortie", PASSWORD).await?;
     b.wait_for_path("/book").await?;
     b.map_drawn().await?;
@@ -411,6 +414,8 @@ async fn an_admin_draws_a_territory_on_the_map() -> anyhow::Result<()> {
 
     b.sign_in(&app.base, "admin@demo.sortie", PASSWORD).await?;
     b.client.goto(&format!("{}/console/orgs", app.base)).await?;
+    b.wait_for("ul.tree").await?;
+    b.screenshot("orgs").await?;
     b.click(&format!("a[href='/console/orgs/{}']", f.org)).await?;
     b.wait_for_path(&format!("/console/orgs/{}", f.org)).await?;
     b.map_drawn().await?;

@@ -17,6 +17,7 @@ both_backends!(
     a_dispatcher_gets_404_for_a_job_of_another_subtree_and_sees_its_own,
     pages_send_security_headers_and_speak_the_browsers_language,
     a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there,
+    a_dispatcher_declines_with_a_reason_and_subcontracts_from_the_job_page,
 );
 
 /// A browser without JavaScript: keeps cookies, follows no redirects.
@@ -400,10 +401,70 @@ async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(bac
     assert!(!public.body.contains("/cancel\""), "no cancel form for a stranger");
     let refused = stranger.post(&format!("{track}/cancel"), &[], true).await?;
     assert!(refused.location.as_deref().is_some_and(|l| l.starts_with("/login")), "changes need the customer");
+    // The customer moves the window from the page (one hour later).
+    let later = |v: &str| {
+        chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+            .map(|t| (t + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let (new_start, new_end) = (later(&start), later(&end));
+    let moved = web
+        .post(
+            &format!("{track}/reschedule"),
+            &[("window_start", new_start.as_str()), ("window_end", new_end.as_str()), ("tz_offset", "180")],
+            true,
+        )
+        .await?;
+    assert_eq!(moved.location.as_deref(), Some(track.as_str()), "{}", moved.body);
+    let page = web.get(&track).await?;
+    assert!(page.body.contains(&new_start[11..]), "the new window shows: {new_start}");
     // The customer cancels from the page.
     let cancelled = web.post(&format!("{track}/cancel"), &[("reason", "solved it myself")], true).await?;
     assert_eq!(cancelled.location.as_deref(), Some(track.as_str()), "{}", cancelled.body);
     let page = web.get(&track).await?;
     assert!(page.body.contains("data-stage=\"cancelled\""), "cancelled on the page");
+    Ok(())
+}
+
+async fn a_dispatcher_declines_with_a_reason_and_subcontracts_from_the_job_page(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: the fixture's organisation with a child organisation of its own.
+    let app = TestApp::spawn(backend).await?;
+    let f = offer_fixture(&app, "webdecline").await?;
+    let child = app
+        .post("/v1/orgs", &f.admin, &json!({"parent_id": f.org, "name": "Web Child", "timezone": "Asia/Krasnoyarsk"}))
+        .await?;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+    let child = child.str("id");
+    let declined = offered_job(&app, &f, "webdecline").await?;
+    let passed = offered_job(&app, &f, "webdecline").await?;
+    let mut web = WebClient::new(&app);
+    web.sign_in(&f.dispatcher_email).await?;
+
+    // Act
+    let page = web.get(&format!("/console/jobs/{passed}")).await?;
+    let blank = web.post(&format!("/console/jobs/{declined}/decline"), &[("reason", "  ")], true).await?;
+    let decline =
+        web.post(&format!("/console/jobs/{declined}/decline"), &[("reason", "No one free today")], true).await?;
+    let sub = web.post(&format!("/console/jobs/{passed}/subcontract"), &[("org_id", child.as_str())], true).await?;
+
+    // Assert
+    assert!(page.body.contains("Web Child"), "the child organisation is offered for subcontracting");
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY, "a decline needs a reason");
+    assert_eq!(decline.status, StatusCode::SEE_OTHER, "{}", decline.body);
+    let events = app.get(&format!("/v1/jobs/{declined}/events?limit=200"), &f.admin).await?;
+    let reasons: Vec<&serde_json::Value> =
+        events.body["items"].as_array().into_iter().flatten().filter(|e| e["type"] == "declined").collect();
+    assert_eq!(reasons.len(), 1, "{}", events.body);
+    assert!(reasons[0]["data"].to_string().contains("No one free today"), "{}", reasons[0]);
+    assert_eq!(sub.status, StatusCode::SEE_OTHER, "{}", sub.body);
+    let job = app.get(&format!("/v1/jobs/{passed}"), &f.admin).await?;
+    assert_eq!(job.body["offer"]["org_id"], child.as_str(), "offered to the child now: {}", job.body);
+    let board = web.get("/console/jobs").await?;
+    assert!(
+        !board.body.contains(&format!("article class=\"card offer\" data-job=\"{passed}\"")),
+        "not our offer any more"
+    );
     Ok(())
 }
