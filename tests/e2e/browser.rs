@@ -323,6 +323,8 @@ async fn a_dispatcher_sees_the_offer_accepts_it_with_a_picked_technician_and_it_
     Ok(())
 }
 
+const PNG_HEX: &str = "89504e470d0a1a0a0000000d49484452000000080000000808020000004b6d29dc0000001149444154789c63e00e9e8215310c2d090081e13c81d00ee2470000000049454e44ae426082";
+
 /// Books a job needing `skill`, has the fixture's dispatcher accept it for its technician and the technician
 /// complete it with a note (through the API and the phone protocol): the job waits in review.
 async fn job_in_review(app: &TestApp, f: &super::web::OfferFixture, skill: &str, note: &str) -> anyhow::Result<String> {
@@ -331,6 +333,12 @@ async fn job_in_review(app: &TestApp, f: &super::web::OfferFixture, skill: &str,
     let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
     anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
     let tech = app.login_with(&f.technician_email, WEB_PASSWORD).await?;
+    // An 8×8 blue PNG: the photo, and the signature image.
+    let png: Vec<u8> =
+        (0..PNG_HEX.len()).step_by(2).map(|i| u8::from_str_radix(&PNG_HEX[i..i + 2], 16)).collect::<Result<_, _>>()?;
+    let sha = api::app::sync::sha256_hex(&png);
+    let put = app.client.put(format!("{}/v1/photos/{sha}", app.base)).bearer_auth(&tech).body(png).send().await?;
+    anyhow::ensure!(put.status().is_success(), "photo upload: {}", put.status());
     let mut phone = Phone::register(app, &tech).await?;
     phone.pull().await?;
     phone
@@ -338,6 +346,11 @@ async fn job_in_review(app: &TestApp, f: &super::web::OfferFixture, skill: &str,
             set_status(&job, "en_route"),
             set_status(&job, "on_site"),
             ("job.add_note", json!({"job_id": job, "note_id": uuid::Uuid::new_v4(), "text": note})),
+            (
+                "job.attach_photo",
+                json!({"job_id": job, "photo_id": uuid::Uuid::new_v4(), "sha256": sha, "taken_at": chrono::Utc::now().to_rfc3339()}),
+            ),
+            ("job.sign", json!({"job_id": job, "signer_name": "Ivan Petrov", "image_sha256": sha})),
             set_status(&job, "completed"),
         ])
         .await?;
@@ -360,6 +373,25 @@ async fn a_reviewer_returns_one_job_with_a_reason_and_approves_another_whose_cus
     let text = b.wait_for(&card(&approved)).await?.text().await?;
     assert!(text.contains("Replaced the print head"), "the work report is shown: {text}");
     b.wait_for(&card(&returned)).await?;
+    // The photo and the signature load through the session (`/console/photos/{sha256}`).
+    let started = Instant::now();
+    loop {
+        let loaded = b
+            .client
+            .execute(
+                &format!(
+                    "return [...document.querySelectorAll(\"article.review[data-job='{approved}'] .photos img\")]\
+                     .map(i => i.complete && i.naturalWidth === 8);"
+                ),
+                vec![],
+            )
+            .await?;
+        if loaded == json!([true, true]) {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < WAIT, "photo and signature never loaded: {loaded}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.screenshot("reviews").await?;
     b.fill(&format!("{} input.return-reason", card(&returned)), "The receipt is still blank").await?;
     b.click(&format!("{} button.return", card(&returned))).await?;
