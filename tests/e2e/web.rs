@@ -234,6 +234,10 @@ async fn signing_in_sets_a_session_cookie_that_leads_each_role_home_and_signing_
     let out = web.post("/logout", &[], true).await?;
     assert_eq!(out.location.as_deref(), Some("/login"));
     assert_eq!(web.get("/book").await?.location.as_deref(), Some("/login?next=/book"));
+    // The board's htmx refresh after the session ended sends the page to sign-in instead of swapping a form in.
+    let refresh = web.get_with("/console/jobs/board", &[("HX-Request", "true")]).await?;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh.headers.get("hx-redirect").and_then(|v| v.to_str().ok()), Some("/login"));
     Ok(())
 }
 

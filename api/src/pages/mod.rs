@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod page;
 pub mod reviews;
 pub mod service;
+pub mod survey;
 pub mod technicians;
 
 use actix_web::web;
@@ -34,8 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(customer::track_fragment)
         .service(customer::cancel)
         .service(customer::reschedule)
-        .service(customer::survey)
-        .service(customer::answer_survey)
+        .service(survey::survey)
+        .service(survey::answer_survey)
         .service(board::page)
         .service(board::fragment)
         .service(job::page)

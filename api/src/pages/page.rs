@@ -32,6 +32,8 @@ pub struct Ctx {
     /// Whether cookies get `Secure`.
     pub secure: bool,
     origin_ok: bool,
+    /// An htmx request (a fragment refresh): a lost session answers `HX-Redirect`, not a page to swap in.
+    htmx: bool,
     pub state: web::Data<AppState>,
 }
 
@@ -52,6 +54,7 @@ impl FromRequest for Ctx {
             .get(actix_web::http::header::ORIGIN)
             .and_then(|o| o.to_str().ok())
             .is_none_or(|o| o.split("://").nth(1) == Some(info.host()));
+        let htmx = req.headers().contains_key("HX-Request");
         let here = match req.query_string() {
             "" => req.path().to_owned(),
             q => format!("{}?{q}", req.path()),
@@ -70,7 +73,7 @@ impl FromRequest for Ctx {
                 Some(c) => (c, false),
                 None => (crate::auth::jwt::new_refresh_token(), true),
             };
-            Ok(Ctx { lang, caller, csrf, new_csrf, here, secure, origin_ok, state })
+            Ok(Ctx { lang, caller, csrf, new_csrf, here, secure, origin_ok, htmx, state })
         })
     }
 }
@@ -80,6 +83,8 @@ impl FromRequest for Ctx {
 pub struct Fail {
     status: StatusCode,
     location: Option<String>,
+    /// htmx's client-side redirect (a fragment request whose session ended).
+    hx_redirect: Option<String>,
     html: String,
 }
 
@@ -98,6 +103,9 @@ impl actix_web::ResponseError for Fail {
         let mut b = HttpResponse::build(self.status);
         if let Some(to) = &self.location {
             b.insert_header(("Location", to.as_str()));
+        }
+        if let Some(to) = &self.hx_redirect {
+            b.insert_header(("HX-Redirect", to.as_str()));
         }
         with_security_headers(&mut b, None);
         b.content_type("text/html; charset=utf-8").body(self.html.clone())
@@ -121,9 +129,19 @@ impl Ctx {
     /// The signed-in caller with one of `roles`; otherwise to the sign-in page (anonymous) or 403.
     pub fn require(&self, roles: &[Role]) -> Result<Caller, Fail> {
         match &self.caller {
+            None if self.htmx => {
+                // The board's refresh after the session ended: htmx sends the whole page to sign-in.
+                let to = "/login".to_owned();
+                Err(Fail {
+                    status: StatusCode::UNAUTHORIZED,
+                    location: None,
+                    hx_redirect: Some(to),
+                    html: String::new(),
+                })
+            }
             None => {
                 let to = format!("/login?next={}", urlencode(&self.here));
-                Err(Fail { status: StatusCode::SEE_OTHER, location: Some(to), html: String::new() })
+                Err(Fail { status: StatusCode::SEE_OTHER, location: Some(to), hx_redirect: None, html: String::new() })
             }
             Some(c) if roles.contains(&c.role) => Ok(c.clone()),
             Some(_) => Err(self.fail(ApiError::Forbidden)),
@@ -180,7 +198,7 @@ impl Ctx {
             p { a href="/" { (self.t("back")) } }
         };
         let html = self.layout(title, body, false).into_string();
-        Fail { status, location: None, html }
+        Fail { status, location: None, hx_redirect: None, html }
     }
 
     /// A 200 page.
