@@ -209,6 +209,17 @@ async fn signing_in_sets_a_session_cookie_that_leads_each_role_home_and_signing_
         assert_eq!(set, 0, "no new cookies once signed in");
         assert_eq!(web.get("/").await?.location.as_deref(), Some(home));
         assert_eq!(web.get(home).await?.status, StatusCode::OK, "{email} opens {home}");
+        // Each role sees only its pages: the others answer 403 with a page saying so.
+        for other in ["/book", "/console/jobs", "/console/reviews", "/console/orgs"] {
+            let may = match email {
+                "customer@demo.sortie" => other == "/book",
+                "reviewer@demo.sortie" => other == "/console/reviews",
+                _ => true,
+            };
+            let r = web.get(other).await?;
+            let expected = if may { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(r.status, expected, "{email} on {other}");
+        }
     }
     let mut web = WebClient::new(&app);
     web.get("/login").await?;
