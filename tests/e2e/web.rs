@@ -18,6 +18,7 @@ both_backends!(
     pages_send_security_headers_and_speak_the_browsers_language,
     a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there,
     a_dispatcher_declines_with_a_reason_and_subcontracts_from_the_job_page,
+    an_admin_sets_an_agreement_on_the_organisation_page_and_a_dispatcher_may_only_read_it,
 );
 
 /// A browser without JavaScript: keeps cookies, follows no redirects.
@@ -481,5 +482,51 @@ async fn a_dispatcher_declines_with_a_reason_and_subcontracts_from_the_job_page(
         !board.body.contains(&format!("article class=\"card offer\" data-job=\"{passed}\"")),
         "not our offer any more"
     );
+    Ok(())
+}
+
+async fn an_admin_sets_an_agreement_on_the_organisation_page_and_a_dispatcher_may_only_read_it(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let f = offer_fixture(&app, "webagree").await?;
+    let mut admin = WebClient::new(&app);
+    admin.sign_in("admin@demo.sortie").await?;
+    let mut dispatcher = WebClient::new(&app);
+    dispatcher.sign_in(&f.dispatcher_email).await?;
+    let form = [
+        ("accept_low", "240"),
+        ("accept_normal", "90"),
+        ("accept_high", "30"),
+        ("accept_urgent", "10"),
+        ("arrive_low", "2880"),
+        ("arrive_normal", "1440"),
+        ("arrive_high", "480"),
+        ("arrive_urgent", "120"),
+        ("first_time_fix_target", "0.85"),
+    ];
+    let path = format!("/console/orgs/{}/agreement", f.org);
+
+    // Act
+    let before = admin.get(&format!("/console/orgs/{}", f.org)).await?;
+    let refused = dispatcher.post(&path, &form, true).await?;
+    let saved = admin.post(&path, &form, true).await?;
+    let mut bad = form;
+    bad[8] = ("first_time_fix_target", "1.5");
+    let invalid = admin.post(&path, &bad, true).await?;
+
+    // Assert
+    assert!(before.body.contains("id=\"inherited\""), "a new organisation inherits its agreement");
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = app.get(&format!("/v1/orgs/{}/agreement", f.org), &f.admin).await?;
+    assert_eq!(a.body["accept_within_min"]["normal"], 90, "{}", a.body);
+    assert_eq!(a.body["arrive_within_min"]["urgent"], 120);
+    assert_eq!(a.body["first_time_fix_target"], 0.85);
+    let page = dispatcher.get(&format!("/console/orgs/{}", f.org)).await?;
+    assert!(!page.body.contains("id=\"inherited\"") && page.body.contains("value=\"90\""), "its own now, readable");
+    assert!(!page.body.contains("save-agreement"), "no save button for a dispatcher");
     Ok(())
 }

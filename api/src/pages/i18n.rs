@@ -287,6 +287,16 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("arrival", "Arrival", "Прибытие"),
     ("start", "Start", "Начало"),
     ("departure", "Departure", "Отъезд"),
+    ("agreement", "Service agreement", "Соглашение об уровне сервиса"),
+    (
+        "inherited",
+        "Inherited from an ancestor; saving gives this organisation its own.",
+        "Унаследовано от вышестоящей организации; сохранение задаст собственное.",
+    ),
+    ("accept_within", "Accept within, min", "Принять за, мин"),
+    ("arrive_within", "Arrive within, min", "Прибыть за, мин"),
+    ("ftf_target", "First-time-fix target (0–1)", "Цель «с первого раза» (0–1)"),
+    ("save", "Save", "Сохранить"),
 ];
 
 #[cfg(test)]

@@ -51,5 +51,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orgs::tree)
         .service(orgs::one)
         .service(orgs::save)
+        .service(orgs::save_agreement)
         .service(service::page);
 }

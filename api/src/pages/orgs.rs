@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::page::{Ctx, PageResult};
 use crate::app::network::{self, NewTerritory};
-use crate::domain::Role;
+use crate::domain::{PerPriority, Role};
 use crate::error::ApiError;
 use crate::geojson::{self, Geometry};
 use crate::storage::orgs;
@@ -66,13 +66,14 @@ fn rings(g: &Geometry) -> Vec<Value> {
 pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
     let caller = ctx.require(&[Role::Dispatcher, Role::Admin])?;
     let id = id.into_inner();
-    let (org, territories) = ctx
+    let (org, territories, agreement) = ctx
         .state
         .db
         .run(move |conn| {
             let org = network::find_visible_org(conn, &caller, &id)?;
             let t = network::territories(conn, &org.id)?;
-            Ok((org, t))
+            let a = network::effective_agreement(conn, &org).ok();
+            Ok((org, t, a))
         })
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -100,6 +101,22 @@ pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
                 (ctx.csrf_field())
                 input type="hidden" name="clear" value="true";
                 button.danger type="submit" { (ctx.t("clear_territories")) }
+            }
+        }
+        h2 { (ctx.t("agreement")) }
+        @if let Some(a) = &agreement {
+            @if a.inherited_from != org.id { p.note #inherited { (ctx.t("inherited")) } }
+            form.row #agreement method="post" action=(format!("/console/orgs/{}/agreement", org.id)) {
+                (ctx.csrf_field())
+                @for (kind, per) in [("accept", &a.accept_within_min), ("arrive", &a.arrive_within_min)] {
+                    @for (p, v) in [("low", per.low), ("normal", per.normal), ("high", per.high), ("urgent", per.urgent)] {
+                        label { (ctx.t(&format!("{kind}_within"))) " · " (p)
+                            input type="number" min="1" name=(format!("{kind}_{p}")) value=(v) readonly[!admin]; }
+                    }
+                }
+                label { (ctx.t("ftf_target"))
+                    input type="number" min="0" max="1" step="0.01" name="first_time_fix_target" value=(a.first_time_fix_target) readonly[!admin]; }
+                @if admin { button.secondary #save-agreement type="submit" { (ctx.t("save")) } }
             }
         }
     };
@@ -152,6 +169,53 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm
             }
             network::put_territories(conn, &id, &all, now)
         })
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(ctx.see_other(&back))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AgreementForm {
+    #[serde(default)]
+    csrf: String,
+    accept_low: u32,
+    accept_normal: u32,
+    accept_high: u32,
+    accept_urgent: u32,
+    arrive_low: u32,
+    arrive_normal: u32,
+    arrive_high: u32,
+    arrive_urgent: u32,
+    first_time_fix_target: f64,
+}
+
+/// Sets the organisation's own agreement, admins only (the checks of `PUT /v1/orgs/{id}/agreement`).
+#[post("/console/orgs/{id}/agreement")]
+pub async fn save_agreement(ctx: Ctx, id: web::Path<String>, form: web::Form<AgreementForm>) -> PageResult {
+    ctx.require(&[Role::Admin])?;
+    ctx.check_csrf(&form.csrf)?;
+    let f = form.into_inner();
+    let accept =
+        PerPriority { low: f.accept_low, normal: f.accept_normal, high: f.accept_high, urgent: f.accept_urgent };
+    let arrive =
+        PerPriority { low: f.arrive_low, normal: f.arrive_normal, high: f.arrive_high, urgent: f.arrive_urgent };
+    let checked = accept
+        .validate("accept_within_min")
+        .and_then(|()| arrive.validate("arrive_within_min"))
+        .map_err(ApiError::from)
+        .and_then(|()| {
+            if (0.0..=1.0).contains(&f.first_time_fix_target) {
+                Ok(())
+            } else {
+                Err(ApiError::invalid("first_time_fix_target", "must be between 0 and 1"))
+            }
+        });
+    checked.map_err(|e| ctx.fail(e))?;
+    let (id, now, target) = (id.into_inner(), ctx.now(), f.first_time_fix_target);
+    let back = format!("/console/orgs/{id}");
+    ctx.state
+        .db
+        .write(move |conn| network::put_agreement(conn, &id, &accept, &arrive, target, now))
         .await
         .map_err(|e| ctx.fail(e))?;
     Ok(ctx.see_other(&back))
