@@ -305,6 +305,7 @@ async fn a_dispatcher_gets_404_for_a_job_of_another_subtree_and_sees_its_own(bac
     assert_eq!(their_accept.status, StatusCode::NOT_FOUND);
     let board = own.get("/console/jobs").await?;
     assert!(board.body.contains(&format!("data-job=\"{job}\"")), "on its own board");
+    assert!(board.body.contains("(UTC+07:00)"), "times in its organisation's zone (Krasnoyarsk)");
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::app_error::ApiError;
 use crate::auth::jwt;
 use crate::db::DbConnection;
 use crate::domain::Caller;
-use crate::storage::{db_time, users, web_sessions};
+use crate::storage::{db_time, orgs, users, web_sessions};
 
 /// Starts a session for a user whose password matched; returns the cookie's token.
 pub fn sign_in(conn: &mut DbConnection, user_id: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, ApiError> {
@@ -46,4 +46,13 @@ pub fn caller(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Resul
 /// Ends the session of this cookie token (unknown tokens are ignored).
 pub fn sign_out(conn: &mut DbConnection, token: &str) -> Result<(), ApiError> {
     Ok(web_sessions::delete(conn, &jwt::hash_refresh_token(token))?)
+}
+
+/// The time zone the console shows times in for this caller: its organisation's, else the vendor's (the root).
+pub fn console_zone(conn: &mut DbConnection, caller: &Caller) -> Result<Option<String>, ApiError> {
+    let org = match &caller.org_id {
+        Some(id) => orgs::find(conn, id)?,
+        None => orgs::root(conn)?,
+    };
+    Ok(org.map(|o| o.timezone))
 }

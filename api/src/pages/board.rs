@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::fmt;
 use super::page::{Ctx, PageResult, urlencode};
 use crate::domain::{Caller, JobStatus, Role};
 use crate::error::ApiError;
@@ -100,15 +99,6 @@ fn query_string(status: Option<JobStatus>, cursor: Option<&str>) -> String {
     parts.join("&")
 }
 
-/// A job's window in UTC+3 unless the page knows better (the list shows many organisations' jobs).
-fn window_text(job: &jobs::Job) -> String {
-    let w = crate::routes::jobs::LocalWindow {
-        start: fmt::in_offset(utc(job.window_start), 180),
-        end: fmt::in_offset(utc(job.window_end), 180),
-    };
-    fmt::window(&w)
-}
-
 fn countdown(ctx: &Ctx, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
     let left = (deadline - now).num_seconds();
     let text = if left <= 0 {
@@ -133,7 +123,7 @@ fn markup(ctx: &Ctx, b: &Board) -> Markup {
                         @for (offer, job) in offers {
                             article.card.offer data-job=(job.id) {
                                 h3 { a href=(format!("/console/jobs/{}", job.id)) { (ctx.t(job.kind.as_str())) " · " (job.address) } }
-                                p { (window_text(job)) " · " span.badge { (job.priority.as_str()) } }
+                                p { (ctx.window(job.window_start, job.window_end)) " · " span.badge { (job.priority.as_str()) } }
                                 p { (ctx.t("deadline")) ": " (countdown(ctx, utc(offer.deadline), now)) }
                                 form.inline method="post" action=(format!("/console/jobs/{}/accept", job.id)) {
                                     (ctx.csrf_field())
@@ -165,11 +155,11 @@ fn markup(ctx: &Ctx, b: &Board) -> Markup {
                         tbody {
                             @for j in &b.jobs {
                                 tr data-job=(j.id) {
-                                    td { a href=(format!("/console/jobs/{}", j.id)) { (fmt::local(fmt::in_offset(utc(j.created_at), 180))) } }
+                                    td { a href=(format!("/console/jobs/{}", j.id)) { (ctx.at(j.created_at)) } }
                                     td { span.badge data-status=(j.status.as_str()) { (ctx.t(&format!("st_{}", j.status.as_str()))) } }
                                     td { (ctx.t(j.kind.as_str())) }
                                     td { (j.address) }
-                                    td { (window_text(j)) }
+                                    td { (ctx.window(j.window_start, j.window_end)) }
                                 }
                             }
                         }

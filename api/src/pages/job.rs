@@ -10,7 +10,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fmt;
 use super::page::{Ctx, PageResult, safe_next};
 use crate::app::{explanation, offers as offer_flow, review};
 use crate::domain::sla::SlaOutcome;
@@ -104,11 +103,11 @@ pub async fn page(ctx: Ctx, id: web::Path<String>) -> PageResult {
         dl.facts {
             dt { (ctx.t("status")) } dd #job-status data-status=(p.job.status.as_str()) { (ctx.t(&format!("st_{}", p.job.status.as_str()))) }
             dt { (ctx.t("priority")) } dd { (p.job.priority.as_str()) }
-            dt { (ctx.t("window")) } dd { (board_window(&p.job)) }
+            dt { (ctx.t("window")) } dd { (ctx.window(p.job.window_start, p.job.window_end)) }
             dt { (ctx.t("problem")) } dd { (p.job.problem) }
             dt { (ctx.t("technician")) } dd { (p.technician.as_deref().unwrap_or(ctx.t("not_yet"))) }
             @if let Some(o) = &p.offer {
-                dt { (ctx.t("deadline")) } dd { span.countdown data-deadline=(utc(o.deadline).to_rfc3339()) { (fmt::local(fmt::in_offset(utc(o.deadline), 180))) } }
+                dt { (ctx.t("deadline")) } dd { span.countdown data-deadline=(utc(o.deadline).to_rfc3339()) { (ctx.at(o.deadline)) } }
             }
         }
         div.map data-points=(points) role="img" aria-label=(ctx.t("map")) {}
@@ -124,17 +123,9 @@ pub async fn page(ctx: Ctx, id: web::Path<String>) -> PageResult {
         h2 { (ctx.t("why")) }
         (why(&ctx, &p))
         h2 { (ctx.t("events")) }
-        ol.history { @for e in &p.events { li { (fmt::local(fmt::in_offset(utc(e.at), 180))) " — " (e.event_type.as_str()) } } }
+        ol.history { @for e in &p.events { li { (ctx.at(e.at)) " — " (e.event_type.as_str()) } } }
     };
     Ok(ctx.map_page(&title, body))
-}
-
-fn board_window(job: &jobs::Job) -> String {
-    let w = crate::routes::jobs::LocalWindow {
-        start: fmt::in_offset(utc(job.window_start), 180),
-        end: fmt::in_offset(utc(job.window_end), 180),
-    };
-    fmt::window(&w)
 }
 
 fn sla(ctx: &Ctx, o: Option<SlaOutcome>) -> &'static str {

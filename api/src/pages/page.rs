@@ -32,6 +32,8 @@ pub struct Ctx {
     /// Whether cookies get `Secure`.
     pub secure: bool,
     origin_ok: bool,
+    /// The zone console times are shown in: the caller's organisation's (else the vendor's, else Moscow).
+    pub zone: chrono_tz::Tz,
     /// An htmx request (a fragment refresh): a lost session answers `HX-Redirect`, not a page to swap in.
     htmx: bool,
     pub state: web::Data<AppState>,
@@ -61,19 +63,30 @@ impl FromRequest for Ctx {
         };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no app state")))?;
-            let caller = match session {
+            let (caller, zone) = match session {
                 Some(token) => {
                     let now = state.now();
-                    state.db.run(move |conn| web_sessions::caller(conn, &token, now)).await?
+                    state
+                        .db
+                        .run(move |conn| {
+                            let caller = web_sessions::caller(conn, &token, now)?;
+                            let zone = match &caller {
+                                Some(c) => web_sessions::console_zone(conn, c)?,
+                                None => None,
+                            };
+                            Ok((caller, zone))
+                        })
+                        .await?
                 }
-                None => None,
+                None => (None, None),
             };
+            let zone = zone.and_then(|z| crate::domain::shift::zone(&z).ok()).unwrap_or(chrono_tz::Europe::Moscow);
             let secure = secure || state.config.secure_cookies;
             let (csrf, new_csrf) = match csrf {
                 Some(c) => (c, false),
                 None => (crate::auth::jwt::new_refresh_token(), true),
             };
-            Ok(Ctx { lang, caller, csrf, new_csrf, here, secure, origin_ok, htmx, state })
+            Ok(Ctx { lang, caller, csrf, new_csrf, here, secure, origin_ok, zone, htmx, state })
         })
     }
 }
@@ -119,6 +132,19 @@ impl Ctx {
     /// A label in the page's language.
     pub fn t(&self, key: &str) -> &'static str {
         self.lang.t(key)
+    }
+
+    /// A time on a console page, in the console's zone (`05.12.2026 10:00`).
+    pub fn at(&self, t: chrono::NaiveDateTime) -> String {
+        super::fmt::local(t.and_utc().with_timezone(&self.zone).fixed_offset())
+    }
+
+    /// A job's window on a console page, in the console's zone.
+    pub fn window(&self, start: chrono::NaiveDateTime, end: chrono::NaiveDateTime) -> String {
+        super::fmt::window(&crate::routes::jobs::LocalWindow {
+            start: start.and_utc().with_timezone(&self.zone).fixed_offset(),
+            end: end.and_utc().with_timezone(&self.zone).fixed_offset(),
+        })
     }
 
     /// "Now" from the app's clock.

@@ -9,12 +9,10 @@ use chrono::DateTime;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::fmt;
 use super::page::{Ctx, PageResult, urlencode, with_security_headers};
 use crate::app::review::{self, QueueItem, QueueStatus, ReviewInput};
 use crate::domain::{Role, Verdict};
 use crate::error::ApiError;
-use crate::storage::utc;
 
 const PAGE: i64 = 20;
 
@@ -99,7 +97,7 @@ fn card(ctx: &Ctx, item: &QueueItem, open: bool) -> Markup {
             @if !r.photos.is_empty() {
                 h3 { (ctx.t("photos")) }
                 div.photos { @for (p, uploaded) in &r.photos { @if *uploaded {
-                    a href=(format!("/console/photos/{}", p.sha256)) { img src=(format!("/console/photos/{}", p.sha256)) alt=(format!("{} {}", ctx.t("photos"), fmt::local(fmt::in_offset(utc(p.taken_at), 180)))) loading="lazy"; }
+                    a href=(format!("/console/photos/{}", p.sha256)) { img src=(format!("/console/photos/{}", p.sha256)) alt=(format!("{} {}", ctx.t("photos"), ctx.at(p.taken_at))) loading="lazy"; }
                 } } }
             }
             @if let Some((signer, sha)) = &r.signature {

@@ -11,8 +11,8 @@ use super::page::{Ctx, PageResult};
 use crate::app::scorecards::{self, Period};
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::storage::orgs;
 use crate::storage::quality::Counters;
-use crate::storage::{orgs, utc};
 
 /// How many periods the charts show.
 const PERIODS: i64 = 6;
@@ -135,7 +135,7 @@ pub async fn page(ctx: Ctx, q: web::Query<ServiceQuery>) -> PageResult {
         h2 { (ctx.t("comments")) }
         @if service.comments.is_empty() { p.note { (ctx.t("no_comments")) } }
         ul.comments { @for c in &service.comments { li {
-            @if let Some(at) = c.answered_at { (super::fmt::local(super::fmt::in_offset(utc(at), 180))) " · " }
+            @if let Some(at) = c.answered_at { (ctx.at(at)) " · " }
             "NPS " (c.nps.map_or("—".to_owned(), |v| v.to_string()))
             @if let Some(name) = &c.technician_name { " · " (name) }
             @if let Some(text) = &c.comment { blockquote { (text) } }
