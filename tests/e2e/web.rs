@@ -19,6 +19,7 @@ both_backends!(
     a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there,
     a_dispatcher_declines_with_a_reason_and_subcontracts_from_the_job_page,
     an_admin_sets_an_agreement_on_the_organisation_page_and_a_dispatcher_may_only_read_it,
+    deactivating_a_user_on_the_users_page_ends_its_web_session_at_once,
 );
 
 /// A browser without JavaScript: keeps cookies, follows no redirects.
@@ -529,5 +530,50 @@ async fn an_admin_sets_an_agreement_on_the_organisation_page_and_a_dispatcher_ma
     let page = dispatcher.get(&format!("/console/orgs/{}", f.org)).await?;
     assert!(!page.body.contains("id=\"inherited\"") && page.body.contains("value=\"90\""), "its own now, readable");
     assert!(!page.body.contains("save-agreement"), "no save button for a dispatcher");
+    Ok(())
+}
+
+async fn deactivating_a_user_on_the_users_page_ends_its_web_session_at_once(backend: Backend) -> anyhow::Result<()> {
+    // Arrange
+    let app = TestApp::spawn(backend).await?;
+    let f = offer_fixture(&app, "webusers").await?;
+    let mut admin = WebClient::new(&app);
+    admin.sign_in("admin@demo.sortie").await?;
+    let mut dispatcher = WebClient::new(&app);
+    dispatcher.sign_in(&f.dispatcher_email).await?;
+    let list = admin.get("/console/users").await?;
+    let id = list
+        .body
+        .split("data-user=\"")
+        .skip(1)
+        .find(|row| row.contains(&f.dispatcher_email))
+        .and_then(|row| row.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    let admin_id = list
+        .body
+        .split("data-user=\"")
+        .skip(1)
+        .find(|row| row.contains("admin@demo.sortie"))
+        .and_then(|row| row.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+
+    // Act
+    let theirs = dispatcher.get("/console/users").await?;
+    let upward = dispatcher.post(&format!("/console/users/{admin_id}/active"), &[("active", "false")], true).await?;
+    let off = admin.post(&format!("/console/users/{id}/active"), &[("active", "false")], true).await?;
+    let after = dispatcher.get("/console/jobs").await?;
+
+    // Assert
+    assert!(!id.is_empty() && !admin_id.is_empty(), "both listed for the admin");
+    assert!(
+        theirs.body.contains(&f.dispatcher_email) && !theirs.body.contains("admin@demo.sortie"),
+        "its subtree only"
+    );
+    assert_eq!(upward.status, StatusCode::NOT_FOUND, "a dispatcher cannot touch the admin");
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    assert_eq!(after.location.as_deref(), Some("/login?next=/console/jobs"), "the session ended at once");
+    assert!(admin.get("/console/users").await?.body.contains("Activate"));
     Ok(())
 }

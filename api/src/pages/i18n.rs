@@ -297,6 +297,9 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("arrive_within", "Arrive within, min", "Прибыть за, мин"),
     ("ftf_target", "First-time-fix target (0–1)", "Цель «с первого раза» (0–1)"),
     ("save", "Save", "Сохранить"),
+    ("users", "Users", "Пользователи"),
+    ("deactivate", "Deactivate", "Отключить"),
+    ("activate", "Activate", "Включить"),
 ];
 
 #[cfg(test)]

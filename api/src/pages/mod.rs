@@ -17,6 +17,7 @@ pub mod reviews;
 pub mod service;
 pub mod survey;
 pub mod technicians;
+pub mod users;
 
 use actix_web::web;
 
@@ -52,5 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orgs::one)
         .service(orgs::save)
         .service(orgs::save_agreement)
-        .service(service::page);
+        .service(service::page)
+        .service(users::page)
+        .service(users::set_active);
 }

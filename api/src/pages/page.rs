@@ -300,6 +300,7 @@ impl Ctx {
                                     a href="/console/technicians" { (self.t("technicians")) }
                                     a href="/console/orgs" { (self.t("organisations")) }
                                     a href="/console/service" { (self.t("service")) }
+                                    a href="/console/users" { (self.t("users")) }
                                 }
                                 Some(Role::Reviewer) => {
                                     a href="/console/reviews" { (self.t("reviews")) }

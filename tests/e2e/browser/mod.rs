@@ -242,6 +242,9 @@ async fn an_admin_draws_a_territory_on_the_map() -> anyhow::Result<()> {
     let f = offer_fixture(&app, "webadmin").await?;
 
     b.sign_in(&app.base, "admin@demo.sortie", PASSWORD).await?;
+    b.client.goto(&format!("{}/console/users", app.base)).await?;
+    b.wait_for("#users tr[data-user]").await?;
+    b.screenshot("users").await?;
     b.client.goto(&format!("{}/console/orgs", app.base)).await?;
     b.wait_for("ul.tree").await?;
     b.screenshot("orgs").await?;
