@@ -60,6 +60,13 @@ pub struct Config {
     pub limits: Limits,
     /// How long pruned data is kept (issue #11).
     pub retention: Retention,
+    /// Map tile URL template for the web pages (`{z}/{x}/{y}`, Leaflet's syntax); `None`: a plain background.
+    pub map_tiles: Option<String>,
+    /// How long a web console sign-in lasts.
+    pub web_session_ttl: Duration,
+    /// Mark the web session cookie `Secure` even when the request did not arrive over TLS (behind a proxy
+    /// that does not say so); requests that say `https` get it anyway.
+    pub secure_cookies: bool,
 }
 
 /// Notification channels and the outbox worker (issue #16). A channel without
@@ -333,6 +340,11 @@ impl Config {
     ///   `SORTIE_KEEP_CHANGE_LOG_DAYS` (30), `SORTIE_KEEP_SYNC_MUTATIONS_DAYS` (30),
     ///   `SORTIE_KEEP_EXPLANATIONS_DAYS` (180), `SORTIE_KEEP_DEAD_REFRESH_TOKENS_DAYS` (7),
     ///   `SORTIE_KEEP_UNATTACHED_PHOTOS_DAYS` (7), `SORTIE_RETENTION_BATCH` rows per statement (500).
+    /// - `SORTIE_MAP_TILES`: map tile URL template for the web pages, e.g.
+    ///   `https://tile.openstreetmap.org/{z}/{x}/{y}.png`. Unset: maps show points on a plain background (offline).
+    /// - `SORTIE_WEB_SESSION_HOURS`: how long a web console sign-in lasts. Defaults to 12.
+    /// - `SORTIE_SECURE_COOKIES`: always mark the session cookie `Secure` (boolean). Defaults to off; a request
+    ///   that arrived over TLS (or through a proxy saying `X-Forwarded-Proto: https`) gets it anyway.
     /// - `RUST_LOG`: log filter. Defaults to `info`.
     pub fn from_env() -> anyhow::Result<Config> {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://sortie.db".to_owned());
@@ -382,6 +394,9 @@ impl Config {
             notify: NotifyConfig::from_env(bind)?,
             limits: Limits::from_env()?,
             retention: Retention::from_env()?,
+            map_tiles: var("SORTIE_MAP_TILES"),
+            web_session_ttl: Duration::from_secs(3600 * var_parsed::<u64>("SORTIE_WEB_SESSION_HOURS")?.unwrap_or(12)),
+            secure_cookies: var_bool("SORTIE_SECURE_COOKIES")?.unwrap_or(false),
         })
     }
 
@@ -411,6 +426,9 @@ impl Config {
             notify: NotifyConfig::off("http://127.0.0.1:8080".to_owned()),
             limits: Limits::default_for_machine(),
             retention: Retention::default(),
+            map_tiles: None,
+            web_session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
         }
     }
 

@@ -28,6 +28,8 @@ pub const DEMO_TECHNICIANS: usize = 300;
 #[derive(Debug, Clone)]
 pub struct City {
     pub name: String,
+    /// The Russian name (the web booking form finds a typed city by either).
+    pub name_ru: String,
     pub lat: f64,
     pub lon: f64,
     pub population: u64,
@@ -43,6 +45,7 @@ pub fn cities() -> Vec<City> {
             let f: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
             (f.len() >= 8).then(|| City {
                 name: f[1].to_owned(),
+                name_ru: f[2].to_owned(),
                 lat: f[3].parse().unwrap_or(0.0),
                 lon: f[4].parse().unwrap_or(0.0),
                 population: f[5].parse().unwrap_or(0),

@@ -27,6 +27,7 @@ pub mod geojson;
 pub mod limits;
 pub mod openapi;
 pub mod outbox;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod state;

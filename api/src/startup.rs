@@ -187,6 +187,7 @@ impl Application {
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::Data::new(json_limit))
                 .configure(routes::configure)
+                .configure(crate::pages::configure)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(not_found))

@@ -7,6 +7,7 @@ mod fakes;
 mod helpers;
 
 mod auth;
+mod browser;
 mod cli;
 mod crash;
 mod network;
@@ -27,3 +28,4 @@ mod scoping;
 mod security;
 mod storm;
 mod sync;
+mod web;

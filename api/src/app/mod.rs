@@ -20,3 +20,4 @@ pub mod surveys;
 pub mod sweep;
 pub mod sync;
 pub mod vendor_queue;
+pub mod web_sessions;

@@ -190,6 +190,7 @@ fn print_banner(config: &Config, app: &Application) {
     let host = if config.bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { config.bind.ip().to_string() };
     let url = format!("http://{host}:{}", app.port());
     println!("\nSortie is serving at {url}  (API docs: {url}/docs)");
+    println!("web console: {url}/console/jobs  ·  sign in: {url}/login  ·  customers book at {url}/book");
     println!("database: {}", redact(&config.database_url));
     if !app.demo_database {
         // Demo logins exist only in a database seeded as the demo.

@@ -496,3 +496,13 @@ diesel::table! {
 
 diesel::joinable!(outbox -> jobs (job_id));
 diesel::allow_tables_to_appear_in_same_query!(outbox, jobs);
+
+// Migration 2026-12-05-000040_web: the web console's sessions.
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

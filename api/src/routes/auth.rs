@@ -79,25 +79,19 @@ fn client_address(state: &AppState, req: &HttpRequest) -> String {
     addr.unwrap_or("unknown").to_owned()
 }
 
-/// Signs in with e-mail and password. Too many failures for the account (shared by replicas) or from the
-/// client's address answer 429 with `Retry-After`, even to the right password, until the window ends.
-#[utoipa::path(
-    post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password, or the account is deactivated (`unauthorized`)"),
-        (status = 429, description = "too many failed sign-ins for this account or from this address, or too many sign-ins at once (`too_many_requests`); `Retry-After` says when to retry",
-            headers(("Retry-After" = u64, description = "seconds to wait"))))
-)]
-#[post("/v1/auth/login")]
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let address = client_address(&state, &req);
+/// The password check of every sign-in (`POST /v1/auth/login` and the web page's `/login`): the per-address
+/// and per-account limits (429 with `Retry-After`), the bounded hashing pool, and the failure's record. The
+/// caller clears the account's failures (`login_failures::clear`) in the transaction that signs it in.
+pub(crate) async fn check_password(
+    state: &AppState,
+    req: &HttpRequest,
+    email: &str,
+    password: String,
+) -> Result<users::User, ApiError> {
+    let address = client_address(state, req);
     state.limiters.login_per_address.check(&address)?;
-    let email = body.0.email.trim().to_lowercase();
     let now = state.now();
-    let key = email.clone();
+    let key = email.to_owned();
     let (user, locked) = state
         .db
         .run(move |conn| {
@@ -113,13 +107,14 @@ pub async fn login(
         });
     }
     let phc = user.as_ref().map_or(password::DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
-    let matches = state.hasher.verify(body.0.password, phc).await?;
-    let user = match user {
-        Some(user) if matches && user.active => user,
+    let matches = state.hasher.verify(password, phc).await?;
+    match user {
+        Some(user) if matches && user.active => Ok(user),
         _ => {
             state.limiters.login_per_address.record(&address);
             let limits = state.config.limits.clone();
             let window = chrono::Duration::from_std(limits.login_window).unwrap_or(chrono::Duration::minutes(15));
+            let email = email.to_owned();
             state
                 .db
                 .write(move |conn| {
@@ -133,9 +128,28 @@ pub async fn login(
                     Ok(())
                 })
                 .await?;
-            return Err(ApiError::Unauthorized("wrong e-mail or password, or the account is deactivated".into()));
+            Err(ApiError::Unauthorized("wrong e-mail or password, or the account is deactivated".into()))
         }
-    };
+    }
+}
+
+/// Signs in with e-mail and password. Too many failures for the account (shared by replicas) or from the
+/// client's address answer 429 with `Retry-After`, even to the right password, until the window ends.
+#[utoipa::path(
+    post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "wrong e-mail or password, or the account is deactivated (`unauthorized`)"),
+        (status = 429, description = "too many failed sign-ins for this account or from this address, or too many sign-ins at once (`too_many_requests`); `Retry-After` says when to retry",
+            headers(("Retry-After" = u64, description = "seconds to wait"))))
+)]
+#[post("/v1/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = body.0.email.trim().to_lowercase();
+    let now = state.now();
+    let user = check_password(&state, &req, &email, body.0.password).await?;
     let st = state.clone();
     let pair: TokenPair = state
         .db

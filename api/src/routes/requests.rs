@@ -59,7 +59,7 @@ fn normal() -> Priority {
 
 impl BookRequest {
     /// The validated booking (errors name the field).
-    fn parse_at(&self, now: DateTime<Utc>) -> Result<NewBooking, ApiError> {
+    pub(crate) fn parse_at(&self, now: DateTime<Utc>) -> Result<NewBooking, ApiError> {
         let location = self.location.position("location")?;
         validate::text("address", &self.address, validate::MAX_NAME_CHARS)?;
         validate::text("problem", &self.problem, validate::MAX_TEXT_CHARS)?;
@@ -232,7 +232,7 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(view))
 }
 
-fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, ApiError> {
+pub(crate) fn request_view(conn: &mut DbConnection, job: jobs::Job) -> Result<RequestView, ApiError> {
     let events = jobs::events(conn, &job.id, None, 10_000)?;
     let mut history: Vec<StageAt> = Vec::new();
     for e in events {

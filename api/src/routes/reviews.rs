@@ -405,7 +405,7 @@ pub async fn review_job(
 }
 
 /// The content type of photo bytes, from their first bytes (`application/octet-stream` when unknown).
-fn sniff(bytes: &[u8]) -> &'static str {
+pub(crate) fn sniff(bytes: &[u8]) -> &'static str {
     match bytes {
         [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
         [0x89, b'P', b'N', b'G', ..] => "image/png",

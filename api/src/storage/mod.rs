@@ -2,6 +2,7 @@
 //! connection explicitly and never open or commit transactions: the caller
 //! (one use case per endpoint) owns the transaction boundary.
 
+pub mod board;
 pub mod change_log;
 pub mod customers;
 pub mod devices;
@@ -23,6 +24,7 @@ pub mod sync;
 pub mod technicians;
 pub mod tokens;
 pub mod users;
+pub mod web_sessions;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

@@ -13,6 +13,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, Phone, SECRET, TestApp, TestDb, booking};
 
 both_backends!(
+    the_web_sign_in_page_counts_toward_the_same_lock_as_the_api,
     failed_logins_lock_the_account_on_every_replica_and_the_address_then_429_with_retry_after,
     bookings_and_sync_past_the_per_user_limit_answer_429_with_retry_after,
     a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5xx,
@@ -171,5 +172,25 @@ async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5x
         after / 1024
     );
     child.kill().await?;
+    Ok(())
+}
+
+async fn the_web_sign_in_page_counts_toward_the_same_lock_as_the_api(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn_on(TestDb::fresh(backend).await?, |c| c.limits.login_failures_per_account = 3).await?;
+    let mut web = crate::web::WebClient::new(&app);
+    web.get("/login").await?;
+    // Three wrong passwords on the page: each shows the form again.
+    for _ in 0..3 {
+        let r = web.post("/login", &[("email", "admin@demo.sortie"), ("password", "guess")], true).await?;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains("name=\"password\""), "the form again");
+    }
+    // The account is now locked for the page (429 with Retry-After) and for the API alike.
+    let r = web.post("/login", &[("email", "admin@demo.sortie"), ("password", "demo")], true).await?;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.headers.get("retry-after").is_some());
+    assert!(!web.has_cookie("sortie_session"), "no session");
+    let api = try_login(&app, "admin@demo.sortie", "demo").await?;
+    assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS, "{}", api.body);
     Ok(())
 }

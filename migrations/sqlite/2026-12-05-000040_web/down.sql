@@ -1,0 +1,2 @@
+DROP INDEX offers_pending_org;
+DROP TABLE web_sessions;
