@@ -179,10 +179,10 @@ async fn the_web_sign_in_page_counts_toward_the_same_lock_as_the_api(backend: Ba
     let app = TestApp::spawn_on(TestDb::fresh(backend).await?, |c| c.limits.login_failures_per_account = 3).await?;
     let mut web = crate::web::WebClient::new(&app);
     web.get("/login").await?;
-    // Three wrong passwords on the page: each shows the form again.
+    // Three wrong passwords on the page: each shows the form again (401).
     for _ in 0..3 {
         let r = web.post("/login", &[("email", "admin@demo.sortie"), ("password", "guess")], true).await?;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
         assert!(r.body.contains("name=\"password\""), "the form again");
     }
     // The account is now locked for the page (429 with Retry-After) and for the API alike.
