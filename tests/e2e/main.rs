@@ -6,6 +6,7 @@
 mod fakes;
 mod helpers;
 
+mod access_matrix;
 mod auth;
 mod browser;
 mod cli;
