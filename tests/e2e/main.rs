@@ -22,6 +22,7 @@ mod outbox_customers;
 mod outbox_flow;
 mod outbox_send;
 mod planning;
+mod replicas;
 mod quality;
 mod requests;
 mod review;

@@ -51,8 +51,14 @@ impl Server {
             anyhow::bail!("the server exited before serving")
         })
         .await??;
-        // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep draining stdout so the child never blocks on a full pipe; its errors go to the test's output.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("ERROR") {
+                    eprintln!("[sortie {pid}] {line}");
+                }
+            }
+        });
         Ok(Server { child, base, pid })
     }
 
