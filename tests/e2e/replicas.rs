@@ -14,7 +14,7 @@ use diesel::{Connection as _, PgConnection, RunQueryDsl as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::process::Server;
+use crate::helpers::process::{Server, get_json, login_at};
 use crate::helpers::{Backend, TestApp, TestDb, booking, postgres_available};
 
 #[derive(diesel::QueryableByName)]
@@ -146,30 +146,16 @@ async fn two_replicas_on_one_postgresql_hammered_keep_every_invariant() -> anyho
             let mut n = task;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let base = &bases[n % 2];
-                let page: Value = client
-                    .get(format!("{base}/v1/jobs?status=offered&limit=20"))
-                    .bearer_auth(&vendor)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
+                let page = get_json(&client, base, "/v1/jobs?status=offered&limit=20", &vendor).await?;
                 for job in page["items"].as_array().into_iter().flatten() {
                     n += 1;
                     let (Some(id), Some(org)) = (job["id"].as_str(), job["offer"]["org_id"].as_str()) else { continue };
                     let token = {
                         let mut tokens = org_tokens.lock().await;
                         if !tokens.contains_key(org) {
-                            let o: Value =
-                                client.get(format!("{base}/v1/orgs/{org}")).bearer_auth(&admin).send().await?.json().await?;
+                            let o = get_json(&client, base, &format!("/v1/orgs/{org}"), &admin).await?;
                             let email = format!("dispatcher@{}.demo.sortie", o["slug"].as_str().unwrap_or_default());
-                            let r: Value = client
-                                .post(format!("{base}/v1/auth/login"))
-                                .json(&json!({"email": email, "password": "demo"}))
-                                .send()
-                                .await?
-                                .json()
-                                .await?;
-                            tokens.insert(org.to_owned(), r["access_token"].as_str().unwrap_or_default().to_owned());
+                            tokens.insert(org.to_owned(), login_at(&client, base, &email).await?);
                         }
                         tokens[org].clone()
                     };
@@ -207,25 +193,12 @@ async fn two_replicas_on_one_postgresql_hammered_keep_every_invariant() -> anyho
         tokio::spawn(async move {
             let mut devices: HashMap<String, (String, String, u64)> = HashMap::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let page: Value = client
-                    .get(format!("{}/v1/jobs?status=scheduled&limit=50", bases[0]))
-                    .bearer_auth(&vendor)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
+                let page = get_json(&client, &bases[0], "/v1/jobs?status=scheduled&limit=50", &vendor).await?;
                 for job in page["items"].as_array().into_iter().flatten() {
                     let (Some(id), Some(tech)) = (job["id"].as_str(), job["technician_id"].as_str()) else { continue };
                     let Some(email) = tech_logins.get(tech) else { continue };
                     if !devices.contains_key(tech) {
-                        let r: Value = client
-                            .post(format!("{}/v1/auth/login", bases[1]))
-                            .json(&json!({"email": email, "password": "demo"}))
-                            .send()
-                            .await?
-                            .json()
-                            .await?;
-                        let token = r["access_token"].as_str().unwrap_or_default().to_owned();
+                        let token = login_at(&client, &bases[1], email).await?;
                         let (_, d) = send(&client, &bases[0], "/v1/devices", &token, &json!({"platform": "android", "push_token": "t", "app_version": "1.0.0"})).await?;
                         devices.insert(tech.to_owned(), (token, d["device_id"].as_str().unwrap_or_default().to_owned(), 0));
                     }
@@ -289,7 +262,7 @@ async fn two_replicas_on_one_postgresql_hammered_keep_every_invariant() -> anyho
     let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
     let notes = notes.lock().map(|a| a.clone()).unwrap_or_default();
     let customer_id = {
-        let r: Value = client.get(format!("{}/v1/users/me", bases[0])).bearer_auth(&customer).send().await?.json().await?;
+        let r = get_json(&client, &bases[0], "/v1/users/me", &customer).await?;
         r["id"].as_str().unwrap_or_default().to_owned()
     };
     let (acked_list, notes_list) = (acked.iter().cloned().collect::<Vec<_>>(), notes.iter().cloned().collect::<Vec<_>>());

@@ -71,14 +71,7 @@ impl Server {
 
     /// Signs in `email` with the demo password; returns the access token.
     pub async fn login(&self, client: &reqwest::Client, email: &str) -> anyhow::Result<String> {
-        let r = client
-            .post(format!("{}/v1/auth/login", self.base))
-            .json(&json!({"email": email, "password": super::PASSWORD}))
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == StatusCode::OK, "login of {email}: {}", r.status());
-        let body: Value = r.json().await?;
-        Ok(body["access_token"].as_str().unwrap_or_default().to_owned())
+        login_at(client, &self.base, email).await
     }
 
     /// VmRSS of the process, in KiB.
@@ -107,4 +100,21 @@ pub async fn until(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("timed out after {timeout:?} waiting for {what}")
+}
+
+/// Signs in `email` with the demo password at the server at `base`; returns the access token.
+pub async fn login_at(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let r = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": email, "password": super::PASSWORD}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == StatusCode::OK, "login of {email}: {}", r.status());
+    let body: Value = r.json().await?;
+    Ok(body["access_token"].as_str().unwrap_or_default().to_owned())
+}
+
+/// `GET base + path` with a bearer token; the JSON body.
+pub async fn get_json(client: &reqwest::Client, base: &str, path: &str, token: &str) -> anyhow::Result<Value> {
+    Ok(client.get(format!("{base}{path}")).bearer_auth(token).send().await?.json().await?)
 }
