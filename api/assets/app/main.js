@@ -250,7 +250,7 @@ async function switchLang() {
 async function start() {
   i18n.choose(await store.get("lang"));
   sync.onChange(() => render(false));
-  window.addEventListener("hashchange", () => render(true));
+  window.addEventListener("hashchange", () => render(true).then(() => window.scrollTo(0, 0)));
   window.addEventListener("online", () => sync.syncNow());
   window.addEventListener("offline", () => render(false));
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") sync.syncNow(); });
