@@ -22,6 +22,23 @@ async fn scheduled_job(app: &TestApp, f: &OfferFixture, skill: &str) -> anyhow::
     Ok(job)
 }
 
+/// Books a job for the fixture's organisation `from_h`…`to_h` hours from now, accepted for its technician.
+async fn job_in(app: &TestApp, f: &OfferFixture, skill: &str, from_h: i64, to_h: i64) -> anyhow::Result<String> {
+    let customer = app.login("customer@demo.sortie").await?;
+    let mut body = crate::helpers::booking();
+    body["window"] = crate::helpers::soon(api::clock::Clock::now(app.clock.as_ref()), from_h, to_h);
+    body["location"] = json!({"lat": crate::web::LAT, "lon": crate::web::LON});
+    body["required_skills"] = json!([skill]);
+    body["problem"] = json!("The receipt printer jams");
+    let r = app.book(&customer, &body, None).await?;
+    anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
+    let job = r.str("id");
+    let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
+    let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
+    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+    Ok(job)
+}
+
 /// Runs `script` (which returns a value) until it returns `expected`.
 async fn wait_js(b: &Browser, script: &str, expected: Value) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -111,6 +128,8 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
     let app = TestApp::spawn(Backend::Sqlite).await?;
     let f = offer_fixture(&app, "pwa").await?;
     let job = scheduled_job(&app, &f, "pwa").await?;
+    // Krasnoyarsk has one offset all year: a day from now is tomorrow there.
+    let tomorrow = job_in(&app, &f, "pwa", 25, 27).await?;
     let net = Proxy::start(&app.base).await?;
 
     // Installs: manifest, icons, a service worker controlling the page, a small first load.
@@ -127,6 +146,9 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
     let text = text_of(&b, &card).await?;
     assert!(text.contains("Ivan") && !text.contains("Petrov"), "first name only: {text}");
     b.wait_for(&format!("{card} a.tel[href^='tel:']")).await?;
+    b.wait_for(&format!("#today {card} dd.arrival")).await?;
+    b.wait_for(&format!("#today {card} a.address")).await?;
+    b.wait_for(&format!("#tomorrow li.visit[data-job='{tomorrow}']")).await?;
     b.screenshot("app-day").await?;
 
     // Offline: the whole visit.
@@ -232,7 +254,7 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_its_reason() -> anyhow::Result<()> {
+async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_its_reason_after_a_seq_gap_is_resent() -> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
     let Some(b) = Browser::start().await? else { return Ok(()) };
     let app = TestApp::spawn(Backend::Sqlite).await?;
@@ -254,10 +276,32 @@ async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_i
     let card = format!("li.visit[data-job='{job}']");
     b.wait_for(&card).await?;
     b.wait_for("#net[data-online='true']").await?;
+    // The device lost the tail of its numbering (say, restored from a backup): the next action is queued as
+    // seq 5 while the server expects 1; its `409 seq_gap` makes the app send it again as 1.
+    let bumped = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const r = indexedDB.open('sortie');\
+             r.onsuccess = () => { const t = r.result.transaction('kv', 'readwrite'); t.objectStore('kv').put(5, 'next_seq');\
+             t.oncomplete = () => { r.result.close(); done(true); }; };",
+            vec![],
+        )
+        .await?;
+    assert_eq!(bumped, json!(true));
     net.set(Mode::Offline);
     b.click(&format!("{card} h3 a")).await?;
     b.click("#set-off").await?;
     b.wait_for("#job-status[data-status='en_route']").await?;
+    let queued = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const r = indexedDB.open('sortie');\
+             r.onsuccess = () => { const q = r.result.transaction('queue').objectStore('queue').getAllKeys();\
+             q.onsuccess = () => { r.result.close(); done(q.result); }; };",
+            vec![],
+        )
+        .await?;
+    assert_eq!(queued, json!([5]));
     // Meanwhile the office gives the visit to someone else.
     let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
     let r = app.post(&format!("/v1/jobs/{job}/reassign"), &dispatcher, &json!({"technician_id": other.str("id")})).await?;
@@ -270,6 +314,7 @@ async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_i
     assert!(text.contains("reassigned"), "the reason in words: {text}");
     b.wait_gone(&card).await?;
     b.wait_for("#queue[data-count='0']").await?;
+    assert!(net.pushes() >= 2, "sent again from expected_seq after the gap ({} pushes)", net.pushes());
     b.screenshot("app-rejected").await?;
     b.click("article.rejection button.dismiss").await?;
     b.wait_gone("article.rejection").await?;
