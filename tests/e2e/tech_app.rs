@@ -28,7 +28,13 @@ async fn the_app_and_its_files_are_served_with_content_types_csp_and_caching_hea
     assert_eq!(shell.headers()["content-type"], "text/html; charset=utf-8");
     assert_eq!(shell.headers()["cache-control"], "no-cache");
     let csp = shell.headers()["content-security-policy"].to_str()?.to_owned();
-    for directive in ["script-src 'self';", "style-src 'self';", "worker-src 'self';", "manifest-src 'self';", "frame-ancestors 'none'"] {
+    for directive in [
+        "script-src 'self';",
+        "style-src 'self';",
+        "worker-src 'self';",
+        "manifest-src 'self';",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(directive), "{directive} in {csp}");
     }
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
@@ -42,7 +48,10 @@ async fn the_app_and_its_files_are_served_with_content_types_csp_and_caching_hea
         .filter(|s| s.starts_with("/app/") && s.matches('/').count() == 3)
         .map(str::to_owned)
         .collect();
-    assert!(files.iter().any(|f| f.ends_with("/main.js")) && files.iter().any(|f| f.ends_with("/app.css")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("/main.js")) && files.iter().any(|f| f.ends_with("/app.css")),
+        "{files:?}"
+    );
 
     let manifest = get("/app/manifest.webmanifest".into()).await?;
     assert_eq!(manifest.status(), StatusCode::OK);

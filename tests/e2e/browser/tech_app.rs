@@ -81,7 +81,8 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
 
 async fn installable(app: &TestApp, b: &Browser) -> anyhow::Result<()> {
     // The page links its manifest; the manifest names the app, its scope and icons of 192 and 512 pixels.
-    let link = b.client.execute("return document.querySelector('link[rel=manifest]').getAttribute('href');", vec![]).await?;
+    let link =
+        b.client.execute("return document.querySelector('link[rel=manifest]').getAttribute('href');", vec![]).await?;
     assert_eq!(link, json!("/app/manifest.webmanifest"));
     let manifest: Value = app.client.get(format!("{}/app/manifest.webmanifest", app.base)).send().await?.json().await?;
     assert_eq!(manifest["start_url"], "/app/");
@@ -184,7 +185,12 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
             x: 0.0,
             y: -20.0,
         })
-        .then(PointerAction::MoveToElement { element: pad, duration: Some(Duration::from_millis(200)), x: 100.0, y: 15.0 })
+        .then(PointerAction::MoveToElement {
+            element: pad,
+            duration: Some(Duration::from_millis(200)),
+            x: 100.0,
+            y: 15.0,
+        })
         .then(PointerAction::Up { button: 0 });
     b.client.perform_actions(stroke).await?;
     b.click("#sig-save").await?;
@@ -227,7 +233,10 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
     }
     assert!(net.pushes() >= 2, "the lost push was sent again ({} pushes)", net.pushes());
     b.wait_for("#job-status[data-status='in_review']").await?;
-    assert!(b.client.find_all(fantoccini::Locator::Css("article.rejection")).await?.is_empty(), "duplicates are success");
+    assert!(
+        b.client.find_all(fantoccini::Locator::Css("article.rejection")).await?.is_empty(),
+        "duplicates are success"
+    );
 
     // The server has the whole report, exactly once.
     let tech = app.login_with(&f.technician_email, WEB_PASSWORD).await?;
@@ -254,7 +263,8 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_its_reason_after_a_seq_gap_is_resent() -> anyhow::Result<()> {
+async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_its_reason_after_a_seq_gap_is_resent()
+-> anyhow::Result<()> {
     let _one = ONE_BROWSER.lock().await;
     let Some(b) = Browser::start().await? else { return Ok(()) };
     let app = TestApp::spawn(Backend::Sqlite).await?;
@@ -304,7 +314,8 @@ async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_i
     assert_eq!(queued, json!([5]));
     // Meanwhile the office gives the visit to someone else.
     let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
-    let r = app.post(&format!("/v1/jobs/{job}/reassign"), &dispatcher, &json!({"technician_id": other.str("id")})).await?;
+    let r =
+        app.post(&format!("/v1/jobs/{job}/reassign"), &dispatcher, &json!({"technician_id": other.str("id")})).await?;
     anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
 
     net.set(Mode::Online);
