@@ -63,9 +63,19 @@ function toolbar(model) {
     h("button.secondary#sign-out", { type: "button", disabled: model.queue.length > 0, title: model.queue.length ? t("sign_out_waiting") : null, onclick: signOut }, t("sign_out")));
 }
 
-async function render(force) {
-  const model = await load();
-  await statusBar(model);
+// Renders one after another, so an older model never replaces a newer one on screen.
+let rendering = Promise.resolve();
+function render(force) {
+  rendering = rendering.then(async () => {
+    const model = await load();
+    show(model, force);
+    // The status bar last: once it says a sync ended, the screen already shows what it brought.
+    await statusBar(model);
+  }).catch((e) => console.error("render failed", e));
+  return rendering;
+}
+
+function show(model, force) {
   // A background sync that changed nothing leaves the screen (and what the technician is doing) alone.
   const key = JSON.stringify([model.auth && model.auth.dead, model.technician, model.route, model.jobs, model.queue.map((m) => m.seq),
     model.rejections.map((r) => r.id), [...model.blobs.values()].map((b) => b.uploaded), location.hash]);

@@ -16,6 +16,11 @@ use crate::web::{OfferFixture, WEB_PASSWORD, offer_fixture, offered_job};
 /// Books a job for the fixture's organisation and has its dispatcher accept it for the fixture's technician.
 async fn scheduled_job(app: &TestApp, f: &OfferFixture, skill: &str) -> anyhow::Result<String> {
     let job = offered_job(app, f, skill).await?;
+    accept_for_technician(app, f, job).await
+}
+
+/// The fixture's dispatcher accepts the offered `job` for the fixture's technician.
+async fn accept_for_technician(app: &TestApp, f: &OfferFixture, job: String) -> anyhow::Result<String> {
     let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
     let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
     anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
@@ -32,11 +37,7 @@ async fn job_in(app: &TestApp, f: &OfferFixture, skill: &str, from_h: i64, to_h:
     body["problem"] = json!("The receipt printer jams");
     let r = app.book(&customer, &body, None).await?;
     anyhow::ensure!(r.status == StatusCode::CREATED, "{}", r.body);
-    let job = r.str("id");
-    let dispatcher = app.login_with(&f.dispatcher_email, WEB_PASSWORD).await?;
-    let r = app.post(&format!("/v1/jobs/{job}/accept"), &dispatcher, &json!({"technician_id": f.technician})).await?;
-    anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
-    Ok(job)
+    accept_for_technician(app, f, r.str("id")).await
 }
 
 /// Runs `script` (which returns a value) until it returns `expected`.
@@ -320,6 +321,7 @@ async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_i
 
     net.set(Mode::Online);
     b.click("a.back").await?;
+    b.wait_for("section#today").await?;
     b.click("#sync-now").await?;
     let text = text_of(&b, &format!("article.rejection[data-reason='not_assigned'][data-job='{job}']")).await?;
     assert!(text.contains("reassigned"), "the reason in words: {text}");
