@@ -133,6 +133,20 @@ async function pull(deviceId) {
   }
 }
 
+/** Forgets photo and signature bytes that are uploaded and that neither the copy nor the queue names any more. */
+async function forgetBlobs() {
+  await store.tx(["jobs", "queue", "blobs"], "readwrite", async (s) => {
+    const [jobs, queue, blobs] = await Promise.all([store.req(s.jobs.getAll()), store.req(s.queue.getAll()), store.req(s.blobs.getAll())]);
+    const named = new Set();
+    for (const j of jobs) {
+      j.report.photos.forEach((p) => named.add(p.sha256));
+      if (j.report.signature) named.add(j.report.signature.image_sha256);
+    }
+    for (const m of queue) [m.args.sha256, m.args.image_sha256].forEach((h) => h && named.add(h));
+    for (const b of blobs) if (b.uploaded && !named.has(b.sha256)) s.blobs.delete(b.sha256);
+  });
+}
+
 async function run() {
   const auth = await store.get("auth");
   if (!auth || auth.dead) return;
@@ -143,6 +157,7 @@ async function run() {
     await uploadBlobs();
     await push(deviceId);
     await pull(deviceId);
+    await forgetBlobs();
     status.lastSync = new Date().toISOString();
     await store.set("last_sync", status.lastSync);
     status.online = true;
