@@ -152,6 +152,10 @@ async fn a_technician_completes_a_visit_offline_reloads_and_the_server_gets_the_
     b.wait_for(&format!("#today {card} a.address")).await?;
     b.wait_for(&format!("#tomorrow li.visit[data-job='{tomorrow}']")).await?;
     b.screenshot("app-day").await?;
+    // The route on the map, online: Leaflet is fetched only now (it is not part of the first load).
+    b.click("#route-map summary").await?;
+    b.wait_for("#map.leaflet-container .leaflet-map-pane").await?;
+    b.wait_for("#map path.leaflet-interactive").await?;
 
     // Offline: the whole visit.
     net.set(Mode::Offline);
