@@ -335,6 +335,11 @@ async fn a_job_reassigned_while_the_phone_was_offline_shows_the_rejection_with_i
     b.screenshot("app-rejected").await?;
     b.click("article.rejection button.dismiss").await?;
     b.wait_gone("article.rejection").await?;
+    // Russian at a tap (kept on the device).
+    b.click("#lang").await?;
+    b.wait_text("main h1", "Мой день").await?;
+    b.wait_text("#net", "В сети").await?;
+    b.screenshot("app-ru").await?;
     let view = app.get(&format!("/v1/jobs/{job}"), &f.admin).await?;
     assert_eq!(view.body["status"], "scheduled", "the old technician's step was not applied");
     b.client.clone().close().await?;
