@@ -235,6 +235,7 @@ async function onLogin(e) {
     // Another technician on this device: nothing of the previous one stays (its queue was empty).
     await store.wipe();
     await store.set("user_id", r.pair.user_id);
+    await store.set("lang", i18n.current());
   }
   await api.remember(r.pair);
   loginMessage = "";
@@ -247,6 +248,7 @@ async function signOut() {
   if (queue.length) return;
   await api.logout();
   await store.wipe();
+  await store.set("lang", i18n.current());
   render(true);
 }
 
