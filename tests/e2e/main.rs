@@ -28,4 +28,5 @@ mod scoping;
 mod security;
 mod storm;
 mod sync;
+mod tech_app;
 mod web;

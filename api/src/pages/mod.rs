@@ -16,6 +16,7 @@ pub mod page;
 pub mod reviews;
 pub mod service;
 pub mod survey;
+pub mod tech_app;
 pub mod technicians;
 pub mod users;
 
@@ -55,5 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orgs::save_agreement)
         .service(service::page)
         .service(users::page)
-        .service(users::set_active);
+        .service(users::set_active)
+        .service(tech_app::bare)
+        .service(tech_app::shell)
+        .service(tech_app::manifest)
+        .service(tech_app::service_worker)
+        .service(tech_app::file);
 }
