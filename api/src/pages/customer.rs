@@ -198,6 +198,7 @@ impl BookForm {
             },
             priority: Priority::Normal,
             contact,
+            consent: None,
         })
     }
 }
