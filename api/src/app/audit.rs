@@ -4,13 +4,13 @@
 //! Details carry field names and counts, never personal values (an erasure
 //! need not touch the log).
 
-use chrono::{DateTime, Utc};
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain::{AuditAction, Caller};
-use crate::storage::{audit, db_time};
+use crate::storage::audit;
 
 /// What an entry is about.
 #[derive(Debug, Clone, Copy)]
@@ -41,12 +41,12 @@ pub fn record(
     action: AuditAction,
     subject: Subject<'_>,
     details: &Value,
-    now: DateTime<Utc>,
+    now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     audit::insert(
         conn,
         &audit::NewEntry {
-            at: db_time(now),
+            at: now,
             actor_user_id: Some(&caller.id),
             actor_role: caller.role,
             action,

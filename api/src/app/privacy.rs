@@ -129,7 +129,7 @@ pub fn export(
         .collect();
     let filter = storage::audit::Filter { subject: Some(id.to_owned()), ..Default::default() };
     let audit_entries = storage::audit::list(conn, &filter, None, EXPORT_AUDIT_ENTRIES)?;
-    audit::record(conn, caller, AuditAction::CustomerExport, Subject::customer(id), &json!({}), now)?;
+    audit::record(conn, caller, AuditAction::CustomerExport, Subject::customer(id), &json!({}), db_time(now))?;
     Ok(Export {
         addresses: customers::addresses(conn, id)?,
         consents: consents::of_customer(conn, id)?,
@@ -224,6 +224,6 @@ pub fn erase(conn: &mut DbConnection, caller: &Caller, id: &str, now: DateTime<U
         images,
     };
     let details = json!({"jobs": erased.jobs, "logins": erased.logins, "messages": messages, "images": images});
-    audit::record(conn, caller, AuditAction::CustomerErase, Subject::customer(id), &details, now)?;
+    audit::record(conn, caller, AuditAction::CustomerErase, Subject::customer(id), &details, now_db)?;
     Ok(erased)
 }

@@ -90,8 +90,9 @@ pub async fn own_card(state: web::Data<AppState>, caller: AuthUser) -> Result<Ht
 }
 
 async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result<HttpResponse, ApiError> {
-    let now = state.now().naive_utc();
-    let seen = state.db.run(move |conn| customers::visible_card(conn, &caller, &id)).await?;
+    let now = state.now();
+    let seen =
+        state.db.write(move |conn| customers::read_card(conn, &caller, &id, crate::storage::db_time(now))).await?;
     let addresses = seen
         .addresses
         .into_iter()
@@ -101,7 +102,7 @@ async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result
         .jobs
         .into_iter()
         .map(|j| HistoryItem {
-            waited_secs: customers::waited_secs(&j, now),
+            waited_secs: customers::waited_secs(&j, now.naive_utc()),
             window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
             created_at: utc(j.created_at),
             job_id: j.id,
@@ -214,6 +215,7 @@ pub async fn update_card(
     let now = crate::storage::db_time(state.now());
     let card_id = id.into_inner();
     let path_id = card_id.clone();
-    state.db.write(move |conn| customers::update_card(conn, &card_id, &change, now)).await?;
+    let who = caller.clone();
+    state.db.write(move |conn| customers::update_card(conn, &who, &card_id, &change, now)).await?;
     card_response(&state, caller, path_id).await
 }

@@ -112,6 +112,6 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let (id, now) = (id.into_inner(), state.now());
-    let row = state.db.write(move |conn| admin::retry(conn, &id, now)).await?;
+    let row = state.db.write(move |conn| admin::retry(conn, &caller, &id, now)).await?;
     Ok(HttpResponse::Ok().json(item(row)))
 }

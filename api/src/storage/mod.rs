@@ -2,8 +2,8 @@
 //! connection explicitly and never open or commit transactions: the caller
 //! (one use case per endpoint) owns the transaction boundary.
 
-pub mod board;
 pub mod audit;
+pub mod board;
 pub mod change_log;
 pub mod consents;
 pub mod customers;

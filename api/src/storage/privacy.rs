@@ -59,9 +59,7 @@ pub fn outbox_of(
     user_ids: &[String],
 ) -> QueryResult<Vec<Row>> {
     let devices = devices_of(conn, user_ids)?;
-    outbox_filter(job_ids, recipients, &devices)
-        .order((outbox::created_at.asc(), outbox::id.asc()))
-        .load(conn)
+    outbox_filter(job_ids, recipients, &devices).order((outbox::created_at.asc(), outbox::id.asc())).load(conn)
 }
 
 type BoxedOutbox<'a> = outbox::BoxedQuery<'a, crate::db::MultiBackend>;
