@@ -239,7 +239,7 @@ async fn erasure_anonymises_the_person_everywhere_and_keeps_the_job(backend: Bac
     let mine = app.get(&format!("/v1/requests/{job}"), &customer).await?;
     let survey = mine.body["survey_url"].as_str().unwrap_or_default().replace("/survey/", "/v1/surveys/");
     let answer = json!({"nps": 9, "csat": 5, "ces": 2, "comment": "Kseniya Orlova says thanks"});
-    let r = app.call(Method::POST, &survey.as_str(), None, Some(&answer)).await?;
+    let r = app.call(Method::POST, survey.as_str(), None, Some(&answer)).await?;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{survey}: {}", r.body);
     b["window"] = soon(app.clock.now(), 5, 7);
     let open = app.book(&customer, &b, None).await?;
