@@ -89,8 +89,7 @@ pub async fn list(
             let (rows, next) = admin::list(conn, status, after, limit)?;
             Ok::<_, ApiError>(Page {
                 items: rows.into_iter().map(item).collect(),
-                next_cursor: next
-                    .map(|(at, id)| pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))),
+                next_cursor: next.map(|(at, id)| crate::routes::jobs::encode_time_cursor(at, &id)),
             })
         })
         .await?;

@@ -399,9 +399,7 @@ async fn export_response(
         jobs: e.jobs.into_iter().map(export_job).collect(),
         messages: e.messages.into_iter().map(message).collect(),
         audit: e.audit.into_iter().map(audit_item).collect(),
-        next_cursor: e
-            .next
-            .map(|(at, id)| pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))),
+        next_cursor: e.next.map(|(at, id)| crate::routes::jobs::encode_time_cursor(at, &id)),
     }))
 }
 
