@@ -64,7 +64,8 @@ pub struct CustomerCard {
 /// The client card: contacts, addresses, history and total waiting time.
 /// A dispatcher sees the cards of customers with requests in its scope, and
 /// only those requests and their addresses, with the name, phone and e-mail of
-/// the latest of them; a customer sees its own card (any other is 404).
+/// the latest of them; a customer sees its own card (any other is 404). Every read by someone other than
+/// the card's customer is written to the audit log (`customer_read`, `GET /v1/audit`).
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such card in your scope (`not_found`)")), security(("bearer" = [])))]
