@@ -14,6 +14,7 @@ both_backends!(
     an_export_holds_the_persons_data_and_nothing_of_another_customer,
     erasure_anonymises_the_person_everywhere_and_keeps_the_job,
     the_audit_log_records_card_reads_and_admin_actions_and_refuses_changes,
+    two_replicas_erasing_the_same_card_at_once_erase_it_once,
 );
 
 const SKILL: &str = "privacy_probe";
@@ -395,5 +396,32 @@ async fn the_audit_log_records_card_reads_and_admin_actions_and_refuses_changes(
     }
     let still = app.get(&format!("/v1/audit?subject={card}&action=customer_read"), &admin).await?;
     assert_eq!(still.body["items"].as_array().map(Vec::len), Some(1));
+    Ok(())
+}
+
+async fn two_replicas_erasing_the_same_card_at_once_erase_it_once(backend: Backend) -> anyhow::Result<()> {
+    // Arrange: a customer with one cancelled request; a second replica on the same database.
+    let app = TestApp::spawn(backend).await?;
+    let other = app.replica().await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let customer = new_customer(&app, &admin, "twice@probe.example").await?;
+    let booked = app.book(&customer, &booking(), None).await?;
+    let (job, card) = (booked.str("id"), booked.str("customer_id"));
+    let r = app.post(&format!("/v1/requests/{job}/cancel"), &customer, &json!({})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Act
+    let path = format!("/v1/customers/{card}/erase");
+    let empty = json!({});
+    let (a, b) = tokio::join!(app.post(&path, &admin, &empty), other.post(&path, &admin, &empty));
+    let (a, b) = (a?, b?);
+
+    // Assert: both 200, exactly one did the work, and one audit entry says so.
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK), "{} {}", a.body, b.body);
+    let done: Vec<bool> = [&a, &b].iter().map(|r| r.body["already_erased"] == false).collect();
+    assert_eq!(done.iter().filter(|d| **d).count(), 1, "{} {}", a.body, b.body);
+    assert_eq!(a.body["erased_at"], b.body["erased_at"]);
+    let entries = app.get(&format!("/v1/audit?subject={card}&action=customer_erase"), &admin).await?;
+    assert_eq!(entries.body["items"].as_array().map(Vec::len), Some(1), "{}", entries.body);
     Ok(())
 }
