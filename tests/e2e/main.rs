@@ -21,6 +21,7 @@ mod outbox_customers;
 mod outbox_flow;
 mod outbox_send;
 mod planning;
+mod privacy;
 mod quality;
 mod requests;
 mod review;

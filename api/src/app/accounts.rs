@@ -4,8 +4,10 @@
 
 use chrono::NaiveDateTime;
 
+use crate::app::audit::{self, Subject};
 use crate::app_error::ApiError;
 use crate::db::{DbConnection, is_unique_violation};
+use crate::domain::AuditAction;
 use crate::domain::{Caller, Role};
 use crate::storage::{self, customers, orgs, technicians, tokens, users};
 
@@ -109,6 +111,8 @@ pub fn create(
         )),
         other => other.map_err(ApiError::from),
     }?;
+    let subject = Subject { kind: "user", id: &id, customer_id: customer_id.as_deref() };
+    audit::record(conn, caller, AuditAction::UserCreate, subject, &serde_json::json!({"role": a.role}), now)?;
     users::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
@@ -152,5 +156,8 @@ pub fn update(
     if let Some(name) = &change.name {
         users::set_name(conn, &target.id, name, now)?;
     }
+    let subject = Subject { kind: "user", id: &target.id, customer_id: target.customer_id.as_deref() };
+    let details = serde_json::json!({"active": change.active, "renamed": change.name.is_some()});
+    audit::record(conn, caller, AuditAction::UserUpdate, subject, &details, now)?;
     users::find(conn, &target.id)?.ok_or(ApiError::NotFound)
 }

@@ -79,6 +79,8 @@ pub struct NewBooking {
     pub priority: Priority,
     /// `None`: the calling customer's card supplies it.
     pub contact: Option<NormalContact>,
+    /// Recorded with the job when given (`consents`, append-only).
+    pub consent: Option<crate::app::consent::GivenConsent>,
 }
 
 /// What booking did.
@@ -215,7 +217,8 @@ fn contact_of_card(card: &customers::Customer) -> Result<NormalContact, ApiError
     Ok(NormalContact { name: card.name.clone(), phone: phone.to_owned(), email: card.email.clone() })
 }
 
-fn new_tracking_token() -> String {
+/// A fresh random tracking token (also what an erasure gives a job, so an old link finds nothing).
+pub(crate) fn new_tracking_token() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 18];
     rand::fill(&mut bytes);
@@ -257,6 +260,9 @@ fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: Nai
     };
     jobs::insert(conn, &job)?;
     customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
+    if let Some(consent) = &b.consent {
+        crate::app::consent::record(conn, consent, &card.id, &job.id, &caller.id, now)?;
+    }
     let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     jobs::append_event(
         conn,

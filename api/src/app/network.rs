@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use geo::MultiPolygon;
 use serde_json::json;
 
+use crate::app::audit::{self, Subject};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{Absence, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
+use crate::domain::{Absence, AuditAction, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
 use crate::geojson::{self, Geometry};
 use crate::storage::change_log::{self, Change};
 use crate::storage::{self, db_time, json, offers, orgs, technicians};
@@ -38,6 +39,11 @@ pub struct NewOrg {
     pub parts: Vec<PartQty>,
     /// km; `None`: the parent's.
     pub max_travel_km: Option<f64>,
+}
+
+/// The audit details of a partial update: the names of the fields given (never their values).
+fn changed(fields: &[(&str, bool)]) -> serde_json::Value {
+    json!({"fields": fields.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect::<Vec<_>>()})
 }
 
 /// Creates an organisation under a parent the caller manages.
@@ -74,6 +80,14 @@ pub fn create_org(
         },
     )?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &id, None), now)?;
+    audit::record(
+        conn,
+        caller,
+        AuditAction::OrgCreate,
+        Subject::of("org", &id),
+        &json!({"parent_id": parent.id}),
+        now,
+    )?;
     orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
@@ -98,6 +112,14 @@ pub fn update_org(
 ) -> Result<orgs::Org, ApiError> {
     let now = db_time(now);
     let org = orgs::find(conn, id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+    let fields = changed(&[
+        ("name", update.name.is_some()),
+        ("timezone", update.timezone.is_some()),
+        ("manual_routing", update.manual_routing.is_some()),
+        ("parts", update.parts.is_some()),
+        ("max_travel_km", update.max_travel_km.is_some()),
+    ]);
+    audit::record(conn, caller, AuditAction::OrgUpdate, Subject::of("org", &org.id), &fields, now)?;
     let changes = orgs::OrgChanges {
         name: update.name,
         timezone: update.timezone,
@@ -128,6 +150,7 @@ pub struct NewTerritory {
 /// overlaps an exclusive one of an unrelated organisation is a 409.
 pub fn put_territories(
     conn: &mut DbConnection,
+    caller: &Caller,
     id: &str,
     territories: &[NewTerritory],
     now: DateTime<Utc>,
@@ -166,6 +189,8 @@ pub fn put_territories(
         });
     }
     orgs::replace_territories(conn, &org.id, &rows)?;
+    let details = json!({"territories": rows.len()});
+    audit::record(conn, caller, AuditAction::TerritoriesSet, Subject::of("org", &org.id), &details, now)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &org.id, None), now)?;
     Ok(())
 }
@@ -203,6 +228,7 @@ pub fn effective_agreement(conn: &mut DbConnection, org: &orgs::Org) -> Result<A
 /// Sets an organisation's own service agreement; returns the one now in effect.
 pub fn put_agreement(
     conn: &mut DbConnection,
+    caller: &Caller,
     id: &str,
     accept: &PerPriority,
     arrive: &PerPriority,
@@ -212,6 +238,7 @@ pub fn put_agreement(
     let org = orgs::find(conn, id)?.ok_or(ApiError::NotFound)?;
     let (accept, arrive) = (json::per_priority_text(accept)?, json::per_priority_text(arrive)?);
     orgs::put_agreement(conn, &org.id, &accept, &arrive, first_time_fix_target, db_time(now))?;
+    audit::record(conn, caller, AuditAction::AgreementSet, Subject::of("org", &org.id), &json!({}), db_time(now))?;
     let a = effective_agreement(conn, &org)?;
     Ok((org.id, a))
 }
@@ -264,6 +291,8 @@ pub fn create_technician(
         max_travel_km: b.max_travel_km,
     };
     technicians::insert_many(conn, std::slice::from_ref(&new))?;
+    let details = json!({"org_id": org.id});
+    audit::record(conn, caller, AuditAction::TechnicianCreate, Subject::of("technician", &id), &details, now)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &id, Some(&id)), now)?;
     technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
 }
@@ -297,6 +326,19 @@ pub fn update_technician(
     if !caller.manages(&path) {
         return Err(ApiError::NotFound);
     }
+    let fields = changed(&[
+        ("name", b.name.is_some()),
+        ("skills", b.skills.is_some()),
+        ("home_base", b.home_base.is_some()),
+        ("shift", b.shift.is_some()),
+        ("absences", b.absences.is_some()),
+        ("timezone", b.timezone.is_some()),
+        ("daily_capacity", b.daily_capacity.is_some()),
+        ("parts", b.parts.is_some()),
+        ("active", b.active.is_some()),
+        ("max_travel_km", b.max_travel_km.is_some()),
+    ]);
+    audit::record(conn, caller, AuditAction::TechnicianUpdate, Subject::of("technician", &t.id), &fields, now)?;
     let changes = technicians::TechnicianChanges {
         name: b.name.map(|n| n.trim().to_owned()),
         skills: b.skills.as_deref().map(json::codes_text).transpose()?,

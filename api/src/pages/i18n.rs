@@ -131,6 +131,18 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Оставьте контакты пустыми, чтобы взять их из карточки клиента.",
     ),
     ("submit_book", "Book", "Отправить заявку"),
+    ("consent_text", "Consent to the processing of personal data", "Согласие на обработку персональных данных"),
+    (
+        "consent_personal",
+        "I consent to the processing of my personal data for this visit (the text above)",
+        "Я даю согласие на обработку моих персональных данных для этого выезда (текст выше)",
+    ),
+    (
+        "consent_notify",
+        "Send me notifications about my visits by e-mail and SMS",
+        "Присылать мне уведомления о выездах по эл. почте и SMS",
+    ),
+    ("consent_missing", "Tick the consent to book a visit.", "Отметьте согласие, чтобы отправить заявку."),
     ("tracking", "Your request", "Ваша заявка"),
     ("stage", "Stage", "Этап"),
     ("technician", "Technician", "Мастер"),

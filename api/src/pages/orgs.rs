@@ -136,7 +136,7 @@ pub struct TerritoryForm {
 /// Adds the drawn territory to the organisation's (or clears them), admins only.
 #[post("/console/orgs/{id}/territories")]
 pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm>) -> PageResult {
-    ctx.require(&[Role::Admin])?;
+    let caller = ctx.require(&[Role::Admin])?;
     ctx.check_csrf(&form.csrf)?;
     let clear = form.clear.as_deref().and_then(crate::config::parse_bool).unwrap_or(false);
     let added = if clear {
@@ -167,7 +167,7 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm
                 }
                 all.push(new);
             }
-            network::put_territories(conn, &id, &all, now)
+            network::put_territories(conn, &caller, &id, &all, now)
         })
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -192,7 +192,7 @@ pub struct AgreementForm {
 /// Sets the organisation's own agreement, admins only (the checks of `PUT /v1/orgs/{id}/agreement`).
 #[post("/console/orgs/{id}/agreement")]
 pub async fn save_agreement(ctx: Ctx, id: web::Path<String>, form: web::Form<AgreementForm>) -> PageResult {
-    ctx.require(&[Role::Admin])?;
+    let caller = ctx.require(&[Role::Admin])?;
     ctx.check_csrf(&form.csrf)?;
     let f = form.into_inner();
     let accept =
@@ -215,7 +215,7 @@ pub async fn save_agreement(ctx: Ctx, id: web::Path<String>, form: web::Form<Agr
     let back = format!("/console/orgs/{id}");
     ctx.state
         .db
-        .write(move |conn| network::put_agreement(conn, &id, &accept, &arrive, target, now))
+        .write(move |conn| network::put_agreement(conn, &caller, &id, &accept, &arrive, target, now))
         .await
         .map_err(|e| ctx.fail(e))?;
     Ok(ctx.see_other(&back))

@@ -43,6 +43,7 @@ async fn a_customer_books_on_the_map_and_lands_on_the_tracking_page() -> anyhow:
     b.fill("#problem", "The cash register does not print receipts").await?;
     b.fill("#contact_name", "Ivan Petrov").await?;
     b.fill("#contact_phone", "+7 916 123-45-67").await?;
+    b.click("#consent").await?;
     b.screenshot("book").await?;
     b.click("#submit-book").await?;
 
