@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{Absence, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
+use crate::domain::{Absence, Caller, ChangeEntity, Invalid, Invalids, PartQty, PerPriority, Position, Shift, validate};
 use crate::geojson::{self, Geometry};
 use crate::storage::change_log::{self, Change};
 use crate::storage::{self, db_time, json, offers, orgs, technicians};
@@ -216,7 +216,44 @@ pub fn put_agreement(
     Ok((org.id, a))
 }
 
-/// A validated new technician.
+/// A technician as typed (the API's body or the console's form), before any check.
+#[derive(Debug, Clone, Default)]
+pub struct TechnicianDraft {
+    pub org_id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    /// (lat, lon).
+    pub home_base: (f64, f64),
+    pub shift: ShiftDraft,
+    pub absences: Vec<Absence>,
+    /// IANA zone; `None`: the organisation's.
+    pub timezone: Option<String>,
+    pub daily_capacity: i32,
+    pub parts: Vec<PartQty>,
+    pub active: bool,
+    /// km; `None`: its organisation's.
+    pub max_travel_km: Option<f64>,
+}
+
+/// A weekly shift as typed: local "HH:MM" times and ISO weekdays.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftDraft {
+    pub start: String,
+    pub end: String,
+    pub days: Vec<u8>,
+}
+
+impl ShiftDraft {
+    fn check(&self) -> Result<Shift, Invalid> {
+        Shift::parse(&self.start, &self.end, self.days.clone())
+    }
+}
+
+/// Proof that a value went through its `check` (only this module makes one).
+#[derive(Debug, Clone, Copy)]
+pub struct Checked(());
+
+/// A checked new technician: only [`TechnicianDraft::check`] makes one.
 #[derive(Debug, Clone)]
 pub struct NewTechnician {
     pub org_id: String,
@@ -231,6 +268,81 @@ pub struct NewTechnician {
     pub active: bool,
     /// km; `None`: its organisation's.
     pub max_travel_km: Option<f64>,
+    _checked: Checked,
+}
+
+/// A day's visits: 0 (off the board) to 100.
+fn check_capacity(capacity: i32) -> Result<i32, Invalid> {
+    if (0..=100).contains(&capacity) {
+        Ok(capacity)
+    } else {
+        Err(Invalid::new("daily_capacity", "must be between 0 and 100 visits"))
+    }
+}
+
+fn check_skills(skills: Vec<String>) -> Result<Vec<String>, Invalid> {
+    validate::codes("skills", &skills).map(|()| skills)
+}
+
+fn check_absences(absences: Vec<Absence>) -> Result<Vec<Absence>, Invalid> {
+    crate::domain::shift::validate_absences(&absences).map(|()| absences)
+}
+
+fn check_parts(parts: Vec<PartQty>) -> Result<Vec<PartQty>, Invalid> {
+    crate::domain::parts::validate_parts("parts", &parts).map(|()| parts)
+}
+
+fn check_timezone(tz: String) -> Result<String, Invalid> {
+    validate::timezone("timezone", &tz).map(|_| tz)
+}
+
+fn check_radius(km: Option<f64>) -> Result<Option<f64>, Invalid> {
+    km.map(|km| validate::max_travel_km("max_travel_km", km)).transpose()
+}
+
+impl TechnicianDraft {
+    /// The rules of a technician, every field checked (the API answers the first error, the console shows all):
+    /// a name, distinct skill codes, a position on the Earth, a shift, absences that end after they start, an IANA
+    /// zone, 0–100 visits a day, parts, a service radius of (0, 20000] km.
+    pub fn check(self) -> Result<NewTechnician, Invalids> {
+        let mut bad = Invalids::default();
+        let name = bad.check(validate::text("name", &self.name, validate::MAX_NAME_CHARS));
+        let skills = bad.check(check_skills(self.skills));
+        let home_base = bad.check(Position::parse("home_base", self.home_base.0, self.home_base.1));
+        let shift = bad.check(self.shift.check());
+        let absences = bad.check(check_absences(self.absences));
+        let timezone = bad.check(self.timezone.map(check_timezone).transpose());
+        let daily_capacity = bad.check(check_capacity(self.daily_capacity));
+        let parts = bad.check(check_parts(self.parts));
+        let max_travel_km = bad.check(check_radius(self.max_travel_km));
+        match (name, skills, home_base, shift, absences, timezone, daily_capacity, parts, max_travel_km) {
+            (
+                Some(name),
+                Some(skills),
+                Some(home_base),
+                Some(shift),
+                Some(absences),
+                Some(timezone),
+                Some(daily_capacity),
+                Some(parts),
+                Some(max_travel_km),
+            ) if bad.is_empty() => Ok(NewTechnician {
+                org_id: self.org_id,
+                name,
+                skills,
+                home_base,
+                shift,
+                absences,
+                timezone,
+                daily_capacity,
+                parts,
+                active: self.active,
+                max_travel_km,
+                _checked: Checked(()),
+            }),
+            _ => Err(bad),
+        }
+    }
 }
 
 /// Adds a technician to an organisation the caller manages.
@@ -246,7 +358,7 @@ pub fn create_technician(
     let new = technicians::NewTechnician {
         id: id.clone(),
         org_id: org.id.clone(),
-        name: validate::text("name", &b.name, validate::MAX_NAME_CHARS)?,
+        name: b.name,
         skills: json::codes_text(&b.skills)?,
         home_lat: b.home_base.lat,
         home_lon: b.home_base.lon,
@@ -268,8 +380,25 @@ pub fn create_technician(
     technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
 }
 
-/// Changes to a technician (only the fields given).
+/// Changes to a technician as typed (only the fields given), before any check.
 #[derive(Debug, Clone, Default)]
+pub struct TechnicianPatch {
+    pub name: Option<String>,
+    pub skills: Option<Vec<String>>,
+    /// (lat, lon).
+    pub home_base: Option<(f64, f64)>,
+    pub shift: Option<ShiftDraft>,
+    pub absences: Option<Vec<Absence>>,
+    pub timezone: Option<String>,
+    pub daily_capacity: Option<i32>,
+    pub parts: Option<Vec<PartQty>>,
+    pub active: Option<bool>,
+    /// `Some(None)` clears it (back to the organisation's).
+    pub max_travel_km: Option<Option<f64>>,
+}
+
+/// Checked changes to a technician: only [`TechnicianPatch::check`] makes one.
+#[derive(Debug, Clone)]
 pub struct TechnicianUpdate {
     pub name: Option<String>,
     pub skills: Option<Vec<String>>,
@@ -280,8 +409,50 @@ pub struct TechnicianUpdate {
     pub daily_capacity: Option<i32>,
     pub parts: Option<Vec<PartQty>>,
     pub active: Option<bool>,
-    /// `Some(None)` clears it (back to the organisation's).
     pub max_travel_km: Option<Option<f64>>,
+    _checked: Checked,
+}
+
+impl TechnicianPatch {
+    /// The rules of [`TechnicianDraft::check`] for the fields given.
+    pub fn check(self) -> Result<TechnicianUpdate, Invalids> {
+        let mut bad = Invalids::default();
+        let name = bad.check(self.name.map(|n| validate::text("name", &n, validate::MAX_NAME_CHARS)).transpose());
+        let skills = bad.check(self.skills.map(check_skills).transpose());
+        let home_base = bad.check(self.home_base.map(|(lat, lon)| Position::parse("home_base", lat, lon)).transpose());
+        let shift = bad.check(self.shift.as_ref().map(ShiftDraft::check).transpose());
+        let absences = bad.check(self.absences.map(check_absences).transpose());
+        let timezone = bad.check(self.timezone.map(check_timezone).transpose());
+        let daily_capacity = bad.check(self.daily_capacity.map(check_capacity).transpose());
+        let parts = bad.check(self.parts.map(check_parts).transpose());
+        let max_travel_km = bad.check(self.max_travel_km.map(check_radius).transpose());
+        match (name, skills, home_base, shift, absences, timezone, daily_capacity, parts, max_travel_km) {
+            (
+                Some(name),
+                Some(skills),
+                Some(home_base),
+                Some(shift),
+                Some(absences),
+                Some(timezone),
+                Some(daily_capacity),
+                Some(parts),
+                Some(max_travel_km),
+            ) if bad.is_empty() => Ok(TechnicianUpdate {
+                name,
+                skills,
+                home_base,
+                shift,
+                absences,
+                timezone,
+                daily_capacity,
+                parts,
+                active: self.active,
+                max_travel_km,
+                _checked: Checked(()),
+            }),
+            _ => Err(bad),
+        }
+    }
 }
 
 /// Changes a technician of an organisation the caller manages.
@@ -293,12 +464,9 @@ pub fn update_technician(
     now: DateTime<Utc>,
 ) -> Result<technicians::Technician, ApiError> {
     let now = db_time(now);
-    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
-    if !caller.manages(&path) {
-        return Err(ApiError::NotFound);
-    }
+    let t = find_managed_technician(conn, caller, id)?;
     let changes = technicians::TechnicianChanges {
-        name: b.name.map(|n| n.trim().to_owned()),
+        name: b.name,
         skills: b.skills.as_deref().map(json::codes_text).transpose()?,
         home_lat: b.home_base.map(|h| h.lat),
         home_lon: b.home_base.map(|h| h.lon),
@@ -315,6 +483,16 @@ pub fn update_technician(
     // Phones sync their own technician record (skills, shift, parts).
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &t.id, Some(&t.id)), now)?;
     technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+}
+
+/// A technician the caller manages (admins all, dispatchers their subtree); 404 otherwise.
+pub fn find_managed_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<technicians::Technician, ApiError> {
+    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
+    if caller.manages(&path) { Ok(t) } else { Err(ApiError::NotFound) }
 }
 
 /// A technician the caller may see: admins all, dispatchers their subtree, a technician itself.
