@@ -48,6 +48,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reviews::verdict)
         .service(reviews::photo)
         .service(technicians::page)
+        // `/new` before `/{id}`: actix matches in registration order.
+        .service(technicians::new_form)
+        .service(technicians::create)
+        .service(technicians::edit_form)
+        .service(technicians::save)
         .service(technicians::day)
         .service(orgs::tree)
         .service(orgs::one)
@@ -55,5 +60,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orgs::save_agreement)
         .service(service::page)
         .service(users::page)
+        .service(users::new_form)
+        .service(users::create)
+        .service(users::edit_form)
+        .service(users::save)
         .service(users::set_active);
 }
