@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::{Invalid, Invalids};
 use crate::domain::ids::BadId;
 use crate::domain::shift::BadZone;
+use crate::domain::{Invalid, Invalids};
 
 /// Every way a request can fail, with what the client needs to react.
 #[derive(Debug, thiserror::Error)]

@@ -29,3 +29,4 @@ mod security;
 mod storm;
 mod sync;
 mod web;
+mod web_admin;

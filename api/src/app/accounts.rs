@@ -5,8 +5,8 @@
 use chrono::NaiveDateTime;
 
 use crate::app_error::ApiError;
-use crate::db::{DbConnection, is_unique_violation};
 use crate::auth::password;
+use crate::db::{DbConnection, is_unique_violation};
 use crate::domain::{Caller, Invalids, Role, validate};
 use crate::storage::{self, customers, orgs, technicians, tokens, users};
 
@@ -37,7 +37,8 @@ impl AccountDraft {
         let mut bad = Invalids::default();
         let email = bad.check(validate::email("email", &self.email));
         bad.check(password::policy("password", &self.password));
-        let name = bad.check(self.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose());
+        let name =
+            bad.check(self.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose());
         let (Some(email), Some(name)) = (email, name) else { return Err(bad.into()) };
         if !bad.is_empty() {
             return Err(bad.into());

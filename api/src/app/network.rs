@@ -8,7 +8,9 @@ use serde_json::json;
 
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{Absence, Caller, ChangeEntity, Invalid, Invalids, PartQty, PerPriority, Position, Shift, validate};
+use crate::domain::{
+    Absence, Caller, ChangeEntity, Invalid, Invalids, PartQty, PerPriority, Position, Shift, validate,
+};
 use crate::geojson::{self, Geometry};
 use crate::storage::change_log::{self, Change};
 use crate::storage::{self, db_time, json, offers, orgs, technicians};

@@ -304,7 +304,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("edit_technician", "Edit technician", "Изменить мастера"),
     ("edit", "Edit", "Изменить"),
     ("name", "Name", "Имя"),
-    ("skills", "Skills (codes separated by commas, e.g. printers, pos)", "Навыки (коды через запятую, напр. printers, pos)"),
+    (
+        "skills",
+        "Skills (codes separated by commas, e.g. printers, pos)",
+        "Навыки (коды через запятую, напр. printers, pos)",
+    ),
     (
         "home_hint",
         "Home base: tap the map or type latitude and longitude.",

@@ -216,7 +216,10 @@ impl TechForm {
             bad.push(Invalid::new("home_base", "tap the map or type latitude and longitude"));
             (0.0, 0.0)
         } else {
-            (number(bad, "home_base.lat", &self.lat).unwrap_or(0.0), number(bad, "home_base.lon", &self.lon).unwrap_or(0.0))
+            (
+                number(bad, "home_base.lat", &self.lat).unwrap_or(0.0),
+                number(bad, "home_base.lon", &self.lon).unwrap_or(0.0),
+            )
         };
         let daily_capacity = self.daily_capacity.parse::<i32>().unwrap_or_else(|_| {
             bad.push(Invalid::new("daily_capacity", "must be a whole number of visits"));
@@ -225,7 +228,13 @@ impl TechForm {
         let max_travel_km =
             if self.max_travel_km.is_empty() { None } else { number(bad, "max_travel_km", &self.max_travel_km) };
         Values {
-            skills: self.skills.split([',', ';', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            skills: self
+                .skills
+                .split([',', ';', ' ', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             home_base,
             shift: network::ShiftDraft {
                 start: self.shift_start.clone(),
@@ -274,7 +283,8 @@ fn tech_form_page(
     saved: bool,
 ) -> HttpResponse {
     let title = if editing.is_some() { ctx.t("edit_technician") } else { ctx.t("new_technician") };
-    let action = editing.map_or_else(|| "/console/technicians/new".to_owned(), |t| format!("/console/technicians/{}/edit", t.id));
+    let action = editing
+        .map_or_else(|| "/console/technicians/new".to_owned(), |t| format!("/console/technicians/{}/edit", t.id));
     let points = match (f.lat.parse::<f64>(), f.lon.parse::<f64>()) {
         (Ok(lat), Ok(lon)) => serde_json::json!([{"lat": lat, "lon": lon, "label": f.name}]).to_string(),
         _ => "[]".into(),

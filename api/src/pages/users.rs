@@ -205,7 +205,9 @@ pub async fn new_form(ctx: Ctx, q: web::Query<NewUserQuery>) -> PageResult {
     let who = caller.clone();
     let choices = ctx.state.db.run(move |conn| choices(conn, &who)).await.map_err(|e| ctx.fail(e))?;
     let form = match q.into_inner().technician_id {
-        Some(technician_id) => UserForm { role: Role::Technician.as_str().into(), technician_id, ..UserForm::default() },
+        Some(technician_id) => {
+            UserForm { role: Role::Technician.as_str().into(), technician_id, ..UserForm::default() }
+        }
         None => UserForm { org_id: caller.org_id.clone().unwrap_or_default(), ..UserForm::default() },
     };
     Ok(user_form_page(&ctx, &caller, &form, &choices, &Invalids::default()))
@@ -276,7 +278,14 @@ fn created_page(ctx: &Ctx, user: &users::User, plain: &str) -> HttpResponse {
 }
 
 /// The edit form of a user the caller manages: name and whether it may sign in.
-fn user_edit_page(ctx: &Ctx, user: &users::User, name: &str, active: bool, bad: &Invalids, saved: bool) -> HttpResponse {
+fn user_edit_page(
+    ctx: &Ctx,
+    user: &users::User,
+    name: &str,
+    active: bool,
+    bad: &Invalids,
+    saved: bool,
+) -> HttpResponse {
     let status = if bad.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let aria = |field: &str| (described_by(bad, field, field), bad.for_field(field).map(|_| "true"));
     let body = html! {
@@ -310,7 +319,8 @@ pub struct EditQuery {
 pub async fn edit_form(ctx: Ctx, id: web::Path<String>, q: web::Query<EditQuery>) -> PageResult {
     let caller = ctx.require(&[Role::Admin, Role::Dispatcher])?;
     let id = id.into_inner();
-    let user = ctx.state.db.run(move |conn| accounts::find_managed(conn, &caller, &id)).await.map_err(|e| ctx.fail(e))?;
+    let user =
+        ctx.state.db.run(move |conn| accounts::find_managed(conn, &caller, &id)).await.map_err(|e| ctx.fail(e))?;
     let name = user.name.clone().unwrap_or_default();
     Ok(user_edit_page(&ctx, &user, &name, user.active, &Invalids::default(), q.saved.is_some()))
 }
