@@ -301,6 +301,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("deactivate", "Deactivate", "Отключить"),
     ("activate", "Activate", "Включить"),
     ("new_technician", "New technician", "Новый мастер"),
+    ("day_route", "Day route", "Маршрут на день"),
     ("edit_technician", "Edit technician", "Изменить мастера"),
     ("edit", "Edit", "Изменить"),
     ("name", "Name", "Имя"),

@@ -296,7 +296,7 @@ fn tech_form_page(
         @if saved { p.ok role="status" { (ctx.t("saved")) } }
         @if !bad.is_empty() { p.error role="alert" { (ctx.t("invalid")) } }
         @if let Some(t) = editing {
-            p { a href=(format!("/console/technicians/{}", t.id)) { (ctx.t("day")) } " · "
+            p { a href=(format!("/console/technicians/{}", t.id)) { (ctx.t("day_route")) } " · "
                 a href=(format!("/console/users/new?technician_id={}", t.id)) { (ctx.t("create_login")) } }
         }
         form.stack #technician-form method="post" action=(action) novalidate {
