@@ -95,6 +95,25 @@ async fn an_admin_creates_a_technician_on_the_console_who_is_listed_by_the_api_a
     // Assert
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("Web Admin Partner") && form.body.contains("data-pick"), "organisations and the map");
+    let ru = web.get_with("/console/technicians/new", &[("Accept-Language", "ru-RU,ru")]).await?;
+    assert!(
+        ru.body.contains("Новый мастер") && ru.body.contains("Визитов в день") && ru.body.contains(">Пн<"),
+        "Russian labels"
+    );
+    for id in [
+        "org_id",
+        "name",
+        "skills",
+        "lat",
+        "lon",
+        "timezone",
+        "shift_start",
+        "shift_end",
+        "daily_capacity",
+        "max_travel_km",
+    ] {
+        assert!(form.body.contains(&format!("for=\"{id}\"")), "a label for {id}");
+    }
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let listed = api_technicians(&app, &admin, &org).await?;
     assert_eq!(listed.len(), 1, "{listed:?}");

@@ -300,6 +300,32 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("users", "Users", "Пользователи"),
     ("deactivate", "Deactivate", "Отключить"),
     ("activate", "Activate", "Включить"),
+    ("pr_low", "low", "низкий"),
+    ("pr_normal", "normal", "обычный"),
+    ("pr_high", "high", "высокий"),
+    ("pr_urgent", "urgent", "срочный"),
+    ("chain_contractor", "general contractor", "генподрядчик"),
+    ("chain_hop", "passed on", "передала дальше"),
+    ("chain_offeree", "offered", "получила предложение"),
+    ("chain_assignee", "doing the work", "исполнитель"),
+    ("ev_created", "created", "создана"),
+    ("ev_offered", "offered", "предложена"),
+    ("ev_declined", "declined", "отклонена"),
+    ("ev_offer_expired", "offer expired", "срок предложения истёк"),
+    ("ev_escalated", "escalated", "передана выше"),
+    ("ev_subcontracted", "subcontracted", "передана субподрядчику"),
+    ("ev_accepted", "accepted", "принята"),
+    ("ev_assigned", "technician assigned", "назначен мастер"),
+    ("ev_rescheduled", "rescheduled", "перенесена"),
+    ("ev_status_changed", "status changed", "статус изменён"),
+    ("ev_incomplete", "visit not finished", "визит не завершён"),
+    ("ev_completed", "completed", "выполнена"),
+    ("ev_review_approved", "work approved", "работа принята"),
+    ("ev_review_returned", "returned for rework", "возвращена на доработку"),
+    ("ev_cancelled", "cancelled", "отменена"),
+    ("ev_unassignable", "nobody eligible", "нет подходящего исполнителя"),
+    ("looked_at", "technicians looked at:", "рассмотрено мастеров:"),
+    ("excluded", "excluded:", "исключено:"),
     ("new_technician", "New technician", "Новый мастер"),
     ("day_route", "Day route", "Маршрут на день"),
     ("edit_technician", "Edit technician", "Изменить мастера"),
@@ -389,6 +415,22 @@ mod tests {
         assert_eq!(from_accept_language("de-DE,en;q=0.5,ru;q=0.4"), Lang::En);
         assert_eq!(from_accept_language("en;q=0.3, ru;q=0.7"), Lang::Ru);
         assert_eq!(from_accept_language("fr"), Lang::En);
+    }
+
+    #[test]
+    fn every_state_a_page_shows_has_a_label() {
+        use crate::domain::{ChainRole, EventType, JobStatus, Priority, Role};
+        let keys = Priority::ALL
+            .iter()
+            .map(|p| format!("pr_{}", p.as_str()))
+            .chain(EventType::ALL.iter().map(|e| format!("ev_{}", e.as_str())))
+            .chain(ChainRole::ALL.iter().map(|r| format!("chain_{}", r.as_str())))
+            .chain(JobStatus::ALL.iter().map(|s| format!("st_{}", s.as_str())))
+            .chain(Role::ALL.iter().map(|r| format!("role_{}", r.as_str())))
+            .chain((1..=7).map(|d| format!("wd{d}")));
+        for key in keys {
+            assert!(LABELS.iter().any(|(k, _, _)| *k == key), "no label {key}");
+        }
     }
 
     #[test]

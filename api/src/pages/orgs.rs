@@ -110,7 +110,7 @@ pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
                 (ctx.csrf_field())
                 @for (kind, per) in [("accept", &a.accept_within_min), ("arrive", &a.arrive_within_min)] {
                     @for (p, v) in [("low", per.low), ("normal", per.normal), ("high", per.high), ("urgent", per.urgent)] {
-                        label { (ctx.t(&format!("{kind}_within"))) " · " (p)
+                        label { (ctx.t(&format!("{kind}_within"))) " · " (ctx.t(&format!("pr_{p}")))
                             input type="number" min="1" name=(format!("{kind}_{p}")) value=(v) readonly[!admin]; }
                     }
                 }
