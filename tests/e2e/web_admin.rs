@@ -16,6 +16,7 @@ both_backends!(
     a_sibling_dispatcher_gets_404_on_another_subtrees_technician_and_its_forms,
     a_user_created_on_the_console_signs_in_through_the_api_with_the_password_shown_once,
     deactivating_a_user_on_its_edit_page_stops_its_session_and_tokens_at_once,
+    an_admin_removes_one_territory_on_the_organisation_page_and_a_stale_removal_changes_nothing,
 );
 
 /// A technician form with every field filled (a whole-day shift all week, so any window fits).
@@ -97,7 +98,7 @@ async fn an_admin_creates_a_technician_on_the_console_who_is_listed_by_the_api_a
     assert!(form.body.contains("Web Admin Partner") && form.body.contains("data-pick"), "organisations and the map");
     let ru = web.get_with("/console/technicians/new", &[("Accept-Language", "ru-RU,ru")]).await?;
     assert!(
-        ru.body.contains("Новый мастер") && ru.body.contains("Визитов в день") && ru.body.contains(">Пн<"),
+        ru.body.contains("Новый мастер") && ru.body.contains("Визитов в день") && ru.body.contains(" Пн</label>"),
         "Russian labels"
     );
     for id in [
@@ -391,5 +392,50 @@ async fn deactivating_a_user_on_its_edit_page_stops_its_session_and_tokens_at_on
     assert_eq!((user.body["name"].as_str(), user.body["active"].as_bool()), (Some("Dina Dispatcher"), Some(false)));
     let edit = admin.get(&format!("/console/users/{id}/edit")).await?;
     assert!(edit.body.contains("value=\"Dina Dispatcher\"") && !edit.body.contains("checked"), "shown inactive");
+    Ok(())
+}
+
+/// A square territory of `d` degrees around (lat, lon).
+fn square(lat: f64, lon: f64, d: f64) -> serde_json::Value {
+    json!({"geometry": {"type": "Polygon", "coordinates": [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d],
+        [lon - d, lat + d], [lon - d, lat - d]]]}, "exclusive": false})
+}
+
+async fn an_admin_removes_one_territory_on_the_organisation_page_and_a_stale_removal_changes_nothing(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: two territories, put through the API.
+    let app = TestApp::spawn(backend).await?;
+    let admin = app.login("admin@demo.sortie").await?;
+    let org = new_org(&app, &admin, "Web Territories").await?;
+    let body = json!([square(LAT, LON, 0.5), square(LAT + 3.0, LON, 0.5)]);
+    let put = app.call(reqwest::Method::PUT, &format!("/v1/orgs/{org}/territories"), Some(&admin), Some(&body)).await?;
+    assert!(put.status.is_success(), "{}", put.body);
+    let mut web = WebClient::new(&app);
+    web.sign_in("admin@demo.sortie").await?;
+    let page = web.get(&format!("/console/orgs/{org}")).await?;
+    let ids: Vec<String> = page
+        .body
+        .split("name=\"remove\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+
+    // Act
+    let removed = web.post(&format!("/console/orgs/{org}/territories"), &[("remove", ids[0].as_str())], true).await?;
+    let stale = web.post(&format!("/console/orgs/{org}/territories"), &[("remove", ids[1].as_str())], true).await?;
+
+    // Assert
+    assert_eq!(ids.len(), 2, "a remove button per territory");
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert_eq!(stale.status, StatusCode::CONFLICT, "the list changed since that page was drawn");
+    let left = app.get(&format!("/v1/orgs/{org}/territories"), &admin).await?;
+    let left = left.body.as_array().cloned().unwrap_or_default();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let kept = left[0]["geometry"]["coordinates"][0][0][1].as_f64().unwrap_or_default();
+    assert!([LAT - 0.5, LAT + 2.5].iter().any(|l| (kept - l).abs() < 1e-9), "one of the two is left untouched: {kept}");
+    let after = web.get(&format!("/console/orgs/{org}")).await?;
+    assert_eq!(after.body.matches("name=\"remove\"").count(), 1);
     Ok(())
 }

@@ -172,11 +172,19 @@ pub fn put_territories(
     Ok(())
 }
 
-/// An organisation's own territories as stored: GeoJSON and whether exclusive.
-pub fn territories(conn: &mut DbConnection, org_id: &str) -> Result<Vec<(Geometry, bool)>, ApiError> {
+/// A territory as stored. Its id is new at every replacement of the organisation's list, so a change aimed at
+/// one id misses once the list changed.
+pub struct StoredTerritory {
+    pub id: String,
+    pub geometry: Geometry,
+    pub exclusive: bool,
+}
+
+/// An organisation's own territories as stored.
+pub fn territories(conn: &mut DbConnection, org_id: &str) -> Result<Vec<StoredTerritory>, ApiError> {
     orgs::territories_of(conn, org_id)?
         .into_iter()
-        .map(|t| Ok((serde_json::from_str(&t.geometry)?, t.exclusive)))
+        .map(|t| Ok(StoredTerritory { geometry: serde_json::from_str(&t.geometry)?, exclusive: t.exclusive, id: t.id }))
         .collect()
 }
 
