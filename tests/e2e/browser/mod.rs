@@ -309,6 +309,14 @@ async fn an_admin_creates_a_technician_by_tapping_its_home_on_the_map() -> anyho
     b.wait_for_path("/console/technicians/new").await?;
     b.map_drawn().await?;
     b.wait_for("#org_id").await?.select_by_value(&f.org).await?;
+    // Sent without a name or a point: the form comes back with each message beside its field.
+    b.fill("#skills", "webmapnew").await?;
+    b.click("#save-technician").await?;
+    b.wait_for("#name-error").await?;
+    b.wait_for("span.field-error[role=alert]").await?;
+    assert_eq!(b.wait_for("#skills").await?.prop("value").await?.as_deref(), Some("webmapnew"), "input kept");
+    b.map_drawn().await?;
+    b.screenshot("technician-invalid").await?;
     b.fill("#name", "Marta Mapova").await?;
     b.fill("#skills", "webmapnew, printers").await?;
     // A tap on the map sets the home base (the map opens over Moscow).
@@ -353,6 +361,9 @@ async fn an_admin_creates_a_technician_by_tapping_its_home_on_the_map() -> anyho
     b.screenshot("user-created").await?;
     let token = app.login_with("marta@web.example", &password).await?;
     assert_eq!(app.get("/v1/users/me", &token).await?.body["technician_id"], marta["id"]);
+    b.click("#created + p + p a").await?;
+    b.wait_for("#user-edit").await?;
+    b.screenshot("user-edit").await?;
     b.client.clone().close().await?;
     Ok(())
 }
