@@ -311,47 +311,37 @@ fn check_radius(km: Option<f64>) -> Result<Option<f64>, Invalid> {
 }
 
 impl TechnicianDraft {
-    /// The rules of a technician, every field checked (the API answers the first error, the console shows all):
-    /// a name, distinct skill codes, a position on the Earth, a shift, absences that end after they start, an IANA
-    /// zone, 0–100 visits a day, parts, a service radius of (0, 20000] km.
+    /// [`TechnicianPatch::check`]'s rules, every field given.
     pub fn check(self) -> Result<NewTechnician, Invalids> {
-        let mut bad = Invalids::default();
-        let name = bad.check(validate::text("name", &self.name, validate::MAX_NAME_CHARS));
-        let skills = bad.check(check_skills(self.skills));
-        let home_base = bad.check(Position::parse("home_base", self.home_base.0, self.home_base.1));
-        let shift = bad.check(self.shift.check());
-        let absences = bad.check(check_absences(self.absences));
-        let timezone = bad.check(self.timezone.map(check_timezone).transpose());
-        let daily_capacity = bad.check(check_capacity(self.daily_capacity));
-        let parts = bad.check(check_parts(self.parts));
-        let max_travel_km = bad.check(check_radius(self.max_travel_km));
-        match (name, skills, home_base, shift, absences, timezone, daily_capacity, parts, max_travel_km) {
-            (
-                Some(name),
-                Some(skills),
-                Some(home_base),
-                Some(shift),
-                Some(absences),
-                Some(timezone),
-                Some(daily_capacity),
-                Some(parts),
-                Some(max_travel_km),
-            ) if bad.is_empty() => Ok(NewTechnician {
-                org_id: self.org_id,
-                name,
-                skills,
-                home_base,
-                shift,
-                absences,
-                timezone,
-                daily_capacity,
-                parts,
-                active: self.active,
-                max_travel_km,
-                _checked: Checked(()),
-            }),
-            _ => Err(bad),
+        // The patch's rules with every field given: one list of rules for both.
+        let u = TechnicianPatch {
+            name: Some(self.name),
+            skills: Some(self.skills),
+            home_base: Some(self.home_base),
+            shift: Some(self.shift),
+            absences: Some(self.absences),
+            timezone: self.timezone,
+            daily_capacity: Some(self.daily_capacity),
+            parts: Some(self.parts),
+            active: Some(self.active),
+            max_travel_km: Some(self.max_travel_km),
         }
+        .check()?;
+        let given = |field: &str| Invalids::from(Invalid::new(field, "is required"));
+        Ok(NewTechnician {
+            org_id: self.org_id,
+            name: u.name.ok_or_else(|| given("name"))?,
+            skills: u.skills.ok_or_else(|| given("skills"))?,
+            home_base: u.home_base.ok_or_else(|| given("home_base"))?,
+            shift: u.shift.ok_or_else(|| given("shift"))?,
+            absences: u.absences.ok_or_else(|| given("absences"))?,
+            timezone: u.timezone,
+            daily_capacity: u.daily_capacity.ok_or_else(|| given("daily_capacity"))?,
+            parts: u.parts.ok_or_else(|| given("parts"))?,
+            active: self.active,
+            max_travel_km: u.max_travel_km.flatten(),
+            _checked: Checked(()),
+        })
     }
 }
 
@@ -424,7 +414,9 @@ pub struct TechnicianUpdate {
 }
 
 impl TechnicianPatch {
-    /// The rules of [`TechnicianDraft::check`] for the fields given.
+    /// The rules of a technician, each field given checked (the API answers the first error, the console shows all):
+    /// a name, distinct skill codes, a position on the Earth, a shift, absences that end after they start, an IANA
+    /// zone, 0–100 visits a day, parts, a service radius of (0, 20000] km.
     pub fn check(self) -> Result<TechnicianUpdate, Invalids> {
         let mut bad = Invalids::default();
         let name = bad.check(self.name.map(|n| validate::text("name", &n, validate::MAX_NAME_CHARS)).transpose());

@@ -411,6 +411,15 @@ pub fn form_errors(e: ApiError) -> Result<Invalids, ApiError> {
     }
 }
 
+/// A write's outcome for a form: a refused field (the transaction rolled back) re-renders the form; any other
+/// error is its page.
+pub fn stored<R>(ctx: &Ctx, written: Result<R, ApiError>) -> Result<Result<R, Invalids>, Fail> {
+    match written {
+        Ok(r) => Ok(Ok(r)),
+        Err(e) => form_errors(e).map(Err).map_err(|e| ctx.fail(e)),
+    }
+}
+
 /// The message beside an input whose value was refused (`id="{field}-error"`, which the input names in
 /// `aria-describedby`).
 pub fn field_error(bad: &Invalids, field: &str, id: &str) -> Markup {

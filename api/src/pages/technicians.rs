@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::page::{Ctx, FormFields, PageResult, described_by, field_error, form_errors};
+use super::page::{Ctx, FormFields, PageResult, described_by, field_error, stored};
 use crate::app::network;
 use crate::domain::shift::hh_mm;
 use crate::domain::{Caller, Invalid, Invalids, Role};
@@ -390,6 +390,18 @@ fn tech_form_page(
     ctx.respond(status, title, body, true)
 }
 
+/// The checked value when nothing was refused, neither by the page's parsing (`bad`) nor by the use case's checks.
+fn all_checked<T>(mut bad: Invalids, checked: Result<T, Invalids>) -> Result<T, Invalids> {
+    match checked {
+        Ok(value) if bad.is_empty() => Ok(value),
+        Ok(_) => Err(bad),
+        Err(more) => {
+            bad.merge(more);
+            Err(bad)
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct NewQuery {
     org_id: Option<String>,
@@ -426,27 +438,14 @@ pub async fn create(ctx: Ctx, form: web::Form<FormFields>) -> PageResult {
         active: f.active,
         max_travel_km: v.max_travel_km,
     };
-    let now = ctx.now();
-    let who = caller.clone();
-    let outcome = ctx
-        .state
-        .db
-        .write(move |conn| {
-            let checked = draft.check();
-            match checked {
-                Ok(new) if bad.is_empty() => match network::create_technician(conn, &who, new, now) {
-                    Ok(t) => Ok(Ok(t.id)),
-                    Err(e) => form_errors(e).map(Err),
-                },
-                Ok(_) => Ok(Err(bad)),
-                Err(more) => {
-                    bad.merge(more);
-                    Ok(Err(bad))
-                }
-            }
-        })
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let (now, who) = (ctx.now(), caller.clone());
+    let outcome = match all_checked(bad, draft.check()) {
+        Ok(new) => {
+            stored(&ctx, ctx.state.db.write(move |conn| network::create_technician(conn, &who, new, now)).await)?
+                .map(|t| t.id)
+        }
+        Err(bad) => Err(bad),
+    };
     match outcome {
         Ok(id) => Ok(ctx.see_other(&format!("/console/technicians/{id}/edit?saved=1"))),
         Err(bad) => {
@@ -499,29 +498,25 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<FormFields>) 
     };
     let (id, now, who) = (id.into_inner(), ctx.now(), caller.clone());
     let back = format!("/console/technicians/{id}/edit?saved=1");
-    let outcome = ctx
+    // Scope first: a technician outside it is 404 whatever was typed (the update checks it again).
+    let (find, t_id) = (caller.clone(), id.clone());
+    let t = ctx
         .state
         .db
-        .write(move |conn| {
-            // Scope first: a technician outside it is 404 whatever was typed.
-            let t = network::find_managed_technician(conn, &who, &id)?;
-            match patch.check() {
-                Ok(update) if bad.is_empty() => match network::update_technician(conn, &who, &t.id, update, now) {
-                    Ok(_) => Ok(Ok(())),
-                    Err(e) => form_errors(e).map(|bad| Err((t, bad))),
-                },
-                Ok(_) => Ok(Err((t, bad))),
-                Err(more) => {
-                    bad.merge(more);
-                    Ok(Err((t, bad)))
-                }
-            }
-        })
+        .run(move |conn| network::find_managed_technician(conn, &find, &t_id))
         .await
         .map_err(|e| ctx.fail(e))?;
+    let outcome = match all_checked(bad, patch.check()) {
+        Ok(update) => stored(
+            &ctx,
+            ctx.state.db.write(move |conn| network::update_technician(conn, &who, &id, update, now)).await,
+        )?
+        .map(drop),
+        Err(bad) => Err(bad),
+    };
     match outcome {
         Ok(()) => Ok(ctx.see_other(&back)),
-        Err((t, bad)) => {
+        Err(bad) => {
             let choices = ctx.state.db.run(move |conn| choices(conn, &caller)).await.map_err(|e| ctx.fail(e))?;
             Ok(tech_form_page(&ctx, Some(&t), &f, &choices, &bad, false))
         }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::page::{Ctx, FormFields, PageResult, described_by, field_error, form_errors, urlencode};
+use super::page::{Ctx, FormFields, PageResult, described_by, field_error, form_errors, stored, urlencode};
 use crate::app::accounts::{self, AccountChange};
 use crate::auth::password;
 use crate::domain::{Caller, Invalid, Invalids, Role};
@@ -336,20 +336,13 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<FormFields>) 
     let change = AccountChange { active: Some(active), name: Some(name.clone()).filter(|n| !n.trim().is_empty()) };
     let (id, now) = (id.into_inner(), db_time(ctx.now()));
     let back = format!("/console/users/{id}/edit?saved=1");
-    let outcome = ctx
-        .state
-        .db
-        .write(move |conn| {
-            let user = accounts::find_managed(conn, &caller, &id)?;
-            match accounts::update(conn, &caller, &user.id, change, now) {
-                Ok(_) => Ok(Ok(())),
-                Err(e) => form_errors(e).map(|bad| Err((user, bad))),
-            }
-        })
-        .await
-        .map_err(|e| ctx.fail(e))?;
-    match outcome {
-        Ok(()) => Ok(ctx.see_other(&back)),
-        Err((user, bad)) => Ok(user_edit_page(&ctx, &user, &name, active, &bad, false)),
+    // Scope first: a user outside it is 404 whatever was typed (the update checks it again).
+    let (find, user_id) = (caller.clone(), id.clone());
+    let user =
+        ctx.state.db.run(move |conn| accounts::find_managed(conn, &find, &user_id)).await.map_err(|e| ctx.fail(e))?;
+    let written = ctx.state.db.write(move |conn| accounts::update(conn, &caller, &id, change, now)).await;
+    match stored(&ctx, written)? {
+        Ok(_) => Ok(ctx.see_other(&back)),
+        Err(bad) => Ok(user_edit_page(&ctx, &user, &name, active, &bad, false)),
     }
 }
