@@ -430,6 +430,17 @@ pub fn field_error(bad: &Invalids, field: &str, id: &str) -> Markup {
     }
 }
 
+/// An input named and identified `id`, of `kind` (an `<input type>`, or `decimal`: text with a numeric keypad),
+/// marked invalid and followed by its message when `field` was refused.
+pub fn checked_input(bad: &Invalids, id: &str, field: &str, kind: &str, value: &str) -> Markup {
+    let (kind, mode) = if kind == "decimal" { ("text", Some("decimal")) } else { (kind, None) };
+    html! {
+        input id=(id) name=(id) type=(kind) inputmode=[mode] autocomplete="off" value=(value)
+            aria-describedby=[described_by(bad, field, id)] aria-invalid=[bad.for_field(field).map(|_| "true")];
+        (field_error(bad, field, id))
+    }
+}
+
 /// `aria-describedby` of an input whose value was refused.
 pub fn described_by(bad: &Invalids, field: &str, id: &str) -> Option<String> {
     bad.for_field(field).map(|_| format!("{id}-error"))

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::page::{Ctx, FormFields, PageResult, described_by, field_error, stored};
+use super::page::{Ctx, FormFields, PageResult, checked_input, described_by, field_error, stored};
 use crate::app::network;
 use crate::domain::shift::hh_mm;
 use crate::domain::{Caller, Invalid, Invalids, Role};
@@ -318,28 +318,19 @@ fn tech_form_page(
                 (field_error(bad, "org_id", "org_id"))
             }
             label for="name" { (ctx.t("name")) }
-            @let (desc, invalid) = input("name", "name");
-            input #name name="name" required maxlength="200" autocomplete="off" value=(f.name)
-                aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-            (field_error(bad, "name", "name"))
+            (checked_input(bad, "name", "name", "text", &f.name))
             label for="skills" { (ctx.t("skills")) }
-            @let (desc, invalid) = input("skills", "skills");
-            input #skills name="skills" value=(f.skills) autocomplete="off" aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-            (field_error(bad, "skills", "skills"))
+            (checked_input(bad, "skills", "skills", "text", &f.skills))
             p.note #home-hint { (ctx.t("home_hint")) }
             div.map data-pick="" data-points=(points) role="application" aria-label=(ctx.t("map")) aria-describedby="home-hint" {}
             div.grid2 {
                 div {
                     label for="lat" { (ctx.t("lat")) } br;
-                    @let (desc, invalid) = input("lat", "home_base.lat");
-                    input #lat name="lat" inputmode="decimal" value=(f.lat) aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-                    (field_error(bad, "home_base.lat", "lat"))
+                    (checked_input(bad, "lat", "home_base.lat", "decimal", &f.lat))
                 }
                 div {
                     label for="lon" { (ctx.t("lon")) } br;
-                    @let (desc, invalid) = input("lon", "home_base.lon");
-                    input #lon name="lon" inputmode="decimal" value=(f.lon) aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-                    (field_error(bad, "home_base.lon", "lon"))
+                    (checked_input(bad, "lon", "home_base.lon", "decimal", &f.lon))
                 }
             }
             @if let Some(e) = bad.0.iter().find(|e| e.field == "home_base") { span.field-error role="alert" { (e.message) } }
@@ -354,15 +345,11 @@ fn tech_form_page(
                 div.grid2 {
                     div {
                         label for="shift_start" { (ctx.t("shift_start")) } br;
-                        @let (desc, invalid) = input("shift_start", "shift.start");
-                        input #shift_start type="time" name="shift_start" value=(f.shift_start) aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-                        (field_error(bad, "shift.start", "shift_start"))
+                        (checked_input(bad, "shift_start", "shift.start", "time", &f.shift_start))
                     }
                     div {
                         label for="shift_end" { (ctx.t("shift_end")) } br;
-                        @let (desc, invalid) = input("shift_end", "shift.end");
-                        input #shift_end type="time" name="shift_end" value=(f.shift_end) aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-                        (field_error(bad, "shift.end", "shift_end"))
+                        (checked_input(bad, "shift_end", "shift.end", "time", &f.shift_end))
                     }
                 }
                 p.note { (ctx.t("shift_hint")) }
@@ -374,15 +361,9 @@ fn tech_form_page(
                 (field_error(bad, "shift.days", "days"))
             }
             label for="daily_capacity" { (ctx.t("daily_capacity")) }
-            @let (desc, invalid) = input("daily_capacity", "daily_capacity");
-            input #daily_capacity type="number" min="0" max="100" step="1" name="daily_capacity" value=(f.daily_capacity)
-                aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-            (field_error(bad, "daily_capacity", "daily_capacity"))
+            (checked_input(bad, "daily_capacity", "daily_capacity", "number", &f.daily_capacity))
             label for="max_travel_km" { (ctx.t("max_travel_km")) }
-            @let (desc, invalid) = input("max_travel_km", "max_travel_km");
-            input #max_travel_km type="number" min="0" step="any" name="max_travel_km" value=(f.max_travel_km)
-                aria-describedby=[desc] aria-invalid=[invalid.then_some("true")];
-            (field_error(bad, "max_travel_km", "max_travel_km"))
+            (checked_input(bad, "max_travel_km", "max_travel_km", "decimal", &f.max_travel_km))
             label { input #active type="checkbox" name="active" value="true" checked[f.active]; " " (ctx.t("is_active")) }
             button #save-technician type="submit" { (if editing.is_some() { ctx.t("save") } else { ctx.t("create") }) }
         }

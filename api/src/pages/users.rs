@@ -6,7 +6,9 @@ use actix_web::{HttpResponse, get, post, web};
 use maud::html;
 use serde::Deserialize;
 
-use super::page::{Ctx, FormFields, PageResult, described_by, field_error, form_errors, stored, urlencode};
+use super::page::{
+    Ctx, FormFields, PageResult, checked_input, described_by, field_error, form_errors, stored, urlencode,
+};
 use crate::app::accounts::{self, AccountChange};
 use crate::auth::password;
 use crate::domain::{Caller, Invalid, Invalids, Role};
@@ -146,14 +148,9 @@ fn user_form_page(ctx: &Ctx, caller: &Caller, f: &UserForm, choices: &Choices, b
         form.stack #user-form method="post" action="/console/users/new" novalidate {
             (ctx.csrf_field())
             label for="email" { (ctx.t("email")) }
-            @let (desc, invalid) = aria("email");
-            input #email type="email" name="email" required autocomplete="off" value=(f.email)
-                aria-describedby=[desc] aria-invalid=[invalid];
-            (field_error(bad, "email", "email"))
+            (checked_input(bad, "email", "email", "email", &f.email))
             label for="name" { (ctx.t("user_name")) }
-            @let (desc, invalid) = aria("name");
-            input #name name="name" maxlength="200" autocomplete="off" value=(f.name) aria-describedby=[desc] aria-invalid=[invalid];
-            (field_error(bad, "name", "name"))
+            (checked_input(bad, "name", "name", "text", &f.name))
             label for="role" { (ctx.t("role")) }
             select #role name="role" {
                 @for r in creatable(caller) {
@@ -182,9 +179,7 @@ fn user_form_page(ctx: &Ctx, caller: &Caller, f: &UserForm, choices: &Choices, b
             (field_error(bad, "technician_id", "technician_id"))
             @if caller.role == Role::Admin {
                 label for="customer_id" { (ctx.t("customer_link")) }
-                @let (desc, invalid) = aria("customer_id");
-                input #customer_id name="customer_id" autocomplete="off" value=(f.customer_id) aria-describedby=[desc] aria-invalid=[invalid];
-                (field_error(bad, "customer_id", "customer_id"))
+                (checked_input(bad, "customer_id", "customer_id", "text", &f.customer_id))
             }
             p.note { (ctx.t("password_generated")) }
             button #create-user type="submit" { (ctx.t("create")) }
@@ -287,7 +282,6 @@ fn user_edit_page(
     saved: bool,
 ) -> HttpResponse {
     let status = if bad.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let aria = |field: &str| (described_by(bad, field, field), bad.for_field(field).map(|_| "true"));
     let body = html! {
         h1 { (ctx.t("edit_user")) }
         @if saved { p.ok role="status" { (ctx.t("saved")) } }
@@ -299,9 +293,7 @@ fn user_edit_page(
         form.stack #user-edit method="post" action=(format!("/console/users/{}/edit", user.id)) novalidate {
             (ctx.csrf_field())
             label for="name" { (ctx.t("user_name")) }
-            @let (desc, invalid) = aria("name");
-            input #name name="name" maxlength="200" autocomplete="off" value=(name) aria-describedby=[desc] aria-invalid=[invalid];
-            (field_error(bad, "name", "name"))
+            (checked_input(bad, "name", "name", "text", name))
             label { input #active type="checkbox" name="active" value="true" checked[active]; " " (ctx.t("account_active")) }
             (field_error(bad, "active", "active"))
             button #save-user type="submit" { (ctx.t("save")) }
