@@ -28,5 +28,6 @@ mod scoping;
 mod security;
 mod storm;
 mod sync;
+mod tech_app;
 mod web;
 mod web_admin;

@@ -210,7 +210,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("return_reason", "Reason for the return", "Причина возврата"),
     ("redispatch", "Give it to another technician", "Передать другому мастеру"),
     ("visits", "Visits", "Визиты"),
-    ("technician_app", "Technicians work in the Sortie phone app.", "Мастера работают в мобильном приложении Sortie."),
+    (
+        "technician_app",
+        "Technicians work in the Sortie app: open it on the phone and add it to the home screen.",
+        "Мастера работают в приложении Sortie: откройте его на телефоне и добавьте на главный экран.",
+    ),
     ("done", "Done.", "Готово."),
     ("map", "Map", "Карта"),
     ("yes", "yes", "да"),

@@ -16,6 +16,7 @@ pub mod page;
 pub mod reviews;
 pub mod service;
 pub mod survey;
+pub mod tech_app;
 pub mod technicians;
 pub mod users;
 
@@ -64,5 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(users::create)
         .service(users::edit_form)
         .service(users::save)
-        .service(users::set_active);
+        .service(users::set_active)
+        .service(tech_app::bare)
+        .service(tech_app::shell)
+        .service(tech_app::manifest)
+        .service(tech_app::service_worker)
+        .service(tech_app::file);
 }

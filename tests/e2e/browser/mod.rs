@@ -6,6 +6,8 @@
 
 mod bench;
 mod driver;
+mod proxy;
+mod tech_app;
 
 use std::time::{Duration, Instant};
 
