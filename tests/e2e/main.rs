@@ -31,3 +31,4 @@ mod storm;
 mod sync;
 mod tech_app;
 mod web;
+mod web_admin;

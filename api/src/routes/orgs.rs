@@ -311,7 +311,7 @@ pub async fn get_territories(
     let org = find_visible(&state, &caller, id.into_inner()).await?;
     let rows = state.db.run(move |conn| network::territories(conn, &org.id)).await?;
     let out: Vec<TerritoryBody> =
-        rows.into_iter().map(|(geometry, exclusive)| TerritoryBody { geometry, exclusive }).collect();
+        rows.into_iter().map(|t| TerritoryBody { geometry: t.geometry, exclusive: t.exclusive }).collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
