@@ -101,16 +101,16 @@ pub fn ranked_in_org(
             job: &input_job,
             technicians: &techs,
             index: &c.index,
-            orgs: &c.orgs,
-            territories: &c.territories,
-            org_stock: &c.org_stock,
+            orgs: &c.net.orgs,
+            territories: &c.net.territories,
+            org_stock: &c.net.org_stock,
             excluded_orgs: &none,
             search_root: Some(org_id),
         };
         let ranked: Vec<TechnicianId> =
             choose_technician(&strict, &cache.rank).explanation.ranked.iter().map(|c| c.technician_id).collect();
         let relaxed = choose_technician(&DispatchInput { job: &relaxed_job, ..strict }, &cache.rank);
-        let mut checks = Eligibility::new(&input_job, org_id, &c.orgs, &c.territories, &none, &c.org_stock);
+        let mut checks = Eligibility::new(&input_job, org_id, &c.net.orgs, &c.net.territories, &none, &c.net.org_stock);
         let alternatives: Vec<Value> = relaxed
             .explanation
             .ranked

@@ -152,9 +152,9 @@ fn run(
                 job: &dispatch_job_input,
                 technicians: &techs,
                 index: &c.index,
-                orgs: &c.orgs,
-                territories: &c.territories,
-                org_stock: &c.org_stock,
+                orgs: &c.net.orgs,
+                territories: &c.net.territories,
+                org_stock: &c.net.org_stock,
                 excluded_orgs: &excluded,
                 search_root: None,
             };
@@ -291,7 +291,7 @@ fn prefer_least_added_travel(
     }
     let contractor = org_bits(contractor)?;
     let route = with_cache(cache, conn, now, |c, _| {
-        dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
+        dispatch::offers::route_offer(contractor, best.org_id, &c.net.orgs)
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
     })?;
     decision.explanation.chosen = Some(best.technician_id);

@@ -76,7 +76,8 @@ impl<'a> LazyTechnicians<'a> {
 
     fn resolve(&self, id: TechnicianId) -> Option<eligibility::Technician> {
         let record = self.cache.techs.get(&id)?;
-        let mut tech = record.for_window(id, &self.window, 0, self.cache.scorecards.get(&id).copied());
+        let mut tech =
+            record.for_window(id, &self.window, &self.cache.net, 0, self.cache.scorecards.get(&id).copied());
         // Inactive, off shift or absent excludes it anyway: its day is read only when it could take the job
         // (so such a technician's explanation does not say whether its day is also full).
         let available = eligibility::availability(&self.window, &tech.shifts, &tech.absences);
