@@ -365,7 +365,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     }
     let jobs_in_table = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
         use diesel::{QueryDsl as _, RunQueryDsl as _};
-        Ok(crate::db::schema::jobs::table.count().get_result(&mut db.get()?)?)
+        Ok(crate::db::schema::jobs::table.count().get_result(&mut **db.get()?)?)
     })
     .await??;
     drop(handle.stop(true));
