@@ -16,7 +16,7 @@ use crate::app::capacity::{self, Room};
 use crate::app::explanation::explanation_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
@@ -104,9 +104,10 @@ pub fn dispatch_again(
     run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
 }
 
-/// How often one decision may find its proposed technician taken meanwhile
-/// (by another replica's decision) before giving up for the worker's retry.
-const MAX_RESERVE_ATTEMPTS: usize = 20;
+/// How often one decision may find its proposed technician's day full under
+/// the row lock (filled by another replica, or not checked recently: see
+/// `dispatch_cache::LearnedDays`) before giving up for the worker's retry.
+const MAX_RESERVE_ATTEMPTS: usize = 40;
 
 fn run(
     conn: &mut DbConnection,
@@ -137,7 +138,7 @@ fn run(
     let (outcome, reserved) = loop {
         attempts += 1;
         let decision_started = std::time::Instant::now();
-        let outcome = with_cache(cache, conn, now, |c, conn| {
+        let outcome = with_cache(cache, conn, now, |c, _| {
             let taken_meanwhile = &taken_meanwhile;
             let adjust = move |id, t: &mut eligibility::Technician| {
                 match taken_meanwhile.get(&id) {
@@ -147,7 +148,7 @@ fn run(
                 }
                 Some(id) != without
             };
-            let techs = LazyTechnicians::new(c, conn, window, now, Box::new(adjust));
+            let techs = LazyTechnicians::new(c, DayCounts::Learned(&cache.days), window, now, Box::new(adjust));
             let input = DispatchInput {
                 job: &dispatch_job_input,
                 technicians: &techs,
@@ -173,13 +174,16 @@ fn run(
             .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
         let names_technician = route.stop == OfferStop::TechnicianOrg;
         let outcome = DispatchOutcome::Offer { decision: Box::new(decision), route, escalations };
-        if !names_technician {
-            break (outcome, (by_travel, None));
-        }
-        // The offer names the technician: its reservation is taken under the row lock.
+        // The decision counted the technician's day from memory: check it under the row lock (held to the
+        // end of the transaction, so an offer naming it reserves its place), and remember what was found.
         let id = uuid_text(chosen.technician_id.0);
-        match capacity::room_for(conn, &id, window.start, now)?.1 {
-            Room::Fits => break (outcome, (by_travel, Some(id))),
+        let (_, room, day) = capacity::room_on_day(conn, &id, window.start, now)?;
+        let fits = room == Room::Fits;
+        if let Some((day, taken)) = day {
+            cache.days.learned(chosen.technician_id, day, taken + usize::from(fits && names_technician));
+        }
+        match room {
+            Room::Fits => break (outcome, (by_travel, names_technician.then_some(id))),
             room if attempts < MAX_RESERVE_ATTEMPTS => {
                 taken_meanwhile.insert(chosen.technician_id, room);
             }

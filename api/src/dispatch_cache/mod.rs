@@ -20,7 +20,7 @@
 
 mod lazy;
 
-pub(crate) use lazy::LazyTechnicians;
+pub(crate) use lazy::{DayCounts, LazyTechnicians, LearnedDays};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +58,8 @@ pub struct SharedCache {
     refreshing: Arc<Mutex<()>>,
     /// How often the whole cache was loaded (once per replica, unless it failed).
     loads: Arc<AtomicU64>,
+    /// What this replica's row-lock checks found on technicians' days (decisions read no day from the database).
+    pub(crate) days: Arc<LearnedDays>,
     /// km/h, straight line.
     pub travel_speed_kmh: f64,
     /// How ranking weighs quality (the near-equal band is the quality weight).
@@ -75,6 +77,7 @@ impl SharedCache {
             current: Arc::default(),
             refreshing: Arc::default(),
             loads: Arc::default(),
+            days: Arc::default(),
             travel_speed_kmh,
             rank: RankOptions::default(),
             quality: QualityOptions::default(),
