@@ -63,6 +63,20 @@ pub fn room_on_day(
     now: DateTime<Utc>,
 ) -> Result<(technicians::Technician, Room, Option<(NaiveDate, usize)>), ApiError> {
     offers::lock_technician(conn, technician_id)?;
+    room_unlocked(conn, technician_id, start, now)
+}
+
+/// [`room_on_day`] without the row lock: what committed transactions left.
+/// Dispatch looks so before locking a second technician in one transaction,
+/// and locks only one that seems to fit: a transaction never holds one
+/// technician's lock while waiting for another's because of a full day
+/// (locks taken in no stable order could deadlock on PostgreSQL).
+pub fn room_unlocked(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(technicians::Technician, Room, Option<(NaiveDate, usize)>), ApiError> {
     let (tech, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     if !tech.active {
         return Ok((tech, Room::Inactive, None));

@@ -176,8 +176,15 @@ fn run(
         let outcome = DispatchOutcome::Offer { decision: Box::new(decision), route, escalations };
         // The decision counted the technician's day from memory: check it under the row lock (held to the
         // end of the transaction, so an offer naming it reserves its place), and remember what was found.
+        // After a first full day (whose lock this transaction keeps), look without the lock first.
         let id = uuid_text(chosen.technician_id.0);
-        let (_, room, day) = capacity::room_on_day(conn, &id, window.start, now)?;
+        let (_, room, day) = match attempts {
+            1 => capacity::room_on_day(conn, &id, window.start, now)?,
+            _ => match capacity::room_unlocked(conn, &id, window.start, now)? {
+                (_, Room::Fits, _) => capacity::room_on_day(conn, &id, window.start, now)?,
+                no_room => no_room,
+            },
+        };
         let fits = room == Room::Fits;
         if let Some((day, taken)) = day {
             cache.days.learned(chosen.technician_id, day, taken + usize::from(fits && names_technician));
