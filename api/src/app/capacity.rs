@@ -54,6 +54,10 @@ pub fn room_for(
     Ok((tech, room))
 }
 
+/// The technician read at a check, whether a visit fits, and (for an active
+/// technician) its local day and what that day held.
+pub type DayRoom = (technicians::Technician, Room, Option<(NaiveDate, usize)>);
+
 /// [`room_for`], also giving the technician's local day and what it held at
 /// the check (for an active technician), so dispatch can remember it.
 pub fn room_on_day(
@@ -61,7 +65,7 @@ pub fn room_on_day(
     technician_id: &str,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(technicians::Technician, Room, Option<(NaiveDate, usize)>), ApiError> {
+) -> Result<DayRoom, ApiError> {
     offers::lock_technician(conn, technician_id)?;
     room_unlocked(conn, technician_id, start, now)
 }
@@ -76,7 +80,7 @@ pub fn room_unlocked(
     technician_id: &str,
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(technicians::Technician, Room, Option<(NaiveDate, usize)>), ApiError> {
+) -> Result<DayRoom, ApiError> {
     let (tech, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     if !tech.active {
         return Ok((tech, Room::Inactive, None));

@@ -133,12 +133,14 @@ fn run(
     // cache proposed them: another transaction took the room meanwhile.
     let mut taken_meanwhile: HashMap<dispatch::model::TechnicianId, Room> = HashMap::new();
     let mut attempts = 0;
-    // The decision's own time (cache and lazy reads, not the row locks after it): `sortie bench dispatch`.
-    let mut decision_time = std::time::Duration::ZERO;
+    // The decision's own time (the walk over the snapshot, in memory), and the time spent getting an up-to-date
+    // snapshot (the change log probe, a refresh when one is due); not the row locks after it: `sortie bench dispatch`.
+    let (mut decision_time, mut snapshot_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let (outcome, reserved) = loop {
         attempts += 1;
-        let decision_started = std::time::Instant::now();
-        let outcome = with_cache(cache, conn, now, |c, _| {
+        let started = std::time::Instant::now();
+        let (outcome, decided_in) = with_cache(cache, conn, now, |c, _| {
+            let decision_started = std::time::Instant::now();
             let taken_meanwhile = &taken_meanwhile;
             let adjust = move |id, t: &mut eligibility::Technician| {
                 match taken_meanwhile.get(&id) {
@@ -161,9 +163,10 @@ fn run(
             };
             let outcome = dispatch_job(&input, &cache.rank)
                 .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
-            techs.finish(outcome)
+            techs.finish((outcome, decision_started.elapsed()))
         })?;
-        decision_time += decision_started.elapsed();
+        decision_time += decided_in;
+        snapshot_time += started.elapsed().saturating_sub(decided_in);
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
         let (decision, route, by_travel) =
@@ -198,6 +201,7 @@ fn run(
         }
     };
     metrics::histogram!("sortie_dispatch_decision_seconds").record(decision_time.as_secs_f64());
+    metrics::histogram!("sortie_dispatch_snapshot_seconds").record(snapshot_time.as_secs_f64());
     let now_db = db_time(now);
     match outcome {
         DispatchOutcome::Offer { decision, route, escalations } => {
