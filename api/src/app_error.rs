@@ -95,7 +95,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
-            ) => ApiError::Unavailable(info.message().to_owned()),
+            ) => {
+                crate::db::connection_lost();
+                ApiError::Unavailable(info.message().to_owned())
+            }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if info.message().contains("terminating connection")
                     || info.message().contains("server closed the connection") =>

@@ -13,7 +13,6 @@ use super::i18n::Lang;
 use super::page::{Ctx, PageResult};
 use crate::app::booking::{self, IdempotencyKey};
 use crate::app::consent;
-use crate::app::dispatching::{self, Step};
 use crate::app::surveys;
 use crate::domain::{JobKind, Language, Priority, Role, lifecycle};
 use crate::error::ApiError;
@@ -246,7 +245,9 @@ pub async fn book(ctx: Ctx, form: web::Form<BookForm>) -> PageResult {
     let key = Some(form.idem.trim().to_owned())
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .map(|key| IdempotencyKey { key: format!("web:{key}"), request_hash });
-    let outcome = ctx.state.db.write(move |conn| booking::book(conn, &caller, &booking, key.as_ref(), now)).await;
+    let cache = ctx.state.dispatch.clone();
+    let outcome =
+        ctx.state.db.run(move |conn| booking::book_and_dispatch(conn, &cache, &caller, &booking, key.as_ref(), now)).await;
     let (job, replayed) = match outcome {
         Ok(booking::BookOutcome::Created(job)) => (job, false),
         Ok(booking::BookOutcome::Replayed(job)) => (job, true),
@@ -256,16 +257,6 @@ pub async fn book(ctx: Ctx, form: web::Form<BookForm>) -> PageResult {
         Err(e) => return Err(ctx.fail(e)),
     };
     if !replayed {
-        // As after `POST /v1/requests`: dispatch in its own transaction; the worker retries a failure.
-        let (cache, job_id, now) = (ctx.state.dispatch.clone(), job.id.clone(), ctx.now());
-        let dispatched = ctx
-            .state
-            .db
-            .write(move |conn| dispatching::dispatch_one(conn, &cache, &job_id, Step::default(), now))
-            .await;
-        if let Err(e) = dispatched {
-            tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry");
-        }
         metrics::counter!("sortie_requests_booked_total").increment(1);
         tracing::info!(job.id = %job.id, "Booked request {} from the web", job.id);
     }

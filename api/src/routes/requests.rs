@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 
 use crate::app::booking::{self, IdempotencyKey, NewBooking, NormalContact};
 use crate::app::consent::GivenConsent;
-use crate::app::dispatching::{self, Step};
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
 use crate::domain::{JobKind, JobStatus, Language, Priority, Role, Stage, validate};
@@ -165,22 +164,15 @@ pub async fn book(
     let booking = b.parse_at(now)?;
     let request_hash = hex::encode(sha2::Sha256::digest(serde_json::to_string(&b)?.as_bytes()));
     let key = key.map(|key| IdempotencyKey { key, request_hash });
-    let outcome = state.db.write(move |conn| booking::book(conn, &caller, &booking, key.as_ref(), now)).await?;
-    let (mut job, replayed) = match outcome {
+    let cache = state.dispatch.clone();
+    let outcome = state
+        .db
+        .run(move |conn| booking::book_and_dispatch(conn, &cache, &caller, &booking, key.as_ref(), now))
+        .await?;
+    let (job, replayed) = match outcome {
         booking::BookOutcome::Created(job) => (job, false),
         booking::BookOutcome::Replayed(job) => (job, true),
     };
-    if !replayed {
-        // Dispatch in its own transaction: the booking is already safe. If this
-        // fails, the job stays `new` and the deadline worker dispatches it.
-        let (cache, job_id, now) = (state.dispatch.clone(), job.id.clone(), state.now());
-        match state.db.write(move |conn| dispatching::dispatch_one(conn, &cache, &job_id, Step::default(), now)).await {
-            Ok(status) => job.status = status,
-            Err(e) => {
-                tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry")
-            }
-        }
-    }
     if !replayed {
         metrics::counter!("sortie_requests_booked_total").increment(1);
         tracing::info!(job.id = %job.id, "Booked request {}", job.id);
