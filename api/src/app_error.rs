@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::Invalid;
 use crate::domain::ids::BadId;
 use crate::domain::shift::BadZone;
+use crate::domain::{Invalid, Invalids};
 
 /// Every way a request can fail, with what the client needs to react.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
-            ) => ApiError::Unavailable(info.message().to_owned()),
+            ) => {
+                crate::db::connection_lost();
+                ApiError::Unavailable(info.message().to_owned())
+            }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if info.message().contains("terminating connection")
                     || info.message().contains("server closed the connection") =>
@@ -116,6 +119,16 @@ impl From<serde_json::Error> for ApiError {
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> ApiError {
         ApiError::Invalid { code: e.code, field: Some(e.field), message: e.message }
+    }
+}
+
+/// The first invalid field (the error object names one).
+impl From<Invalids> for ApiError {
+    fn from(e: Invalids) -> ApiError {
+        match e.0.into_iter().next() {
+            Some(first) => first.into(),
+            None => ApiError::Unexpected(anyhow::anyhow!("an input was refused without naming a field")),
+        }
     }
 }
 

@@ -296,6 +296,12 @@ const ROWS: &[Row] = &[
         .body(|_, _| Some(json!({"nps": 9, "csat": 5, "ces": 2}))),
     row("GET /v1/settings/surveys", ADMIN, Objects::None, Scope::Role, 200),
     row("PUT /v1/settings/surveys", ADMIN, Objects::None, Scope::Role, 200).body(|fx, _| Some(fx.survey_settings.clone())),
+    // Personal data. Erasure: the access check passes, then the state refuses (each card has an open request).
+    row("GET /v1/consent-texts/current", SIGNED_IN, Objects::None, Scope::Public, 200),
+    row("GET /v1/customers/me/export", &[Customer], Objects::None, Scope::Role, 200),
+    row("GET /v1/customers/{id}/export", &[Admin, Customer], Objects::Cards, Scope::Subtree, 200),
+    row("POST /v1/customers/{id}/erase", ADMIN, Objects::Cards, Scope::Role, 409),
+    row("GET /v1/audit", ADMIN, Objects::None, Scope::Role, 200),
     // Operations.
     row("GET /v1/outbox", ADMIN, Objects::None, Scope::Role, 200),
     row("POST /v1/outbox/{id}/retry", ADMIN, Objects::None, Scope::Role, 404),

@@ -270,9 +270,9 @@ async fn every_acknowledged_booking_and_mutation_survives_kill_9_in_a_loop(backe
         use diesel::{ExpressionMethods as _, QueryDsl as _, RunQueryDsl as _};
         let mut conn = pool.get()?;
         let recorded: Vec<String> =
-            sync_mutations::table.filter(sync_mutations::mutation_id.eq_any(&mutation_ids)).select(sync_mutations::mutation_id).load(&mut conn)?;
-        let stored: Vec<String> = report_notes::table.filter(report_notes::id.eq_any(&note_ids)).select(report_notes::id).load(&mut conn)?;
-        let jobs_of_customer: i64 = jobs::table.filter(jobs::created_by.eq(&customer_id)).count().get_result(&mut conn)?;
+            sync_mutations::table.filter(sync_mutations::mutation_id.eq_any(&mutation_ids)).select(sync_mutations::mutation_id).load(&mut **conn)?;
+        let stored: Vec<String> = report_notes::table.filter(report_notes::id.eq_any(&note_ids)).select(report_notes::id).load(&mut **conn)?;
+        let jobs_of_customer: i64 = jobs::table.filter(jobs::created_by.eq(&customer_id)).count().get_result(&mut **conn)?;
         Ok((mutation_ids.len(), recorded.len(), note_ids.len(), stored.len(), jobs_of_customer))
     })
     .await??;

@@ -97,7 +97,7 @@ fn prepare_template(url: &str) -> anyhow::Result<()> {
     let db = api::startup::open_database(&config)?;
     api::startup::seed_demo(&config, &db, chrono::Utc::now())?;
     let mut conn = db.get()?;
-    if let api::db::DbConnection::Sqlite(c) = &mut *conn {
+    if let api::db::DbConnection::Sqlite(c) = &mut **conn {
         use diesel::connection::SimpleConnection as _;
         c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     }

@@ -379,6 +379,7 @@ async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(bac
         ("tz_offset", "180"),
         ("contact_name", "Anna"),
         ("contact_phone", "+7 916 000-11-22"),
+        ("consent", "on"),
     ];
 
     // Act
@@ -391,6 +392,7 @@ async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(bac
                 ("kind", "home_visit"),
                 ("address", "Nowhere street"),
                 ("problem", "x"),
+                ("consent", "on"),
                 ("window_start", start.as_str()),
                 ("window_end", end.as_str()),
             ],
@@ -398,8 +400,18 @@ async fn a_customer_books_on_the_form_lands_on_tracking_and_can_cancel_there(bac
         )
         .await?;
 
+    let unticked: Vec<(&str, &str)> = fields.iter().copied().filter(|(k, _)| *k != "consent" && *k != "idem").collect();
+    let no_consent = web.post("/book", &unticked, true).await?;
+
     // Assert
+    assert_eq!(no_consent.status, StatusCode::UNPROCESSABLE_ENTITY, "a customer must tick the consent");
+    assert!(no_consent.body.contains("согласие") || no_consent.body.contains("consent"), "says why");
     assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
+    let token = app.login("customer@demo.sortie").await?;
+    let export = app.get("/v1/customers/me/export?limit=1", &token).await?;
+    let consents = export.body["consents"].as_array().cloned().unwrap_or_default();
+    assert_eq!(consents.len(), 1, "the ticked box is recorded once: {}", export.body["consents"]);
+    assert_eq!(consents[0]["personal_data"], true);
     let track = booked.location.clone().unwrap_or_default();
     assert!(track.starts_with("/track/"), "{track}");
     assert_eq!(again.location.as_deref(), Some(track.as_str()), "a double submit is one request");

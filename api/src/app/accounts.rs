@@ -4,10 +4,71 @@
 
 use chrono::NaiveDateTime;
 
+use crate::app::audit::{self, Subject};
 use crate::app_error::ApiError;
+use crate::auth::password;
 use crate::db::{DbConnection, is_unique_violation};
-use crate::domain::{Caller, Role};
+use crate::domain::{AuditAction, Caller, Invalids, Role, validate};
 use crate::storage::{self, customers, orgs, technicians, tokens, users};
+
+/// An account as typed (the API's body or the console's form), before any check.
+#[derive(Debug, Clone)]
+pub struct AccountDraft {
+    pub email: String,
+    /// The password in clear (typed by an API client, or generated for the console); hashed after the checks.
+    pub password: String,
+    pub role: Role,
+    pub name: Option<String>,
+    pub org_id: Option<String>,
+    pub technician_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// A checked account waiting for its password's hash: only [`AccountDraft::check`] makes one.
+#[derive(Debug)]
+pub struct CheckedAccount {
+    account: NewAccount,
+    password: String,
+}
+
+impl AccountDraft {
+    /// The rules of a new account, every field checked: an e-mail address, a password of the policy, a name, and
+    /// a role the caller may create (403 before a password hash is spent on it).
+    pub fn check(self, caller: &Caller) -> Result<CheckedAccount, ApiError> {
+        let mut bad = Invalids::default();
+        let email = bad.check(validate::email("email", &self.email));
+        bad.check(password::policy("password", &self.password));
+        let name =
+            bad.check(self.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose());
+        let (Some(email), Some(name)) = (email, name) else { return Err(bad.into()) };
+        if !bad.is_empty() {
+            return Err(bad.into());
+        }
+        may_create(caller, self.role)?;
+        let account = NewAccount {
+            email,
+            password_hash: String::new(),
+            role: self.role,
+            name,
+            org_id: self.org_id,
+            technician_id: self.technician_id,
+            customer_id: self.customer_id,
+        };
+        Ok(CheckedAccount { account, password: self.password })
+    }
+}
+
+impl CheckedAccount {
+    /// The password in clear, to hash (off the async runtime, through the bounded hasher).
+    pub fn password(&self) -> String {
+        self.password.clone()
+    }
+
+    /// The account to create, with the password's hash.
+    pub fn with_hash(self, password_hash: String) -> NewAccount {
+        NewAccount { password_hash, ..self.account }
+    }
+}
 
 /// A validated new account.
 #[derive(Debug)]
@@ -109,6 +170,8 @@ pub fn create(
         )),
         other => other.map_err(ApiError::from),
     }?;
+    let subject = Subject { kind: "user", id: &id, customer_id: customer_id.as_deref() };
+    audit::record(conn, caller, AuditAction::UserCreate, subject, &serde_json::json!({"role": a.role}), now)?;
     users::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
@@ -138,6 +201,7 @@ pub fn update(
     change: AccountChange,
     now: NaiveDateTime,
 ) -> Result<users::User, ApiError> {
+    let name = change.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
     let target = find_managed(conn, caller, id)?;
     if let Some(active) = change.active {
         if target.id == caller.id && !active {
@@ -149,8 +213,11 @@ pub fn update(
             crate::storage::devices::drop_user_tokens(conn, &target.id)?;
         }
     }
-    if let Some(name) = &change.name {
+    if let Some(name) = &name {
         users::set_name(conn, &target.id, name, now)?;
     }
+    let subject = Subject { kind: "user", id: &target.id, customer_id: target.customer_id.as_deref() };
+    let details = serde_json::json!({"active": change.active, "renamed": change.name.is_some()});
+    audit::record(conn, caller, AuditAction::UserUpdate, subject, &details, now)?;
     users::find(conn, &target.id)?.ok_or(ApiError::NotFound)
 }

@@ -1,15 +1,18 @@
 //! Booking and the customer's changes: book a visit (idempotent), find or
 //! create the client card, create the job; cancel and reschedule (one rule
 //! for `/v1/requests/{id}/cancel` and `/v1/jobs/{id}/cancel`, from
-//! `domain::lifecycle`). Dispatch runs after the booking commits, in its own
-//! transaction (`app::dispatching`).
+//! `domain::lifecycle`). A booking and its dispatch commit together
+//! ([`book_and_dispatch`]: one transaction, one commit); a dispatch that fails
+//! leaves the booking to commit alone, `new`, for the deadline worker.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
 
+use crate::app::dispatching::{self, Step};
 use crate::app::{notify, offers, planning};
 use crate::app_error::ApiError;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, write_tx};
+use crate::dispatch_cache::SharedCache;
 use crate::domain::lifecycle::{self, Actor as By, Transition};
 use crate::domain::{
     Caller, ChangeEntity, EventType, JobKind, JobScope, JobStatus, PartQty, Position, Priority, Role, validate,
@@ -79,6 +82,8 @@ pub struct NewBooking {
     pub priority: Priority,
     /// `None`: the calling customer's card supplies it.
     pub contact: Option<NormalContact>,
+    /// Recorded with the job when given (`consents`, append-only).
+    pub consent: Option<crate::app::consent::GivenConsent>,
 }
 
 /// What booking did.
@@ -125,6 +130,36 @@ pub fn book(
         idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
     }
     Ok(BookOutcome::Created(job))
+}
+
+/// Books a visit and dispatches it in one write transaction (one commit per
+/// booking). If dispatch fails, that transaction is rolled back and the
+/// booking alone is written again in a second one: the job stays `new` and
+/// the deadline worker dispatches it, so a failing decision never loses a
+/// booking. A replayed key dispatches nothing.
+pub fn book_and_dispatch(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    caller: &Caller,
+    booking: &NewBooking,
+    key: Option<&IdempotencyKey>,
+    now: DateTime<Utc>,
+) -> Result<BookOutcome, ApiError> {
+    let mut dispatch_failed = false;
+    let together = write_tx(conn, |conn| {
+        let outcome = book(conn, caller, booking, key, now)?;
+        let BookOutcome::Created(mut job) = outcome else { return Ok(outcome) };
+        job.status = dispatching::dispatch_one(conn, cache, &job.id, Step::default(), now)
+            .inspect_err(|_| dispatch_failed = true)?;
+        Ok(BookOutcome::Created(job))
+    });
+    match together {
+        Err(e) if dispatch_failed => {
+            tracing::warn!(error = %e, "Dispatch at booking failed; booked without it, the worker will retry");
+            write_tx(conn, |conn| book(conn, caller, booking, key, now))
+        }
+        other => other,
+    }
 }
 
 /// The client card of a booking and the contact to store on the job.
@@ -215,7 +250,8 @@ fn contact_of_card(card: &customers::Customer) -> Result<NormalContact, ApiError
     Ok(NormalContact { name: card.name.clone(), phone: phone.to_owned(), email: card.email.clone() })
 }
 
-fn new_tracking_token() -> String {
+/// A fresh random tracking token (also what an erasure gives a job, so an old link finds nothing).
+pub(crate) fn new_tracking_token() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 18];
     rand::fill(&mut bytes);
@@ -257,6 +293,9 @@ fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: Nai
     };
     jobs::insert(conn, &job)?;
     customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
+    if let Some(consent) = &b.consent {
+        crate::app::consent::record(conn, consent, &card.id, &job.id, &caller.id, now)?;
+    }
     let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     jobs::append_event(
         conn,

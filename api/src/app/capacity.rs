@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::app::explanation::exclusion_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::shift;
 use crate::storage::{db_time, jobs, json, offers, orgs, technicians, utc};
 
@@ -50,10 +50,40 @@ pub fn room_for(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(technicians::Technician, Room), ApiError> {
+    let (tech, room, _) = room_on_day(conn, technician_id, start, now)?;
+    Ok((tech, room))
+}
+
+/// The technician read at a check, whether a visit fits, and (for an active
+/// technician) its local day and what that day held.
+pub type DayRoom = (technicians::Technician, Room, Option<(NaiveDate, usize)>);
+
+/// [`room_for`], also giving the technician's local day and what it held at
+/// the check (for an active technician), so dispatch can remember it.
+pub fn room_on_day(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DayRoom, ApiError> {
     offers::lock_technician(conn, technician_id)?;
+    room_unlocked(conn, technician_id, start, now)
+}
+
+/// [`room_on_day`] without the row lock: what committed transactions left.
+/// Dispatch looks so before locking a second technician in one transaction,
+/// and locks only one that seems to fit: a transaction never holds one
+/// technician's lock while waiting for another's because of a full day
+/// (locks taken in no stable order could deadlock on PostgreSQL).
+pub fn room_unlocked(
+    conn: &mut DbConnection,
+    technician_id: &str,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DayRoom, ApiError> {
     let (tech, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     if !tech.active {
-        return Ok((tech, Room::Inactive));
+        return Ok((tech, Room::Inactive, None));
     }
     let day = shift::local_date(shift::zone(&tech.timezone)?, start);
     let taken = taken_on_day(conn, &tech, day, now)?;
@@ -62,7 +92,7 @@ pub fn room_for(
     } else {
         Room::Fits
     };
-    Ok((tech, room))
+    Ok((tech, room, Some((day, taken))))
 }
 
 /// The accepting organisation's technicians for a job, best first (dispatch's
@@ -95,22 +125,22 @@ pub fn ranked_in_org(
         let keep = |id: TechnicianId, t: &mut eligibility::Technician| {
             !tried.contains(&uuid_text(id.0)) && (!org.manual_routing || t.org_id == org_id)
         };
-        let techs = LazyTechnicians::new(c, conn, window, now, Box::new(keep));
+        let techs = LazyTechnicians::new(c, DayCounts::Read(conn), window, now, Box::new(keep));
         let none = HashSet::new();
         let strict = DispatchInput {
             job: &input_job,
             technicians: &techs,
             index: &c.index,
-            orgs: &c.orgs,
-            territories: &c.territories,
-            org_stock: &c.org_stock,
+            orgs: &c.net.orgs,
+            territories: &c.net.territories,
+            org_stock: &c.net.org_stock,
             excluded_orgs: &none,
             search_root: Some(org_id),
         };
         let ranked: Vec<TechnicianId> =
             choose_technician(&strict, &cache.rank).explanation.ranked.iter().map(|c| c.technician_id).collect();
         let relaxed = choose_technician(&DispatchInput { job: &relaxed_job, ..strict }, &cache.rank);
-        let mut checks = Eligibility::new(&input_job, org_id, &c.orgs, &c.territories, &none, &c.org_stock);
+        let mut checks = Eligibility::new(&input_job, org_id, &c.net.orgs, &c.net.territories, &none, &c.net.org_stock);
         let alternatives: Vec<Value> = relaxed
             .explanation
             .ranked

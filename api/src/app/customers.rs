@@ -5,9 +5,10 @@
 
 use chrono::NaiveDateTime;
 
+use crate::app::audit::{self, Subject};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{Caller, Role};
+use crate::domain::{AuditAction, Caller, Role};
 use crate::storage::{customers, jobs, orgs};
 
 /// The part of a card the caller may see.
@@ -61,6 +62,22 @@ pub fn visible_card(conn: &mut DbConnection, caller: &Caller, id: &str) -> Resul
     Ok(VisibleCard { card, addresses, jobs })
 }
 
+/// The card as the caller may see it, for showing: anyone but the card's own customer leaves an audit
+/// entry (`customer_read`) in the same transaction.
+pub fn read_card(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<VisibleCard, ApiError> {
+    let seen = visible_card(conn, caller, id)?;
+    if caller.role != Role::Customer {
+        let details = serde_json::json!({"requests_shown": seen.jobs.len()});
+        audit::record(conn, caller, AuditAction::CustomerRead, Subject::customer(&seen.card.id), &details, now)?;
+    }
+    Ok(seen)
+}
+
 /// An admin's edit of a card; `contracted_org_id: Some(None)` removes the contract.
 #[derive(Debug, Default)]
 pub struct CardChange {
@@ -72,8 +89,25 @@ pub struct CardChange {
 }
 
 /// Applies an edit (422 `contracted_org_id` for an unknown organisation).
-pub fn update_card(conn: &mut DbConnection, id: &str, change: &CardChange, now: NaiveDateTime) -> Result<(), ApiError> {
+pub fn update_card(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    change: &CardChange,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
     let card = customers::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let given = [
+        ("name", change.name.is_some()),
+        ("preferred_address_form", change.preferred_address_form.is_some()),
+        ("contracted_org_id", change.contracted_org_id.is_some()),
+        ("language", change.notify.language.is_some()),
+        ("notify_channel", change.notify.notify_channel.is_some()),
+        ("notify_opt_out", change.notify.notify_opt_out.is_some()),
+    ];
+    let fields: Vec<&str> = given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect();
+    let details = serde_json::json!({ "fields": fields });
+    audit::record(conn, caller, AuditAction::CustomerUpdate, Subject::customer(&card.id), &details, now)?;
     if let Some(Some(org)) = &change.contracted_org_id
         && orgs::find(conn, org)?.is_none()
     {

@@ -16,7 +16,7 @@ use crate::app::capacity::{self, Room};
 use crate::app::explanation::explanation_json;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
 use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
@@ -104,9 +104,10 @@ pub fn dispatch_again(
     run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
 }
 
-/// How often one decision may find its proposed technician taken meanwhile
-/// (by another replica's decision) before giving up for the worker's retry.
-const MAX_RESERVE_ATTEMPTS: usize = 20;
+/// How often one decision may find its proposed technician's day full under
+/// the row lock (filled by another replica, or not checked recently: see
+/// `dispatch_cache::LearnedDays`) before giving up for the worker's retry.
+const MAX_RESERVE_ATTEMPTS: usize = 40;
 
 fn run(
     conn: &mut DbConnection,
@@ -132,12 +133,14 @@ fn run(
     // cache proposed them: another transaction took the room meanwhile.
     let mut taken_meanwhile: HashMap<dispatch::model::TechnicianId, Room> = HashMap::new();
     let mut attempts = 0;
-    // The decision's own time (cache and lazy reads, not the row locks after it): `sortie bench dispatch`.
-    let mut decision_time = std::time::Duration::ZERO;
+    // The decision's own time (the walk over the snapshot, in memory), and the time spent getting an up-to-date
+    // snapshot (the change log probe, a refresh when one is due); not the row locks after it: `sortie bench dispatch`.
+    let (mut decision_time, mut snapshot_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let (outcome, reserved) = loop {
         attempts += 1;
-        let decision_started = std::time::Instant::now();
-        let outcome = with_cache(cache, conn, now, |c, conn| {
+        let started = std::time::Instant::now();
+        let (outcome, decided_in) = with_cache(cache, conn, now, |c, _| {
+            let decision_started = std::time::Instant::now();
             let taken_meanwhile = &taken_meanwhile;
             let adjust = move |id, t: &mut eligibility::Technician| {
                 match taken_meanwhile.get(&id) {
@@ -147,22 +150,23 @@ fn run(
                 }
                 Some(id) != without
             };
-            let techs = LazyTechnicians::new(c, conn, window, now, Box::new(adjust));
+            let techs = LazyTechnicians::new(c, DayCounts::Learned(&cache.days), window, now, Box::new(adjust));
             let input = DispatchInput {
                 job: &dispatch_job_input,
                 technicians: &techs,
                 index: &c.index,
-                orgs: &c.orgs,
-                territories: &c.territories,
-                org_stock: &c.org_stock,
+                orgs: &c.net.orgs,
+                territories: &c.net.territories,
+                org_stock: &c.net.org_stock,
                 excluded_orgs: &excluded,
                 search_root: None,
             };
             let outcome = dispatch_job(&input, &cache.rank)
                 .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
-            techs.finish(outcome)
+            techs.finish((outcome, decision_started.elapsed()))
         })?;
-        decision_time += decision_started.elapsed();
+        decision_time += decided_in;
+        snapshot_time += started.elapsed().saturating_sub(decided_in);
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
         let (decision, route, by_travel) =
@@ -173,13 +177,23 @@ fn run(
             .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
         let names_technician = route.stop == OfferStop::TechnicianOrg;
         let outcome = DispatchOutcome::Offer { decision: Box::new(decision), route, escalations };
-        if !names_technician {
-            break (outcome, (by_travel, None));
-        }
-        // The offer names the technician: its reservation is taken under the row lock.
+        // The decision counted the technician's day from memory: check it under the row lock (held to the
+        // end of the transaction, so an offer naming it reserves its place), and remember what was found.
+        // After a first full day (whose lock this transaction keeps), look without the lock first.
         let id = uuid_text(chosen.technician_id.0);
-        match capacity::room_for(conn, &id, window.start, now)?.1 {
-            Room::Fits => break (outcome, (by_travel, Some(id))),
+        let (_, room, day) = match attempts {
+            1 => capacity::room_on_day(conn, &id, window.start, now)?,
+            _ => match capacity::room_unlocked(conn, &id, window.start, now)? {
+                (_, Room::Fits, _) => capacity::room_on_day(conn, &id, window.start, now)?,
+                no_room => no_room,
+            },
+        };
+        let fits = room == Room::Fits;
+        if let Some((day, taken)) = day {
+            cache.days.learned(chosen.technician_id, day, taken + usize::from(fits && names_technician));
+        }
+        match room {
+            Room::Fits => break (outcome, (by_travel, names_technician.then_some(id))),
             room if attempts < MAX_RESERVE_ATTEMPTS => {
                 taken_meanwhile.insert(chosen.technician_id, room);
             }
@@ -187,6 +201,7 @@ fn run(
         }
     };
     metrics::histogram!("sortie_dispatch_decision_seconds").record(decision_time.as_secs_f64());
+    metrics::histogram!("sortie_dispatch_snapshot_seconds").record(snapshot_time.as_secs_f64());
     let now_db = db_time(now);
     match outcome {
         DispatchOutcome::Offer { decision, route, escalations } => {
@@ -291,7 +306,7 @@ fn prefer_least_added_travel(
     }
     let contractor = org_bits(contractor)?;
     let route = with_cache(cache, conn, now, |c, _| {
-        dispatch::offers::route_offer(contractor, best.org_id, &c.orgs)
+        dispatch::offers::route_offer(contractor, best.org_id, &c.net.orgs)
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
     })?;
     decision.explanation.chosen = Some(best.technician_id);

@@ -2,8 +2,10 @@
 //! connection (inside the caller's transaction) and "now"; none knows HTTP.
 
 pub mod accounts;
+pub mod audit;
 pub mod booking;
 pub mod capacity;
+pub mod consent;
 pub mod customers;
 pub mod dispatching;
 pub mod explanation;
@@ -11,6 +13,7 @@ pub mod network;
 pub mod notify;
 pub mod offers;
 pub mod planning;
+pub mod privacy;
 pub mod quality;
 pub mod retention;
 pub mod review;

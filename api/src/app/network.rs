@@ -6,9 +6,12 @@ use chrono::{DateTime, Utc};
 use geo::MultiPolygon;
 use serde_json::json;
 
+use crate::app::audit::{self, Subject};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{Absence, Caller, ChangeEntity, PartQty, PerPriority, Position, Shift, validate};
+use crate::domain::{
+    Absence, AuditAction, Caller, ChangeEntity, Invalid, Invalids, PartQty, PerPriority, Position, Shift, validate,
+};
 use crate::geojson::{self, Geometry};
 use crate::storage::change_log::{self, Change};
 use crate::storage::{self, db_time, json, offers, orgs, technicians};
@@ -38,6 +41,11 @@ pub struct NewOrg {
     pub parts: Vec<PartQty>,
     /// km; `None`: the parent's.
     pub max_travel_km: Option<f64>,
+}
+
+/// The audit details of a partial update: the names of the fields given (never their values).
+fn changed(fields: &[(&str, bool)]) -> serde_json::Value {
+    json!({"fields": fields.iter().filter(|(_, given)| *given).map(|(name, _)| *name).collect::<Vec<_>>()})
 }
 
 /// Creates an organisation under a parent the caller manages.
@@ -74,6 +82,14 @@ pub fn create_org(
         },
     )?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &id, None), now)?;
+    audit::record(
+        conn,
+        caller,
+        AuditAction::OrgCreate,
+        Subject::of("org", &id),
+        &json!({"parent_id": parent.id}),
+        now,
+    )?;
     orgs::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
@@ -98,6 +114,14 @@ pub fn update_org(
 ) -> Result<orgs::Org, ApiError> {
     let now = db_time(now);
     let org = orgs::find(conn, id)?.filter(|o| caller.manages(&o.path)).ok_or(ApiError::NotFound)?;
+    let fields = changed(&[
+        ("name", update.name.is_some()),
+        ("timezone", update.timezone.is_some()),
+        ("manual_routing", update.manual_routing.is_some()),
+        ("parts", update.parts.is_some()),
+        ("max_travel_km", update.max_travel_km.is_some()),
+    ]);
+    audit::record(conn, caller, AuditAction::OrgUpdate, Subject::of("org", &org.id), &fields, now)?;
     let changes = orgs::OrgChanges {
         name: update.name,
         timezone: update.timezone,
@@ -128,6 +152,7 @@ pub struct NewTerritory {
 /// overlaps an exclusive one of an unrelated organisation is a 409.
 pub fn put_territories(
     conn: &mut DbConnection,
+    caller: &Caller,
     id: &str,
     territories: &[NewTerritory],
     now: DateTime<Utc>,
@@ -166,15 +191,25 @@ pub fn put_territories(
         });
     }
     orgs::replace_territories(conn, &org.id, &rows)?;
+    let details = json!({"territories": rows.len()});
+    audit::record(conn, caller, AuditAction::TerritoriesSet, Subject::of("org", &org.id), &details, now)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Org, &org.id, None), now)?;
     Ok(())
 }
 
-/// An organisation's own territories as stored: GeoJSON and whether exclusive.
-pub fn territories(conn: &mut DbConnection, org_id: &str) -> Result<Vec<(Geometry, bool)>, ApiError> {
+/// A territory as stored. Its id is new at every replacement of the organisation's list, so a change aimed at
+/// one id misses once the list changed.
+pub struct StoredTerritory {
+    pub id: String,
+    pub geometry: Geometry,
+    pub exclusive: bool,
+}
+
+/// An organisation's own territories as stored.
+pub fn territories(conn: &mut DbConnection, org_id: &str) -> Result<Vec<StoredTerritory>, ApiError> {
     orgs::territories_of(conn, org_id)?
         .into_iter()
-        .map(|t| Ok((serde_json::from_str(&t.geometry)?, t.exclusive)))
+        .map(|t| Ok(StoredTerritory { geometry: serde_json::from_str(&t.geometry)?, exclusive: t.exclusive, id: t.id }))
         .collect()
 }
 
@@ -203,6 +238,7 @@ pub fn effective_agreement(conn: &mut DbConnection, org: &orgs::Org) -> Result<A
 /// Sets an organisation's own service agreement; returns the one now in effect.
 pub fn put_agreement(
     conn: &mut DbConnection,
+    caller: &Caller,
     id: &str,
     accept: &PerPriority,
     arrive: &PerPriority,
@@ -212,11 +248,49 @@ pub fn put_agreement(
     let org = orgs::find(conn, id)?.ok_or(ApiError::NotFound)?;
     let (accept, arrive) = (json::per_priority_text(accept)?, json::per_priority_text(arrive)?);
     orgs::put_agreement(conn, &org.id, &accept, &arrive, first_time_fix_target, db_time(now))?;
+    audit::record(conn, caller, AuditAction::AgreementSet, Subject::of("org", &org.id), &json!({}), db_time(now))?;
     let a = effective_agreement(conn, &org)?;
     Ok((org.id, a))
 }
 
-/// A validated new technician.
+/// A technician as typed (the API's body or the console's form), before any check.
+#[derive(Debug, Clone, Default)]
+pub struct TechnicianDraft {
+    pub org_id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    /// (lat, lon).
+    pub home_base: (f64, f64),
+    pub shift: ShiftDraft,
+    pub absences: Vec<Absence>,
+    /// IANA zone; `None`: the organisation's.
+    pub timezone: Option<String>,
+    pub daily_capacity: i32,
+    pub parts: Vec<PartQty>,
+    pub active: bool,
+    /// km; `None`: its organisation's.
+    pub max_travel_km: Option<f64>,
+}
+
+/// A weekly shift as typed: local "HH:MM" times and ISO weekdays.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftDraft {
+    pub start: String,
+    pub end: String,
+    pub days: Vec<u8>,
+}
+
+impl ShiftDraft {
+    fn check(&self) -> Result<Shift, Invalid> {
+        Shift::parse(&self.start, &self.end, self.days.clone())
+    }
+}
+
+/// Proof that a value went through its `check` (only this module makes one).
+#[derive(Debug, Clone, Copy)]
+pub struct Checked(());
+
+/// A checked new technician: only [`TechnicianDraft::check`] makes one.
 #[derive(Debug, Clone)]
 pub struct NewTechnician {
     pub org_id: String,
@@ -231,6 +305,71 @@ pub struct NewTechnician {
     pub active: bool,
     /// km; `None`: its organisation's.
     pub max_travel_km: Option<f64>,
+    _checked: Checked,
+}
+
+/// A day's visits: 0 (off the board) to 100.
+fn check_capacity(capacity: i32) -> Result<i32, Invalid> {
+    if (0..=100).contains(&capacity) {
+        Ok(capacity)
+    } else {
+        Err(Invalid::new("daily_capacity", "must be between 0 and 100 visits"))
+    }
+}
+
+fn check_skills(skills: Vec<String>) -> Result<Vec<String>, Invalid> {
+    validate::codes("skills", &skills).map(|()| skills)
+}
+
+fn check_absences(absences: Vec<Absence>) -> Result<Vec<Absence>, Invalid> {
+    crate::domain::shift::validate_absences(&absences).map(|()| absences)
+}
+
+fn check_parts(parts: Vec<PartQty>) -> Result<Vec<PartQty>, Invalid> {
+    crate::domain::parts::validate_parts("parts", &parts).map(|()| parts)
+}
+
+fn check_timezone(tz: String) -> Result<String, Invalid> {
+    validate::timezone("timezone", &tz).map(|_| tz)
+}
+
+fn check_radius(km: Option<f64>) -> Result<Option<f64>, Invalid> {
+    km.map(|km| validate::max_travel_km("max_travel_km", km)).transpose()
+}
+
+impl TechnicianDraft {
+    /// [`TechnicianPatch::check`]'s rules, every field given.
+    pub fn check(self) -> Result<NewTechnician, Invalids> {
+        // The patch's rules with every field given: one list of rules for both.
+        let u = TechnicianPatch {
+            name: Some(self.name),
+            skills: Some(self.skills),
+            home_base: Some(self.home_base),
+            shift: Some(self.shift),
+            absences: Some(self.absences),
+            timezone: self.timezone,
+            daily_capacity: Some(self.daily_capacity),
+            parts: Some(self.parts),
+            active: Some(self.active),
+            max_travel_km: Some(self.max_travel_km),
+        }
+        .check()?;
+        let given = |field: &str| Invalids::from(Invalid::new(field, "is required"));
+        Ok(NewTechnician {
+            org_id: self.org_id,
+            name: u.name.ok_or_else(|| given("name"))?,
+            skills: u.skills.ok_or_else(|| given("skills"))?,
+            home_base: u.home_base.ok_or_else(|| given("home_base"))?,
+            shift: u.shift.ok_or_else(|| given("shift"))?,
+            absences: u.absences.ok_or_else(|| given("absences"))?,
+            timezone: u.timezone,
+            daily_capacity: u.daily_capacity.ok_or_else(|| given("daily_capacity"))?,
+            parts: u.parts.ok_or_else(|| given("parts"))?,
+            active: self.active,
+            max_travel_km: u.max_travel_km.flatten(),
+            _checked: Checked(()),
+        })
+    }
 }
 
 /// Adds a technician to an organisation the caller manages.
@@ -246,7 +385,7 @@ pub fn create_technician(
     let new = technicians::NewTechnician {
         id: id.clone(),
         org_id: org.id.clone(),
-        name: validate::text("name", &b.name, validate::MAX_NAME_CHARS)?,
+        name: b.name,
         skills: json::codes_text(&b.skills)?,
         home_lat: b.home_base.lat,
         home_lon: b.home_base.lon,
@@ -264,12 +403,31 @@ pub fn create_technician(
         max_travel_km: b.max_travel_km,
     };
     technicians::insert_many(conn, std::slice::from_ref(&new))?;
+    let details = json!({"org_id": org.id});
+    audit::record(conn, caller, AuditAction::TechnicianCreate, Subject::of("technician", &id), &details, now)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &id, Some(&id)), now)?;
     technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
 }
 
-/// Changes to a technician (only the fields given).
+/// Changes to a technician as typed (only the fields given), before any check.
 #[derive(Debug, Clone, Default)]
+pub struct TechnicianPatch {
+    pub name: Option<String>,
+    pub skills: Option<Vec<String>>,
+    /// (lat, lon).
+    pub home_base: Option<(f64, f64)>,
+    pub shift: Option<ShiftDraft>,
+    pub absences: Option<Vec<Absence>>,
+    pub timezone: Option<String>,
+    pub daily_capacity: Option<i32>,
+    pub parts: Option<Vec<PartQty>>,
+    pub active: Option<bool>,
+    /// `Some(None)` clears it (back to the organisation's).
+    pub max_travel_km: Option<Option<f64>>,
+}
+
+/// Checked changes to a technician: only [`TechnicianPatch::check`] makes one.
+#[derive(Debug, Clone)]
 pub struct TechnicianUpdate {
     pub name: Option<String>,
     pub skills: Option<Vec<String>>,
@@ -280,8 +438,52 @@ pub struct TechnicianUpdate {
     pub daily_capacity: Option<i32>,
     pub parts: Option<Vec<PartQty>>,
     pub active: Option<bool>,
-    /// `Some(None)` clears it (back to the organisation's).
     pub max_travel_km: Option<Option<f64>>,
+    _checked: Checked,
+}
+
+impl TechnicianPatch {
+    /// The rules of a technician, each field given checked (the API answers the first error, the console shows all):
+    /// a name, distinct skill codes, a position on the Earth, a shift, absences that end after they start, an IANA
+    /// zone, 0–100 visits a day, parts, a service radius of (0, 20000] km.
+    pub fn check(self) -> Result<TechnicianUpdate, Invalids> {
+        let mut bad = Invalids::default();
+        let name = bad.check(self.name.map(|n| validate::text("name", &n, validate::MAX_NAME_CHARS)).transpose());
+        let skills = bad.check(self.skills.map(check_skills).transpose());
+        let home_base = bad.check(self.home_base.map(|(lat, lon)| Position::parse("home_base", lat, lon)).transpose());
+        let shift = bad.check(self.shift.as_ref().map(ShiftDraft::check).transpose());
+        let absences = bad.check(self.absences.map(check_absences).transpose());
+        let timezone = bad.check(self.timezone.map(check_timezone).transpose());
+        let daily_capacity = bad.check(self.daily_capacity.map(check_capacity).transpose());
+        let parts = bad.check(self.parts.map(check_parts).transpose());
+        let max_travel_km = bad.check(self.max_travel_km.map(check_radius).transpose());
+        match (name, skills, home_base, shift, absences, timezone, daily_capacity, parts, max_travel_km) {
+            (
+                Some(name),
+                Some(skills),
+                Some(home_base),
+                Some(shift),
+                Some(absences),
+                Some(timezone),
+                Some(daily_capacity),
+                Some(parts),
+                Some(max_travel_km),
+            ) if bad.is_empty() => Ok(TechnicianUpdate {
+                name,
+                skills,
+                home_base,
+                shift,
+                absences,
+                timezone,
+                daily_capacity,
+                parts,
+                active: self.active,
+                max_travel_km,
+                _checked: Checked(()),
+            }),
+            _ => Err(bad),
+        }
+    }
 }
 
 /// Changes a technician of an organisation the caller manages.
@@ -293,12 +495,22 @@ pub fn update_technician(
     now: DateTime<Utc>,
 ) -> Result<technicians::Technician, ApiError> {
     let now = db_time(now);
-    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
-    if !caller.manages(&path) {
-        return Err(ApiError::NotFound);
-    }
+    let t = find_managed_technician(conn, caller, id)?;
+    let fields = changed(&[
+        ("name", b.name.is_some()),
+        ("skills", b.skills.is_some()),
+        ("home_base", b.home_base.is_some()),
+        ("shift", b.shift.is_some()),
+        ("absences", b.absences.is_some()),
+        ("timezone", b.timezone.is_some()),
+        ("daily_capacity", b.daily_capacity.is_some()),
+        ("parts", b.parts.is_some()),
+        ("active", b.active.is_some()),
+        ("max_travel_km", b.max_travel_km.is_some()),
+    ]);
+    audit::record(conn, caller, AuditAction::TechnicianUpdate, Subject::of("technician", &t.id), &fields, now)?;
     let changes = technicians::TechnicianChanges {
-        name: b.name.map(|n| n.trim().to_owned()),
+        name: b.name,
         skills: b.skills.as_deref().map(json::codes_text).transpose()?,
         home_lat: b.home_base.map(|h| h.lat),
         home_lon: b.home_base.map(|h| h.lon),
@@ -315,6 +527,16 @@ pub fn update_technician(
     // Phones sync their own technician record (skills, shift, parts).
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &t.id, Some(&t.id)), now)?;
     technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+}
+
+/// A technician the caller manages (admins all, dispatchers their subtree); 404 otherwise.
+pub fn find_managed_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<technicians::Technician, ApiError> {
+    let (t, path) = technicians::find_with_org_path(conn, id)?.ok_or(ApiError::NotFound)?;
+    if caller.manages(&path) { Ok(t) } else { Err(ApiError::NotFound) }
 }
 
 /// A technician the caller may see: admins all, dispatchers their subtree, a technician itself.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::dispatching::{Step, dispatch_one};
 use crate::app_error::ApiError;
-use crate::db::{DbConnection, savepoint, write_tx};
+use crate::db::{DbConnection, write_tx};
 use crate::dispatch_cache::SharedCache;
 use crate::domain::{EventType, JobStatus, OfferStatus};
 use crate::storage::{db_time, jobs, offers, utc};
@@ -50,9 +50,15 @@ pub fn sweep(db_conn: &mut DbConnection, cache: &SharedCache, now: DateTime<Utc>
 /// How many items one sweep transaction claims.
 const SWEEP_BATCH: i64 = 50;
 
-/// Claims batches (one transaction each, rows locked by `claim`) and handles
-/// each item in a savepoint: an item that fails is logged and left for the
-/// next pass, and the others still move. Returns how many were handled.
+/// Claims batches of items and handles each in its own transaction: an item
+/// that fails is logged and left for the next pass while the others still
+/// move, and a transaction holds only the row locks of its one item's
+/// dispatch (a batch in one transaction would take several technicians' locks
+/// in no stable order, which can deadlock on PostgreSQL against bookings or
+/// another replica's sweep). The claim's locks end with its short transaction;
+/// every handler re-checks its item under the item's own lock (an offer closes
+/// only while pending, a job is dispatched only without an open offer), so two
+/// replicas handling the same item move it once. Returns how many were handled.
 fn sweep_batches(
     db_conn: &mut DbConnection,
     what: &str,
@@ -61,19 +67,16 @@ fn sweep_batches(
 ) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {
-        let (claimed, handled) = write_tx(db_conn, |conn| {
-            let ids = claim(conn)?;
-            let mut handled = 0;
-            for id in &ids {
-                match savepoint(conn, |c| handle(c, id)) {
-                    Ok(()) => handled += 1,
-                    Err(e) => tracing::error!(item = %id, error = %e, "Deadline sweep could not handle {what} {id}"),
-                }
+        let ids = write_tx(db_conn, &claim)?;
+        let mut handled = 0;
+        for id in &ids {
+            match write_tx(db_conn, |conn| handle(conn, id)) {
+                Ok(()) => handled += 1,
+                Err(e) => tracing::error!(item = %id, error = %e, "Deadline sweep could not handle {what} {id}"),
             }
-            Ok((ids.len(), handled))
-        })?;
+        }
         total += handled;
-        if claimed < usize::try_from(SWEEP_BATCH).unwrap_or(0) || handled == 0 {
+        if ids.len() < usize::try_from(SWEEP_BATCH).unwrap_or(0) || handled == 0 {
             return Ok(total);
         }
     }

@@ -54,11 +54,27 @@ pub const DUMMY_HASH: &str =
 
 /// A password policy: 8–128 characters.
 pub fn check_policy(field: &str, password: &str) -> Result<(), crate::error::ApiError> {
+    Ok(policy(field, password)?)
+}
+
+/// [`check_policy`] as the domain's error.
+pub fn policy(field: &str, password: &str) -> Result<(), crate::domain::Invalid> {
     let n = password.chars().count();
     if !(8..=128).contains(&n) {
-        return Err(crate::error::ApiError::invalid(field, "must be 8 to 128 characters"));
+        return Err(crate::domain::Invalid::new(field, "must be 8 to 128 characters"));
     }
     Ok(())
+}
+
+/// Characters of a generated password: no look-alikes (0/O, 1/l/I).
+const GENERATED_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A new random password of 20 characters from an unambiguous alphabet (about 116 bits), for an account an
+/// administrator creates: shown once, never stored in clear.
+pub fn generate() -> String {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    (0..20).map(|_| char::from(GENERATED_ALPHABET[rng.random_range(0..GENERATED_ALPHABET.len())])).collect()
 }
 
 #[cfg(test)]
@@ -77,5 +93,14 @@ mod tests {
         assert!(!verify_with("correct horse", "not a hash", &mut memory));
         assert!(!verify_with("demo", DUMMY_HASH, &mut memory));
         Ok(())
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_policy_and_differ() {
+        let (a, b) = (generate(), generate());
+        assert!(policy("password", &a).is_ok());
+        assert_eq!(a.chars().count(), 20);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| GENERATED_ALPHABET.contains(&c)));
     }
 }

@@ -8,7 +8,10 @@
 //!    customer; a random demo technician's city and one of its skills, a
 //!    two-hour window tomorrow): bookings/s, booking latency p50/p99, the share
 //!    that ended `offered`, the decision time p50/p99 from the flow's histogram
-//!    (`sortie_dispatch_decision_seconds` on `/metrics`), CPU per booking (the
+//!    (`sortie_dispatch_decision_seconds` on `/metrics`: the walk over the
+//!    cache's snapshot, in memory), the time to get an up-to-date snapshot
+//!    (`sortie_dispatch_snapshot_seconds`: the change-log probe, a refresh when
+//!    due), CPU per booking (the
 //!    whole process: server and the in-process clients), commits per booking
 //!    (PostgreSQL's `xact_commit`), resident memory.
 //! 3. Read: `GET /v1/jobs?status=offered&limit=100` as the vendor's admin, p50/p99.
@@ -211,9 +214,9 @@ fn commits(conn: &mut DbConnection) -> Option<i64> {
     }
 }
 
-/// A quantile of the flow's decision histogram, from `/metrics` (a summary), in µs.
-fn decision_quantile(metrics: &str, q: &str) -> Option<f64> {
-    let prefix = format!("sortie_dispatch_decision_seconds{{quantile=\"{q}\"}} ");
+/// A quantile of one of the flow's histograms (`decision`, `snapshot`), from `/metrics` (a summary), in µs.
+fn flow_quantile(metrics: &str, histogram: &str, q: &str) -> Option<f64> {
+    let prefix = format!("sortie_dispatch_{histogram}_seconds{{quantile=\"{q}\"}} ");
     metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse::<f64>().ok()).map(|s| s * 1e6)
 }
 
@@ -229,6 +232,8 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     let postgres = args.backend == "postgres";
     let mut config = Config::for_database(url);
     config.demo = true;
+    // The bench's clients are one customer booking thousands of visits: the per-user limit would answer 429.
+    config.limits.bookings_per_minute = 0;
     config.db_max_connections = if postgres { 32 } else { 8 };
     config.workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let app = Application::build(config).await?;
@@ -363,7 +368,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     }
     let jobs_in_table = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
         use diesel::{QueryDsl as _, RunQueryDsl as _};
-        Ok(crate::db::schema::jobs::table.count().get_result(&mut db.get()?)?)
+        Ok(crate::db::schema::jobs::table.count().get_result(&mut **db.get()?)?)
     })
     .await??;
     drop(handle.stop(true));
@@ -378,8 +383,10 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         "bookings_per_s": round(n / elapsed.as_secs_f64().max(1e-9)),
         "booking_p50_ms": ms(&booking, 0.5),
         "booking_p99_ms": ms(&booking, 0.99),
-        "decision_p50_us": decision_quantile(&metrics, "0.5").map(round),
-        "decision_p99_us": decision_quantile(&metrics, "0.99").map(round),
+        "decision_p50_us": flow_quantile(&metrics, "decision", "0.5").map(round),
+        "decision_p99_us": flow_quantile(&metrics, "decision", "0.99").map(round),
+        "snapshot_p50_us": flow_quantile(&metrics, "snapshot", "0.5").map(round),
+        "snapshot_p99_us": flow_quantile(&metrics, "snapshot", "0.99").map(round),
         "offered_share": round(offered.load(Ordering::Relaxed) as f64 / n),
         "cpu_ms_per_booking": round(cpu.as_secs_f64() * 1000.0 / n),
         "commits_per_booking": before_commits.zip(after_commits).map(|(a, b)| round((b - a) as f64 / n)),

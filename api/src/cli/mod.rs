@@ -191,6 +191,7 @@ fn print_banner(config: &Config, app: &Application) {
     let url = format!("http://{host}:{}", app.port());
     println!("\nSortie is serving at {url}  (API docs: {url}/docs)");
     println!("web console: {url}/console/jobs  ·  sign in: {url}/login  ·  customers book at {url}/book");
+    println!("technicians' app (installable, works offline): {url}/app/");
     println!("database: {}", redact(&config.database_url));
     if !app.demo_database {
         // Demo logins exist only in a database seeded as the demo.
@@ -213,7 +214,10 @@ fn print_banner(config: &Config, app: &Application) {
     println!("  admin       admin@demo.sortie");
     println!("  reviewer    reviewer@demo.sortie");
     println!("  dispatcher  {first_dispatcher}  (one per organisation: dispatcher@<slug>.demo.sortie)");
-    println!("  technician  tech1@demo.sortie … tech{}@demo.sortie", demo::DEMO_TECHNICIANS);
+    println!(
+        "  technician  tech1@demo.sortie … tech{}@demo.sortie  (in the app at {url}/app/, e.g. tech22@demo.sortie)",
+        demo::DEMO_TECHNICIANS
+    );
     println!("  customer    customer@demo.sortie");
     // Who is who for the booking below: the demo network is deterministic, and
     // scripts/smoke.sh checks these logins against the README's walk-through.

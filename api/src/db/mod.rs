@@ -60,24 +60,70 @@ pub struct Manager {
     backend: Backend,
 }
 
+/// How recently a connection must have been returned healthy to be handed
+/// out again without a round trip to check it (HikariCP's `aliveBypassWindowMs`
+/// does the same). Under load every checkout is within it, so a booking pays
+/// no `SELECT 1` (on PostgreSQL each is a round trip and a commit); an idle
+/// connection is still checked before use.
+const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
+thread_local! {
+    /// Set when this thread saw the server go away under a connection
+    /// ([`connection_lost`]); the pool then drops that connection when it
+    /// comes back rather than handing it out again.
+    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that the connection this thread is using lost its server (a closed
+/// connection or a command that could not be sent): it is dropped, not reused.
+pub(crate) fn connection_lost() {
+    LOST.set(true);
+}
+
+/// A pooled connection and when it was last returned healthy. Dereferences to
+/// the [`DbConnection`].
+pub struct Pooled {
+    conn: DbConnection,
+    returned_at: std::time::Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        match self.backend {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
+        let conn = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
             Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
         }
-        .map_err(diesel::r2d2::Error::ConnectionError)
+        .map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(Pooled { conn, returned_at: std::time::Instant::now() })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), Self::Error> {
+        if conn.returned_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        let broken = LOST.replace(false) || std::thread::panicking() || conn.conn.is_broken();
+        conn.returned_at = std::time::Instant::now();
+        broken
     }
 }
 
@@ -90,9 +136,9 @@ struct Pragmas {
     synchronous_full: bool,
 }
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        let sql = match conn {
+impl CustomizeConnection<Pooled, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
+        let sql = match &conn.conn {
             DbConnection::Sqlite(_) => {
                 // WAL + NORMAL survives kill -9; FULL also survives power loss.
                 let sync = if self.synchronous_full { "FULL" } else { "NORMAL" };
@@ -141,6 +187,8 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(max)
+            // Checked unless returned healthy within `TRUSTED_FOR` (`Manager::is_valid`).
+            .test_on_check_out(true)
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
             .connection_customizer(Box::new(Pragmas { synchronous_full: options.sqlite_synchronous_full }))
@@ -157,7 +205,10 @@ impl Db {
         let pool = self.pool.clone();
         let check = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get_timeout(within).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-            ping(&mut conn).map_err(|e| ApiError::Unavailable(format!("the database did not answer: {e}")))
+            ping(&mut conn).map_err(|e| {
+                connection_lost();
+                ApiError::Unavailable(format!("the database did not answer: {e}"))
+            })
         });
         match tokio::time::timeout(within + Duration::from_millis(100), check).await {
             Ok(joined) => joined.map_err(|e| ApiError::Unexpected(anyhow::anyhow!("readiness check failed: {e}")))?,
@@ -174,7 +225,7 @@ impl Db {
 
     fn migrate(&self) -> anyhow::Result<()> {
         let mut conn = self.pool.get().context("Failed to get a connection for migrations")?;
-        let applied = match &mut *conn {
+        let applied = match &mut **conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
             DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
         }
@@ -185,9 +236,17 @@ impl Db {
         Ok(())
     }
 
-    /// A connection for synchronous code (startup, CLI); not for request handlers.
+    /// A connection for synchronous code (startup, CLI); not for request
+    /// handlers. Always checked with a round trip: connections whose server
+    /// went away are dropped until a live one (or the cause) comes back.
     pub fn get(&self) -> anyhow::Result<PooledConn> {
-        self.pool.get().context("Failed to get a database connection")
+        loop {
+            let mut conn = self.pool.get().context("Failed to get a database connection")?;
+            if ping(&mut conn).is_ok() {
+                return Ok(conn);
+            }
+            connection_lost();
+        }
     }
 
     /// Runs `f` with a connection on the blocking pool (reads, or writes that
@@ -200,6 +259,7 @@ impl Db {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            LOST.set(false);
             f(&mut conn)
         })
         .await

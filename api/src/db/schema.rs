@@ -95,6 +95,8 @@ diesel::table! {
         language -> Text,
         notify_channel -> Text,
         notify_opt_out -> Bool,
+        /// When the person was erased on request (migration 000050_privacy).
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -504,5 +506,35 @@ diesel::table! {
         user_id -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+    }
+}
+
+// Migration 2026-12-05-000050_privacy: consents (append-only) and the audit log (append-only).
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        customer_id -> Text,
+        job_id -> Nullable<Text>,
+        recorded_by -> Text,
+        text_version -> Text,
+        language -> Text,
+        personal_data -> Bool,
+        notifications -> Bool,
+        marketing -> Bool,
+        given_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_user_id -> Nullable<Text>,
+        actor_role -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        customer_id -> Nullable<Text>,
+        details -> Text,
     }
 }

@@ -1,14 +1,25 @@
 //! The technicians of one decision, resolved only when the nearest-first walk
 //! reaches them: the shift in the technician's zone, and what its local day
-//! already holds (booked visits plus pending offers' reservations), read by
-//! index for that one technician and day. The cost of a decision follows the
-//! technicians it looks at, not the size of the network.
+//! already holds (booked visits plus pending offers' reservations). The cost
+//! of a decision follows the technicians it looks at, not the size of the
+//! network.
+//!
+//! What a day holds comes from one of two places ([`DayCounts`]): read by
+//! index for that one technician and day (an accepting organisation's
+//! fallback and alternatives), or, for dispatch's own decisions, what this
+//! replica learned at its last check of that day under the technician's row
+//! lock ([`LearnedDays`]); a day not checked recently counts as having room,
+//! and the check under the row lock that follows every decision naming a
+//! technician is what keeps capacity, so a decision reads nothing from the
+//! database.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use dispatch::decision::Technicians;
 use dispatch::eligibility;
 use dispatch::model::{TechnicianId, TimeWindow};
@@ -19,6 +30,47 @@ use crate::db::DbConnection;
 use crate::domain;
 use crate::storage::{db_time, offers};
 
+/// How long what a check under the row lock found on a technician's day is
+/// trusted by decisions. A day that filled up in another replica, or a place
+/// freed by a decline, expiry or cancellation, is seen by this replica's
+/// decisions at the latest this much later (the row-lock check is exact
+/// whatever the memory says).
+const LEARNED_FOR: Duration = Duration::from_secs(30);
+/// Days remembered before those past `LEARNED_FOR` are forgotten.
+const LEARNED_MAX: usize = 200_000;
+
+/// What this replica's row-lock checks found on technicians' local days
+/// (visits plus reservations), and when.
+#[derive(Debug, Default)]
+pub(crate) struct LearnedDays {
+    days: Mutex<HashMap<(TechnicianId, NaiveDate), (usize, Instant)>>,
+}
+
+impl LearnedDays {
+    /// What the day held at a recent check, if any.
+    pub(crate) fn get(&self, id: TechnicianId, day: NaiveDate) -> Option<usize> {
+        let days = self.days.lock().ok()?;
+        days.get(&(id, day)).filter(|(_, at)| at.elapsed() < LEARNED_FOR).map(|(taken, _)| *taken)
+    }
+
+    /// Remembers what the day holds now.
+    pub(crate) fn learned(&self, id: TechnicianId, day: NaiveDate, taken: usize) {
+        let Ok(mut days) = self.days.lock() else { return };
+        if days.len() >= LEARNED_MAX {
+            days.retain(|_, (_, at)| at.elapsed() < LEARNED_FOR);
+        }
+        days.insert((id, day), (taken, Instant::now()));
+    }
+}
+
+/// Where a decision's technicians' days come from (see the module).
+pub(crate) enum DayCounts<'a> {
+    /// Read by index, one query per technician reached that could take the job.
+    Read(&'a mut DbConnection),
+    /// What this replica learned; no query.
+    Learned(&'a LearnedDays),
+}
+
 /// Adjusts (or, returning `false`, hides) a technician before dispatch sees it.
 pub(crate) type Adjust<'a> = Box<dyn Fn(TechnicianId, &mut eligibility::Technician) -> bool + 'a>;
 
@@ -27,7 +79,7 @@ pub(crate) struct LazyTechnicians<'a> {
     cache: &'a DispatchCache,
     window: TimeWindow,
     now: DateTime<Utc>,
-    conn: RefCell<&'a mut DbConnection>,
+    days: RefCell<DayCounts<'a>>,
     memo: RefCell<HashMap<TechnicianId, Option<eligibility::Technician>>>,
     error: RefCell<Option<ApiError>>,
     adjust: Adjust<'a>,
@@ -42,7 +94,7 @@ impl std::fmt::Debug for LazyTechnicians<'_> {
 impl<'a> LazyTechnicians<'a> {
     pub(crate) fn new(
         cache: &'a DispatchCache,
-        conn: &'a mut DbConnection,
+        days: DayCounts<'a>,
         window: TimeWindow,
         now: DateTime<Utc>,
         adjust: Adjust<'a>,
@@ -51,7 +103,7 @@ impl<'a> LazyTechnicians<'a> {
             cache,
             window,
             now,
-            conn: RefCell::new(conn),
+            days: RefCell::new(days),
             memo: RefCell::default(),
             error: RefCell::default(),
             adjust,
@@ -68,15 +120,21 @@ impl<'a> LazyTechnicians<'a> {
 
     /// Visits and reservations on the technician's local day of the window start.
     fn taken_on_day(&self, id: TechnicianId, record: &TechRecord) -> Result<usize, ApiError> {
-        let (from, to) = record.shift.day_bounds(record.shift.local_date(self.window.start));
-        let text = domain::TechnicianId::from(id).text();
-        let mut conn = self.conn.borrow_mut();
-        Ok(offers::taken_count(&mut conn, &text, db_time(from), db_time(to), db_time(self.now))?)
+        let day = record.shift.local_date(self.window.start);
+        match &mut *self.days.borrow_mut() {
+            DayCounts::Learned(learned) => Ok(learned.get(id, day).unwrap_or(0)),
+            DayCounts::Read(conn) => {
+                let (from, to) = record.shift.day_bounds(day);
+                let text = domain::TechnicianId::from(id).text();
+                Ok(offers::taken_count(conn, &text, db_time(from), db_time(to), db_time(self.now))?)
+            }
+        }
     }
 
     fn resolve(&self, id: TechnicianId) -> Option<eligibility::Technician> {
         let record = self.cache.techs.get(&id)?;
-        let mut tech = record.for_window(id, &self.window, 0, self.cache.scorecards.get(&id).copied());
+        let mut tech =
+            record.for_window(id, &self.window, &self.cache.net, 0, self.cache.scorecards.get(&id).copied());
         // Inactive, off shift or absent excludes it anyway: its day is read only when it could take the job
         // (so such a technician's explanation does not say whether its day is also full).
         let available = eligibility::availability(&self.window, &tech.shifts, &tech.absences);

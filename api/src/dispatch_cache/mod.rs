@@ -2,22 +2,29 @@
 //! and the technicians' R-tree, as `dispatch` wants them. It follows changes
 //! made anywhere by reading the change log, applying each change once: a
 //! technician change re-reads that technician; an organisation or territory
-//! change re-reads the (small) organisation side and re-derives the service
-//! radii, never the technicians. Decisions share a read lock; a refresh takes
-//! the write lock only when the change log has something new. What a decision
-//! needs per technician (shift in its zone, the visits and reservations on
-//! that local day) is resolved lazily, for the technicians the nearest-first
-//! walk reaches ([`LazyTechnicians`]). The cache only proposes: what decides
-//! correctness (the offer still open, a technician's capacity) is re-checked
-//! under row locks in the transaction.
+//! change re-reads the (small) organisation side only, never the technicians
+//! (a technician's inherited service radius is looked up at decision time).
+//!
+//! Decisions read an immutable snapshot ([`DispatchCache`] behind an `Arc`):
+//! the lock around the current snapshot is held only to clone or replace the
+//! `Arc`, never while the database is read, so decisions never queue behind a
+//! refresh or each other. A refresh (one at a time, under its own mutex) reads
+//! what changed without any lock readers take, builds the next snapshot from
+//! the current one (its parts are shared `Arc`s: only what changed is copied)
+//! and swaps it in. What a decision needs per technician (shift in its zone,
+//! the visits and reservations on that local day) is resolved lazily, for the
+//! technicians the nearest-first walk reaches ([`LazyTechnicians`]). The cache
+//! only proposes: what decides correctness (the offer still open, a
+//! technician's capacity, whether it is still active) is re-checked under row
+//! locks in the transaction.
 
 mod lazy;
 
-pub(crate) use lazy::LazyTechnicians;
+pub(crate) use lazy::{DayCounts, LazyTechnicians, LearnedDays};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use dispatch::decision::technician_partitions;
@@ -35,16 +42,24 @@ use crate::db::DbConnection;
 use crate::domain::{self, ChangeEntity, LocalShift};
 use crate::storage::{change_log, db_time, json, orgs, technicians};
 
-/// How far back (by time) the cache re-reads the change log, so a change
-/// whose transaction committed after a later one is still seen.
+/// How far back (by time) the background refresh re-reads the change log, so
+/// a change whose transaction committed after a later one is still seen.
 const CHANGE_LOOKBACK_SECS: i64 = 120;
+/// The change-log entities the cache follows.
+const FOLLOWED: [ChangeEntity; 2] = [ChangeEntity::Technician, ChangeEntity::Org];
+
 /// A replica's dispatch state, shared by its workers, and the travel speed
 /// its decisions assume (for ranking today's jobs by added travel).
 #[derive(Clone)]
 pub struct SharedCache {
-    cache: Arc<RwLock<Option<DispatchCache>>>,
+    /// The current snapshot; the lock is held only to clone or replace the `Arc`.
+    current: Arc<RwLock<Option<Arc<DispatchCache>>>>,
+    /// One refresh at a time (readers never take it).
+    refreshing: Arc<Mutex<()>>,
     /// How often the whole cache was loaded (once per replica, unless it failed).
     loads: Arc<AtomicU64>,
+    /// What this replica's row-lock checks found on technicians' days (decisions read no day from the database).
+    pub(crate) days: Arc<LearnedDays>,
     /// km/h, straight line.
     pub travel_speed_kmh: f64,
     /// How ranking weighs quality (the near-equal band is the quality weight).
@@ -59,8 +74,10 @@ impl SharedCache {
     /// An empty cache (loaded at the first decision), default ranking.
     pub fn new(travel_speed_kmh: f64) -> SharedCache {
         SharedCache {
-            cache: Arc::default(),
+            current: Arc::default(),
+            refreshing: Arc::default(),
             loads: Arc::default(),
+            days: Arc::default(),
             travel_speed_kmh,
             rank: RankOptions::default(),
             quality: QualityOptions::default(),
@@ -80,6 +97,20 @@ impl SharedCache {
     pub fn full_loads(&self) -> u64 {
         self.loads.load(Ordering::Relaxed)
     }
+
+    /// The current snapshot, if loaded (the lock is held only to clone the `Arc`).
+    fn snapshot(&self) -> Result<Option<Arc<DispatchCache>>, ApiError> {
+        Ok(self.current.read().map_err(|_| poisoned())?.clone())
+    }
+
+    fn publish(&self, next: Arc<DispatchCache>) -> Result<(), ApiError> {
+        *self.current.write().map_err(|_| poisoned())? = Some(next);
+        Ok(())
+    }
+}
+
+fn poisoned() -> ApiError {
+    ApiError::Unexpected(anyhow::anyhow!("dispatch cache lock poisoned"))
 }
 
 /// Back from dispatch's id to the stored text.
@@ -98,10 +129,8 @@ struct TechRecord {
     daily_capacity: u32,
     parts: Vec<PartQty>,
     position: LatLon,
-    /// Its own service radius (km), if set.
+    /// Its own service radius (km), if set; else its organisation's applies ([`Network::radius_km`]).
     own_radius_km: Option<f64>,
-    /// Service radius in metres: its own, else its organisation's (or the nearest ancestor's).
-    max_travel_m: Option<f64>,
 }
 
 /// A parts column as dispatch's parts.
@@ -115,17 +144,11 @@ pub(crate) fn org_bits(text: &str) -> Result<OrgId, ApiError> {
 }
 
 impl TechRecord {
-    fn from_row(
-        t: &technicians::Technician,
-        org_radius_km: &HashMap<OrgId, Option<f64>>,
-    ) -> Result<TechRecord, ApiError> {
+    fn from_row(t: &technicians::Technician) -> Result<TechRecord, ApiError> {
         let absences = json::absences(&t.absences)?;
-        let org = org_bits(&t.org_id)?;
-        let radius_km = t.max_travel_km.or_else(|| org_radius_km.get(&org).copied().flatten());
         Ok(TechRecord {
             own_radius_km: t.max_travel_km,
-            max_travel_m: radius_km.map(|km| km * 1000.0),
-            org,
+            org: org_bits(&t.org_id)?,
             active: t.active,
             skills: json::codes(&t.skills)?.into_iter().map(SkillCode).collect(),
             shift: LocalShift::new(json::shift(&t.shift)?, &t.timezone)?,
@@ -141,10 +164,12 @@ impl TechRecord {
         &self,
         id: TechnicianId,
         window: &TimeWindow,
+        net: &Network,
         jobs_on_day: usize,
         scorecard: Option<eligibility::Scorecard>,
     ) -> eligibility::Technician {
         let shifts = self.shift.around(window);
+        let radius_km = self.own_radius_km.or_else(|| net.radius_km(self.org));
         eligibility::Technician {
             id,
             org_id: self.org,
@@ -156,25 +181,25 @@ impl TechRecord {
             jobs_on_day: u32::try_from(jobs_on_day).unwrap_or(u32::MAX),
             parts: self.parts.clone(),
             scorecard,
-            max_travel_m: self.max_travel_m,
+            max_travel_m: radius_km.map(|km| km * 1000.0),
         }
     }
 }
 
-/// One replica's view of the network for dispatch.
+/// One replica's view of the network for dispatch: an immutable snapshot whose
+/// parts are shared with the snapshots before and after it (see the module).
+#[derive(Clone)]
 pub struct DispatchCache {
-    pub(crate) orgs: OrgTree,
-    pub(crate) territories: TerritoryIndex,
-    pub(crate) org_stock: HashMap<OrgId, Vec<PartQty>>,
-    pub(crate) index: TechIndex,
-    techs: HashMap<TechnicianId, TechRecord>,
-    /// Each organisation's effective service radius (km): its own, else the nearest ancestor's.
-    org_radius_km: HashMap<OrgId, Option<f64>>,
+    /// Organisations, territories, stock and radii.
+    pub(crate) net: Arc<Network>,
+    pub(crate) index: Arc<TechIndex>,
+    techs: Arc<HashMap<TechnicianId, Arc<TechRecord>>>,
+    /// The highest change-log sequence number of a followed change applied.
     last_seq: i64,
     /// Change-log rows in the look-back window already applied.
-    applied: HashSet<i64>,
+    applied: Arc<HashSet<i64>>,
     /// 90-day quality estimates per technician, and when they were read.
-    scorecards: HashMap<TechnicianId, eligibility::Scorecard>,
+    scorecards: Arc<HashMap<TechnicianId, eligibility::Scorecard>>,
     scorecards_at: Option<DateTime<Utc>>,
 }
 
@@ -182,40 +207,42 @@ impl DispatchCache {
     /// Loads everything from the database.
     pub fn load(conn: &mut DbConnection) -> Result<DispatchCache, ApiError> {
         let last_seq = change_log::last_change_seq(conn)?;
-        let Network { orgs, territories, org_stock, org_radius_km } = Network::load(conn)?;
+        let net = Network::load(conn)?;
         let mut techs = HashMap::new();
         for t in technicians::all(conn)? {
-            techs.insert(domain::TechnicianId::from_stored(&t.id)?.into(), TechRecord::from_row(&t, &org_radius_km)?);
+            techs.insert(domain::TechnicianId::from_stored(&t.id)?.into(), Arc::new(TechRecord::from_row(&t)?));
         }
         let indexed: Vec<IndexedTechnician> = techs
             .iter()
             .map(|(id, t)| IndexedTechnician {
                 id: *id,
                 position: t.position,
-                partitions: technician_partitions(t.org, &t.skills, &orgs),
+                partitions: technician_partitions(t.org, &t.skills, &net.orgs),
             })
             .collect();
         let index = TechIndex::bulk_load(indexed).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
         Ok(DispatchCache {
-            orgs,
-            territories,
-            org_stock,
-            index,
-            techs,
-            org_radius_km,
+            net: Arc::new(net),
+            index: Arc::new(index),
+            techs: Arc::new(techs),
             last_seq,
-            applied: HashSet::new(),
-            scorecards: HashMap::new(),
+            applied: Arc::default(),
+            scorecards: Arc::default(),
             scorecards_at: None,
         })
+    }
+
+    fn quality_due(&self, shared: &SharedCache, now: DateTime<Utc>) -> bool {
+        self.scorecards_at.is_none_or(|at| now - at >= shared.quality_refresh)
     }
 }
 
 /// The organisation side of the cache: small (organisations, not technicians), re-read whole on its changes.
-struct Network {
-    orgs: OrgTree,
-    territories: TerritoryIndex,
-    org_stock: HashMap<OrgId, Vec<PartQty>>,
+pub(crate) struct Network {
+    pub(crate) orgs: OrgTree,
+    pub(crate) territories: TerritoryIndex,
+    pub(crate) org_stock: HashMap<OrgId, Vec<PartQty>>,
+    /// Each organisation's effective service radius (km): its own, else the nearest ancestor's.
     org_radius_km: HashMap<OrgId, Option<f64>>,
 }
 
@@ -253,6 +280,11 @@ impl Network {
         }
         Ok(Network { orgs, territories: TerritoryIndex::build(territories), org_stock, org_radius_km })
     }
+
+    /// An organisation's effective service radius (km), inherited down the tree.
+    fn radius_km(&self, org: OrgId) -> Option<f64> {
+        self.org_radius_km.get(&org).copied().flatten()
+    }
 }
 
 /// A change-log row the cache follows: sequence number, entity, id.
@@ -267,35 +299,37 @@ fn new_changes(
     now: DateTime<Utc>,
 ) -> Result<(Vec<ChangeRow>, HashSet<i64>), ApiError> {
     let since = db_time(now - chrono::Duration::seconds(CHANGE_LOOKBACK_SECS));
-    let rows = change_log::changes_since(conn, &[ChangeEntity::Technician, ChangeEntity::Org], last_seq, since)?;
+    let rows = change_log::changes_since(conn, &FOLLOWED, last_seq, since)?;
     let seen: HashSet<i64> = rows.iter().map(|(seq, _, _)| *seq).collect();
     Ok((rows.into_iter().filter(|(seq, _, _)| !applied.contains(seq)).collect(), seen))
 }
 
 impl DispatchCache {
-    /// Applies what changed since the last look, each change once: technicians
-    /// are re-read one by one; an organisation or territory change re-reads the
-    /// organisation side and re-derives the technicians' inherited radii (the
-    /// tree's shape never changes: organisations are not moved). Returns
-    /// whether anything changed.
-    pub fn refresh(&mut self, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    /// The next snapshot: this one with what changed since it applied, each
+    /// change once. Technicians are re-read one by one (the index and the
+    /// records are copied only when one changed); an organisation or territory
+    /// change re-reads the organisation side once (the tree's shape never
+    /// changes: organisations are not moved). Reads the database; the caller
+    /// holds no lock a decision takes. `None`: nothing new.
+    fn next(
+        &self,
+        shared: &SharedCache,
+        conn: &mut DbConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DispatchCache>, ApiError> {
         let (changes, seen) = new_changes(conn, self.last_seq, &self.applied, now)?;
-        // Seqs that left the look-back window cannot come back: forget them.
-        self.applied = seen;
-        if changes.is_empty() {
-            return Ok(false);
+        let quality_due = self.quality_due(shared, now);
+        if changes.is_empty() && !quality_due {
+            return Ok(None);
         }
+        let mut next = self.clone();
+        // Seqs that left the look-back window cannot come back: forget them.
+        next.applied = Arc::new(seen);
         if let Some(max) = changes.iter().map(|(seq, _, _)| *seq).max() {
-            self.last_seq = self.last_seq.max(max);
+            next.last_seq = next.last_seq.max(max);
         }
         if changes.iter().any(|(_, entity, _)| *entity == ChangeEntity::Org) {
-            let Network { orgs, territories, org_stock, org_radius_km } = Network::load(conn)?;
-            for t in self.techs.values_mut() {
-                let radius_km = t.own_radius_km.or_else(|| org_radius_km.get(&t.org).copied().flatten());
-                t.max_travel_m = radius_km.map(|km| km * 1000.0);
-            }
-            (self.orgs, self.territories, self.org_stock, self.org_radius_km) =
-                (orgs, territories, org_stock, org_radius_km);
+            next.net = Arc::new(Network::load(conn)?);
         }
         let ids: Vec<String> = changes
             .iter()
@@ -304,85 +338,103 @@ impl DispatchCache {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        for t in technicians::by_ids(conn, &ids)? {
-            let id = domain::TechnicianId::from_stored(&t.id)?.into();
-            let record = TechRecord::from_row(&t, &self.org_radius_km)?;
-            let partitions = technician_partitions(record.org, &record.skills, &self.orgs);
-            self.index
-                .upsert_technician(IndexedTechnician { id, position: record.position, partitions })
-                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
-            self.techs.insert(id, record);
+        let rows = if ids.is_empty() { Vec::new() } else { technicians::by_ids(conn, &ids)? };
+        if !rows.is_empty() {
+            let (index, techs) = (Arc::make_mut(&mut next.index), Arc::make_mut(&mut next.techs));
+            for t in rows {
+                let id = domain::TechnicianId::from_stored(&t.id)?.into();
+                let record = TechRecord::from_row(&t)?;
+                let partitions = technician_partitions(record.org, &record.skills, &next.net.orgs);
+                index
+                    .upsert_technician(IndexedTechnician { id, position: record.position, partitions })
+                    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("index: {e}")))?;
+                techs.insert(id, Arc::new(record));
+            }
         }
-        Ok(true)
+        // Quality moves slowly: re-read the estimates every few minutes, not per decision.
+        if quality_due {
+            let mut scorecards = HashMap::new();
+            for (id, card) in dispatch_scorecards(conn, now, shared.quality)? {
+                scorecards.insert(domain::TechnicianId::from_stored(&id)?.into(), card);
+            }
+            next.scorecards = Arc::new(scorecards);
+            next.scorecards_at = Some(now);
+        }
+        Ok(Some(next))
     }
 }
 
-/// Runs `f` on the replica's cache (and the connection), loading or
-/// refreshing it first. `f` runs under the shared read lock: decisions run side
-/// by side; a refresh takes the write lock only to apply what is new.
+/// Brings the replica's snapshot up to date (loading it the first time) and
+/// returns it. One refresh runs at a time; decisions that find the cache
+/// stale meanwhile wait for it and use its result rather than reading the
+/// same changes again. Readers of the current snapshot never wait.
+fn refreshed(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Arc<DispatchCache>, ApiError> {
+    let _one_at_a_time = shared.refreshing.lock().map_err(|_| poisoned())?;
+    let Some(current) = shared.snapshot()? else {
+        let loaded = Arc::new(DispatchCache::load(conn)?);
+        shared.loads.fetch_add(1, Ordering::Relaxed);
+        let loaded = match loaded.next(shared, conn, now)? {
+            Some(next) => Arc::new(next),
+            None => loaded,
+        };
+        shared.publish(loaded.clone())?;
+        return Ok(loaded);
+    };
+    match current.next(shared, conn, now)? {
+        Some(next) => {
+            let next = Arc::new(next);
+            shared.publish(next.clone())?;
+            Ok(next)
+        }
+        None => Ok(current),
+    }
+}
+
+/// The snapshot a decision reads: the current one, unless a followed change
+/// committed after it (one indexed look at the change log) or the quality
+/// estimates are due, then the refreshed one. A change committed out of
+/// sequence-number order is picked up by the background refresh's look-back.
+fn for_decision(
+    shared: &SharedCache,
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> Result<Arc<DispatchCache>, ApiError> {
+    if let Some(current) = shared.snapshot()?
+        && !current.quality_due(shared, now)
+        && !change_log::any_after(conn, &FOLLOWED, current.last_seq)?
+    {
+        return Ok(current);
+    }
+    refreshed(shared, conn, now)
+}
+
+/// Runs `f` on an up-to-date snapshot of the replica's cache (and the
+/// connection). No lock is held while `f` runs.
 pub(crate) fn with_cache<T>(
     shared: &SharedCache,
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     f: impl FnOnce(&DispatchCache, &mut DbConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let poisoned = || ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned"));
-    // Look for news under the read lock; most decisions find none.
-    let stale = {
-        let guard = shared.cache.read().map_err(|_| poisoned())?;
-        match guard.as_ref() {
-            None => true,
-            Some(cache) => {
-                cache.scorecards_at.is_none_or(|at| now - at >= shared.quality_refresh)
-                    || !new_changes(conn, cache.last_seq, &cache.applied, now)?.0.is_empty()
-            }
-        }
-    };
-    if stale {
-        let mut guard = shared.cache.write().map_err(|_| poisoned())?;
-        match guard.as_mut() {
-            Some(cache) => {
-                cache.refresh(conn, now)?;
-            }
-            None => {
-                *guard = Some(DispatchCache::load(conn)?);
-                shared.loads.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        // Quality moves slowly: re-read the estimates every few minutes, not per decision.
-        if let Some(cache) = guard.as_mut()
-            && cache.scorecards_at.is_none_or(|at| now - at >= shared.quality_refresh)
-        {
-            let mut scorecards = HashMap::new();
-            for (id, card) in dispatch_scorecards(conn, now, shared.quality)? {
-                scorecards.insert(domain::TechnicianId::from_stored(&id)?.into(), card);
-            }
-            cache.scorecards = scorecards;
-            cache.scorecards_at = Some(now);
-        }
-    }
-    let guard = shared.cache.read().map_err(|_| poisoned())?;
-    let cache = guard.as_ref().ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("dispatch cache missing")))?;
-    f(cache, conn)
+    let cache = for_decision(shared, conn, now)?;
+    f(&cache, conn)
 }
 
 /// Loads the whole cache now (at start-up, so the first booking does not load
 /// 100,000 technicians inside its write transaction; and after a bulk load
 /// that bypassed the change log).
 pub fn warm(shared: &SharedCache, conn: &mut DbConnection) -> Result<(), ApiError> {
-    let cache = DispatchCache::load(conn)?;
-    {
-        let mut guard =
-            shared.cache.write().map_err(|_| ApiError::Unexpected(anyhow::anyhow!("dispatch cache poisoned")))?;
-        *guard = Some(cache);
-    }
+    let _one_at_a_time = shared.refreshing.lock().map_err(|_| poisoned())?;
+    // Quality estimates are read by the first decision, as before: they are roll-ups, not technicians, and
+    // may be written up to then.
+    shared.publish(Arc::new(DispatchCache::load(conn)?))?;
     shared.loads.fetch_add(1, Ordering::Relaxed);
-    // Quality estimates are read by the first decision (`with_cache`), as before: they are roll-ups, not
-    // technicians, and may be written up to then.
     Ok(())
 }
 
-/// Refreshes the cache (the background poller calls this so positions moved by other replicas arrive).
+/// Refreshes the cache with the change log's look-back (the background poller
+/// calls this, so positions moved by other replicas, and changes committed
+/// out of order, arrive).
 pub fn refresh_cache(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), ApiError> {
-    with_cache(shared, conn, now, |_, _| Ok(()))
+    refreshed(shared, conn, now).map(drop)
 }

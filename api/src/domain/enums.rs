@@ -253,3 +253,24 @@ text_enum! {
         Sms => "sms",
     }
 }
+
+text_enum! {
+    /// What an audit-log entry records (`audit_log.action`, CHECK in migration 000050_privacy).
+    AuditAction {
+        /// A client card was shown to someone other than its own customer (API or console).
+        CustomerRead => "customer_read",
+        CustomerExport => "customer_export",
+        CustomerErase => "customer_erase",
+        CustomerUpdate => "customer_update",
+        UserCreate => "user_create",
+        /// Activated, deactivated or renamed.
+        UserUpdate => "user_update",
+        OrgCreate => "org_create",
+        OrgUpdate => "org_update",
+        TerritoriesSet => "territories_set",
+        AgreementSet => "agreement_set",
+        TechnicianCreate => "technician_create",
+        TechnicianUpdate => "technician_update",
+        OutboxRetry => "outbox_retry",
+    }
+}

@@ -23,7 +23,7 @@ pub mod validate;
 pub use agreement::PerPriority;
 pub use caller::{Caller, JobScope};
 pub use enums::*;
-pub use error::Invalid;
+pub use error::{Invalid, Invalids};
 pub use ids::{CustomerId, JobId, OrgId, TechnicianId, UserId};
 pub use parts::PartQty;
 pub use position::Position;

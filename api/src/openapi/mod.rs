@@ -46,6 +46,8 @@ use errors::ErrorResponses;
         routes::surveys::get_one, routes::surveys::answer, routes::surveys::get_settings, routes::surveys::put_settings,
         routes::scorecards::org_scorecard, routes::scorecards::technician_scorecard, routes::scorecards::service,
         routes::outbox::list, routes::outbox::retry,
+        routes::privacy::current_consent_text, routes::privacy::export, routes::privacy::export_own,
+        routes::privacy::erase, routes::privacy::list_audit,
     ),
     components(schemas(
         errors::Error,
@@ -63,7 +65,7 @@ use errors::ErrorResponses;
         (name = "requests", description = "Booking and tracking (customers)"),
         (name = "jobs", description = "The network's view of jobs"),
         (name = "reviews", description = "The vendor's quality review of work reports"),
-        (name = "customers", description = "Client cards"),
+        (name = "customers", description = "Client cards, consents, a person's export and erasure, the audit log"),
         (name = "planning", description = "Technicians' planned days"),
         (name = "sync", description = "Phones (technicians, dispatchers, customers' apps): devices, pull, push, photos"),
         (name = "quality", description = "Surveys, scorecards, the Service section"),

@@ -214,8 +214,10 @@ pub async fn pass(state: &AppState) -> Result<usize, ApiError> {
                 metrics::counter!("sortie_notifications_total", "channel" => row.channel.as_str(), "outcome" => label)
                     .increment(1);
                 if label == "failed" {
+                    // The reason stays in the row (`GET /v1/outbox`), not in the log: a mail server's or
+                    // gateway's answer may quote the recipient's address or number.
                     tracing::warn!(outbox.id = %row.id, channel = %row.channel, kind = %row.kind,
-                        "Notification {} failed: {:?}", row.id, outcome);
+                        "Notification {} failed; its reason is in GET /v1/outbox", row.id);
                 }
                 let (id, attempt) = (row.id.clone(), row.attempts);
                 let marked = state

@@ -37,7 +37,8 @@ pub async fn console_home(ctx: Ctx) -> PageResult {
     if caller.role != Role::Technician {
         return Ok(ctx.see_other(home_of(caller.role)));
     }
-    Ok(ctx.page(ctx.t("console"), html! { h1 { (ctx.t("console")) } p { (ctx.t("technician_app")) } }))
+    Ok(ctx
+        .page(ctx.t("console"), html! { h1 { (ctx.t("console")) } p { a href="/app/" { (ctx.t("technician_app")) } } }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -123,7 +123,7 @@ fn markup(ctx: &Ctx, b: &Board) -> Markup {
                         @for (offer, job) in offers {
                             article.card.offer data-job=(job.id) {
                                 h3 { a href=(format!("/console/jobs/{}", job.id)) { (ctx.t(job.kind.as_str())) " · " (job.address) } }
-                                p { (ctx.window(job.window_start, job.window_end)) " · " span.badge { (job.priority.as_str()) } }
+                                p { (ctx.window(job.window_start, job.window_end)) " · " span.badge { (ctx.t(&format!("pr_{}", job.priority.as_str()))) } }
                                 p { (ctx.t("deadline")) ": " (countdown(ctx, utc(offer.deadline), now)) }
                                 form.inline method="post" action=(format!("/console/jobs/{}/accept", job.id)) {
                                     (ctx.csrf_field())

@@ -9,15 +9,16 @@ use serde::Deserialize;
 use sha2::Digest as _;
 
 use super::fmt;
+use super::i18n::Lang;
 use super::page::{Ctx, PageResult};
 use crate::app::booking::{self, IdempotencyKey};
-use crate::app::dispatching::{self, Step};
+use crate::app::consent;
 use crate::app::surveys;
-use crate::domain::{JobKind, Priority, Role, lifecycle};
+use crate::domain::{JobKind, Language, Priority, Role, lifecycle};
 use crate::error::ApiError;
 use crate::routes::jobs::TimeWindow;
 use crate::routes::orgs::PartQty;
-use crate::routes::requests::{BookRequest, Contact, RequestView, request_view};
+use crate::routes::requests::{BookRequest, ConsentBody, Contact, RequestView, request_view};
 use crate::routes::technicians::LatLon;
 use crate::storage::{jobs, utc};
 
@@ -54,6 +55,11 @@ pub struct BookForm {
     contact_phone: String,
     #[serde(default)]
     contact_email: String,
+    /// `on` when the consent box is ticked (required of a customer booking for itself).
+    #[serde(default)]
+    consent: String,
+    #[serde(default)]
+    consent_notify: String,
 }
 
 /// `/book`: the form.
@@ -120,10 +126,22 @@ fn book_page(ctx: &Ctx, f: &BookForm, error: Option<String>) -> HttpResponse {
             input #contact_phone type="tel" name="contact_phone" autocomplete="tel" value=(f.contact_phone);
             label for="contact_email" { (ctx.t("contact_email")) }
             input #contact_email type="email" name="contact_email" autocomplete="email" value=(f.contact_email);
+            @let own = ctx.caller.as_ref().is_some_and(|c| c.role == Role::Customer);
+            details #consent-text {
+                summary { (ctx.t("consent_text")) }
+                div.note style="white-space: pre-wrap" { (consent_text(ctx).map_or("", |t| t.text)) }
+            }
+            label { input #consent type="checkbox" name="consent" required[own] checked[f.consent == "on"]; " " (ctx.t("consent_personal")) }
+            label { input #consent_notify type="checkbox" name="consent_notify" checked[f.consent_notify == "on"]; " " (ctx.t("consent_notify")) }
             button #submit-book type="submit" { (ctx.t("submit_book")) }
         }
     };
     ctx.respond(status, ctx.t("book"), body, true)
+}
+
+/// The current consent text in the page's language.
+fn consent_text(ctx: &Ctx) -> Option<&'static consent::ConsentText> {
+    consent::current(if ctx.lang == Lang::En { Language::En } else { Language::Ru })
 }
 
 /// A city named in the address (Russian or English name, the longest match, then the most populous).
@@ -164,7 +182,7 @@ fn parse_parts(text: &str) -> Result<Vec<PartQty>, ApiError> {
 
 impl BookForm {
     /// The API's booking body from the form; errors name the form's field.
-    fn to_request(&self) -> Result<BookRequest, ApiError> {
+    fn to_request(&self, text: Option<&consent::ConsentText>) -> Result<BookRequest, ApiError> {
         let offset = fmt::offset_or_moscow(self.tz_offset.as_deref());
         let kind = JobKind::parse(&self.kind).ok_or_else(|| ApiError::invalid("kind", "choose a kind"))?;
         let (lat, lon) = match (self.lat.trim().parse::<f64>(), self.lon.trim().parse::<f64>()) {
@@ -198,6 +216,13 @@ impl BookForm {
             },
             priority: Priority::Normal,
             contact,
+            consent: text.filter(|_| self.consent == "on").map(|t| ConsentBody {
+                personal_data: true,
+                text_version: t.version.to_owned(),
+                language: t.language,
+                notifications: self.consent_notify == "on",
+                marketing: false,
+            }),
         })
     }
 }
@@ -208,7 +233,10 @@ pub async fn book(ctx: Ctx, form: web::Form<BookForm>) -> PageResult {
     let caller = ctx.require(BOOKERS)?;
     ctx.check_csrf(&form.csrf)?;
     let now = ctx.now();
-    let parsed = form.to_request().and_then(|b| Ok((b.parse_at(now)?, b)));
+    if caller.role == Role::Customer && form.consent != "on" {
+        return Ok(book_page(&ctx, &form, Some(ctx.t("consent_missing").to_owned())));
+    }
+    let parsed = form.to_request(consent_text(&ctx)).and_then(|b| Ok((b.parse_at(now)?, b)));
     let (booking, body) = match parsed {
         Ok(ok) => ok,
         Err(e) => return Ok(book_page(&ctx, &form, Some(invalid_text(&ctx, &e)))),
@@ -217,7 +245,9 @@ pub async fn book(ctx: Ctx, form: web::Form<BookForm>) -> PageResult {
     let key = Some(form.idem.trim().to_owned())
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .map(|key| IdempotencyKey { key: format!("web:{key}"), request_hash });
-    let outcome = ctx.state.db.write(move |conn| booking::book(conn, &caller, &booking, key.as_ref(), now)).await;
+    let cache = ctx.state.dispatch.clone();
+    let outcome =
+        ctx.state.db.run(move |conn| booking::book_and_dispatch(conn, &cache, &caller, &booking, key.as_ref(), now)).await;
     let (job, replayed) = match outcome {
         Ok(booking::BookOutcome::Created(job)) => (job, false),
         Ok(booking::BookOutcome::Replayed(job)) => (job, true),
@@ -227,16 +257,6 @@ pub async fn book(ctx: Ctx, form: web::Form<BookForm>) -> PageResult {
         Err(e) => return Err(ctx.fail(e)),
     };
     if !replayed {
-        // As after `POST /v1/requests`: dispatch in its own transaction; the worker retries a failure.
-        let (cache, job_id, now) = (ctx.state.dispatch.clone(), job.id.clone(), ctx.now());
-        let dispatched = ctx
-            .state
-            .db
-            .write(move |conn| dispatching::dispatch_one(conn, &cache, &job_id, Step::default(), now))
-            .await;
-        if let Err(e) = dispatched {
-            tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry");
-        }
         metrics::counter!("sortie_requests_booked_total").increment(1);
         tracing::info!(job.id = %job.id, "Booked request {} from the web", job.id);
     }

@@ -131,6 +131,18 @@ const LABELS: &[(&str, &str, &str)] = &[
         "Оставьте контакты пустыми, чтобы взять их из карточки клиента.",
     ),
     ("submit_book", "Book", "Отправить заявку"),
+    ("consent_text", "Consent to the processing of personal data", "Согласие на обработку персональных данных"),
+    (
+        "consent_personal",
+        "I consent to the processing of my personal data for this visit (the text above)",
+        "Я даю согласие на обработку моих персональных данных для этого выезда (текст выше)",
+    ),
+    (
+        "consent_notify",
+        "Send me notifications about my visits by e-mail and SMS",
+        "Присылать мне уведомления о выездах по эл. почте и SMS",
+    ),
+    ("consent_missing", "Tick the consent to book a visit.", "Отметьте согласие, чтобы отправить заявку."),
     ("tracking", "Your request", "Ваша заявка"),
     ("stage", "Stage", "Этап"),
     ("technician", "Technician", "Мастер"),
@@ -210,7 +222,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("return_reason", "Reason for the return", "Причина возврата"),
     ("redispatch", "Give it to another technician", "Передать другому мастеру"),
     ("visits", "Visits", "Визиты"),
-    ("technician_app", "Technicians work in the Sortie phone app.", "Мастера работают в мобильном приложении Sortie."),
+    (
+        "technician_app",
+        "Technicians work in the Sortie app: open it on the phone and add it to the home screen.",
+        "Мастера работают в приложении Sortie: откройте его на телефоне и добавьте на главный экран.",
+    ),
     ("done", "Done.", "Готово."),
     ("map", "Map", "Карта"),
     ("yes", "yes", "да"),
@@ -300,6 +316,112 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("users", "Users", "Пользователи"),
     ("deactivate", "Deactivate", "Отключить"),
     ("activate", "Activate", "Включить"),
+    ("pr_low", "low", "низкий"),
+    ("pr_normal", "normal", "обычный"),
+    ("pr_high", "high", "высокий"),
+    ("pr_urgent", "urgent", "срочный"),
+    ("chain_contractor", "general contractor", "генподрядчик"),
+    ("chain_hop", "passed on", "передала дальше"),
+    ("chain_offeree", "offered", "получила предложение"),
+    ("chain_assignee", "doing the work", "исполнитель"),
+    ("ev_created", "created", "создана"),
+    ("ev_offered", "offered", "предложена"),
+    ("ev_declined", "declined", "отклонена"),
+    ("ev_offer_expired", "offer expired", "срок предложения истёк"),
+    ("ev_escalated", "escalated", "передана выше"),
+    ("ev_subcontracted", "subcontracted", "передана субподрядчику"),
+    ("ev_accepted", "accepted", "принята"),
+    ("ev_assigned", "technician assigned", "назначен мастер"),
+    ("ev_rescheduled", "rescheduled", "перенесена"),
+    ("ev_status_changed", "status changed", "статус изменён"),
+    ("ev_incomplete", "visit not finished", "визит не завершён"),
+    ("ev_completed", "completed", "выполнена"),
+    ("ev_review_approved", "work approved", "работа принята"),
+    ("ev_review_returned", "returned for rework", "возвращена на доработку"),
+    ("ev_cancelled", "cancelled", "отменена"),
+    ("ev_unassignable", "nobody eligible", "нет подходящего исполнителя"),
+    ("looked_at", "technicians looked at:", "рассмотрено мастеров:"),
+    ("excluded", "excluded:", "исключено:"),
+    ("territory", "Territory", "Территория"),
+    ("exclusive_short", "exclusive", "исключительная"),
+    ("shared_short", "shared", "общая"),
+    ("remove", "Remove", "Удалить"),
+    ("new_technician", "New technician", "Новый мастер"),
+    ("day_route", "Day route", "Маршрут на день"),
+    ("edit_technician", "Edit technician", "Изменить мастера"),
+    ("edit", "Edit", "Изменить"),
+    ("name", "Name", "Имя"),
+    (
+        "skills",
+        "Skills (codes separated by commas, e.g. printers, pos)",
+        "Навыки (коды через запятую, напр. printers, pos)",
+    ),
+    (
+        "home_hint",
+        "Home base: tap the map or type latitude and longitude.",
+        "Домашняя база: нажмите на карту или введите широту и долготу.",
+    ),
+    ("timezone_default", "Time zone (empty: the organisation's)", "Часовой пояс (пусто — как у организации)"),
+    ("shift", "Shift", "Смена"),
+    ("shift_start", "Starts", "Начало"),
+    ("shift_end", "Ends", "Конец"),
+    (
+        "shift_hint",
+        "Local time; an end before the start means the shift ends after midnight.",
+        "Местное время; конец раньше начала — смена заканчивается после полуночи.",
+    ),
+    ("work_days", "Working days", "Рабочие дни"),
+    ("wd1", "Mon", "Пн"),
+    ("wd2", "Tue", "Вт"),
+    ("wd3", "Wed", "Ср"),
+    ("wd4", "Thu", "Чт"),
+    ("wd5", "Fri", "Пт"),
+    ("wd6", "Sat", "Сб"),
+    ("wd7", "Sun", "Вс"),
+    ("daily_capacity", "Visits a day", "Визитов в день"),
+    (
+        "max_travel_km",
+        "Service radius, km (empty: the organisation's)",
+        "Радиус выезда, км (пусто — как у организации)",
+    ),
+    ("is_active", "Active: may be offered jobs", "Работает: получает заявки"),
+    ("create", "Create", "Создать"),
+    ("saved", "Saved.", "Сохранено."),
+    ("create_login", "Create a login for this technician", "Создать вход для этого мастера"),
+    ("new_user", "New user", "Новый пользователь"),
+    ("edit_user", "Edit user", "Изменить пользователя"),
+    ("user_name", "Name (optional)", "Имя (необязательно)"),
+    ("role_admin", "Administrator", "Администратор"),
+    ("role_reviewer", "Reviewer", "Контролёр качества"),
+    ("role_dispatcher", "Dispatcher", "Диспетчер"),
+    ("role_technician", "Technician", "Мастер"),
+    ("role_customer", "Customer", "Клиент"),
+    (
+        "links_hint",
+        "Dispatchers belong to an organisation, technician logins to a technician, customers optionally to a client card; administrators and reviewers belong to the vendor.",
+        "Диспетчер относится к организации, вход мастера — к мастеру, клиент — при желании к карточке клиента; администраторы и контролёры относятся к вендору.",
+    ),
+    ("org_link", "Organisation (dispatchers)", "Организация (для диспетчеров)"),
+    ("technician_link", "Technician (technician logins)", "Мастер (для входа мастера)"),
+    ("customer_link", "Client card id (customers, optional)", "Номер карточки клиента (для клиентов, необязательно)"),
+    (
+        "password_generated",
+        "A password is generated and shown once after creating.",
+        "Пароль создаётся автоматически и показывается один раз после создания.",
+    ),
+    ("user_created", "User created", "Пользователь создан"),
+    (
+        "password_once",
+        "This password is shown only this once: copy it now and hand it over safely. It is not stored in clear and cannot be shown again; the user can change it after signing in.",
+        "Пароль показан только сейчас: скопируйте его и передайте безопасным способом. Он не хранится в открытом виде и больше не будет показан; пользователь может сменить его после входа.",
+    ),
+    ("account_active", "Active: may sign in", "Активен: может входить"),
+    ("not_in_scope", "Not found among those you manage.", "Не найдено среди доступных вам."),
+    (
+        "user_exists",
+        "A user with this e-mail (or for this technician) already exists.",
+        "Пользователь с такой почтой (или для этого мастера) уже есть.",
+    ),
 ];
 
 #[cfg(test)]
@@ -313,6 +435,22 @@ mod tests {
         assert_eq!(from_accept_language("de-DE,en;q=0.5,ru;q=0.4"), Lang::En);
         assert_eq!(from_accept_language("en;q=0.3, ru;q=0.7"), Lang::Ru);
         assert_eq!(from_accept_language("fr"), Lang::En);
+    }
+
+    #[test]
+    fn every_state_a_page_shows_has_a_label() {
+        use crate::domain::{ChainRole, EventType, JobStatus, Priority, Role};
+        let keys = Priority::ALL
+            .iter()
+            .map(|p| format!("pr_{}", p.as_str()))
+            .chain(EventType::ALL.iter().map(|e| format!("ev_{}", e.as_str())))
+            .chain(ChainRole::ALL.iter().map(|r| format!("chain_{}", r.as_str())))
+            .chain(JobStatus::ALL.iter().map(|s| format!("st_{}", s.as_str())))
+            .chain(Role::ALL.iter().map(|r| format!("role_{}", r.as_str())))
+            .chain((1..=7).map(|d| format!("wd{d}")));
+        for key in keys {
+            assert!(LABELS.iter().any(|(k, _, _)| *k == key), "no label {key}");
+        }
     }
 
     #[test]

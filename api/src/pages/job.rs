@@ -102,7 +102,7 @@ pub async fn page(ctx: Ctx, id: web::Path<String>) -> PageResult {
         h1 { (ctx.t(p.job.kind.as_str())) " · " (p.job.address) }
         dl.facts {
             dt { (ctx.t("status")) } dd #job-status data-status=(p.job.status.as_str()) { (ctx.t(&format!("st_{}", p.job.status.as_str()))) }
-            dt { (ctx.t("priority")) } dd { (p.job.priority.as_str()) }
+            dt { (ctx.t("priority")) } dd { (ctx.t(&format!("pr_{}", p.job.priority.as_str()))) }
             dt { (ctx.t("window")) } dd { (ctx.window(p.job.window_start, p.job.window_end)) }
             dt { (ctx.t("problem")) } dd { (p.job.problem) }
             dt { (ctx.t("technician")) } dd { (p.technician.as_deref().unwrap_or(ctx.t("not_yet"))) }
@@ -116,14 +116,14 @@ pub async fn page(ctx: Ctx, id: web::Path<String>) -> PageResult {
         table { thead { tr { th { (ctx.t("organisation")) } th { (ctx.t("role")) } th { (ctx.t("sla_accept")) } th { (ctx.t("sla_arrive")) } } }
             tbody { @for h in &p.hops { tr.hop {
                 td { (h.name) }
-                td { (h.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) }
+                td { (h.roles.iter().map(|r| ctx.t(&format!("chain_{}", r.as_str()))).collect::<Vec<_>>().join(", ")) }
                 td { (sla(&ctx, h.accept)) }
                 td { (sla(&ctx, h.arrive)) }
             } } } }
         h2 { (ctx.t("why")) }
         (why(&ctx, &p))
         h2 { (ctx.t("events")) }
-        ol.history { @for e in &p.events { li { (ctx.at(e.at)) " — " (e.event_type.as_str()) } } }
+        ol.history { @for e in &p.events { li data-event=(e.event_type.as_str()) { (ctx.at(e.at)) " — " (ctx.t(&format!("ev_{}", e.event_type.as_str()))) } } }
     };
     Ok(ctx.map_page(&title, body))
 }
@@ -183,7 +183,7 @@ fn why(ctx: &Ctx, p: &JobPage) -> Markup {
     html! {
         p #why-reason { (ctx.t("reason")) ": " code { (d["reason"]["code"].as_str().unwrap_or("")) }
             @if let Some(chosen) = d["chosen"].as_str() { " → " strong { (name(chosen)) } } }
-        p.note { "looked at " (d["looked_at"]) ", excluded " (d["excluded"]) }
+        p.note { (ctx.t("looked_at")) " " (d["looked_at"]) ", " (ctx.t("excluded")) " " (d["excluded"]) }
         table { thead { tr { th { "#" } th { (ctx.t("technician")) } th { (ctx.t("distance")) } } }
             tbody { @for (i, c) in d["ranked"].as_array().into_iter().flatten().enumerate().take(10) { tr {
                 td { (i + 1) }

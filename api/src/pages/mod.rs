@@ -16,6 +16,7 @@ pub mod page;
 pub mod reviews;
 pub mod service;
 pub mod survey;
+pub mod tech_app;
 pub mod technicians;
 pub mod users;
 
@@ -48,6 +49,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(reviews::verdict)
         .service(reviews::photo)
         .service(technicians::page)
+        // `/new` before `/{id}`: actix matches in registration order.
+        .service(technicians::new_form)
+        .service(technicians::create)
+        .service(technicians::edit_form)
+        .service(technicians::save)
         .service(technicians::day)
         .service(orgs::tree)
         .service(orgs::one)
@@ -55,5 +61,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(orgs::save_agreement)
         .service(service::page)
         .service(users::page)
-        .service(users::set_active);
+        .service(users::new_form)
+        .service(users::create)
+        .service(users::edit_form)
+        .service(users::save)
+        .service(users::set_active)
+        .service(tech_app::bare)
+        .service(tech_app::shell)
+        .service(tech_app::manifest)
+        .service(tech_app::service_worker)
+        .service(tech_app::file);
 }

@@ -79,7 +79,7 @@ pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
         .map_err(|e| ctx.fail(e))?;
     let shapes: Vec<Value> = territories
         .iter()
-        .flat_map(|(g, exclusive)| rings(g).into_iter().map(move |r| json!({"ring": r, "exclusive": exclusive})))
+        .flat_map(|t| rings(&t.geometry).into_iter().map(move |r| json!({"ring": r, "exclusive": t.exclusive})))
         .collect();
     let admin = ctx.caller.as_ref().is_some_and(|c| c.role == Role::Admin);
     let body = html! {
@@ -97,6 +97,23 @@ pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
                 label { input type="checkbox" name="exclusive" value="true"; " " (ctx.t("exclusive")) }
                 button #save-territory type="submit" { (ctx.t("add_territory")) }
             }
+            @if !territories.is_empty() {
+                h2 { (ctx.t("territories")) }
+                ol #territories {
+                    @for (i, t) in territories.iter().enumerate() {
+                        li.territory {
+                            (ctx.t("territory")) " " (i + 1) " · "
+                            @if t.exclusive { (ctx.t("exclusive_short")) } @else { (ctx.t("shared_short")) }
+                            " "
+                            form.inline method="post" action=(format!("/console/orgs/{}/territories", org.id)) {
+                                (ctx.csrf_field())
+                                input type="hidden" name="remove" value=(t.id);
+                                button.link.remove-territory type="submit" { (ctx.t("remove")) }
+                            }
+                        }
+                    }
+                }
+            }
             form.row method="post" action=(format!("/console/orgs/{}/territories", org.id)) {
                 (ctx.csrf_field())
                 input type="hidden" name="clear" value="true";
@@ -110,7 +127,7 @@ pub async fn one(ctx: Ctx, id: web::Path<String>) -> PageResult {
                 (ctx.csrf_field())
                 @for (kind, per) in [("accept", &a.accept_within_min), ("arrive", &a.arrive_within_min)] {
                     @for (p, v) in [("low", per.low), ("normal", per.normal), ("high", per.high), ("urgent", per.urgent)] {
-                        label { (ctx.t(&format!("{kind}_within"))) " · " (p)
+                        label { (ctx.t(&format!("{kind}_within"))) " · " (ctx.t(&format!("pr_{p}")))
                             input type="number" min="1" name=(format!("{kind}_{p}")) value=(v) readonly[!admin]; }
                     }
                 }
@@ -131,15 +148,18 @@ pub struct TerritoryForm {
     polygon: String,
     exclusive: Option<String>,
     clear: Option<String>,
+    /// The id of one territory to remove.
+    remove: Option<String>,
 }
 
 /// Adds the drawn territory to the organisation's (or clears them), admins only.
 #[post("/console/orgs/{id}/territories")]
 pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm>) -> PageResult {
-    ctx.require(&[Role::Admin])?;
+    let caller = ctx.require(&[Role::Admin])?;
     ctx.check_csrf(&form.csrf)?;
     let clear = form.clear.as_deref().and_then(crate::config::parse_bool).unwrap_or(false);
-    let added = if clear {
+    let remove = form.remove.clone().filter(|r| !r.is_empty());
+    let added = if clear || remove.is_some() {
         None
     } else {
         // `[[lon, lat], …]` corners from the map; the ring is closed here.
@@ -159,15 +179,25 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm
     ctx.state
         .db
         .write(move |conn| {
+            orgs::lock(conn, &id)?;
             let mut all = Vec::new();
-            if let Some(new) = added {
-                for (geometry, exclusive) in network::territories(conn, &id)? {
-                    let shape = geojson::to_multi_polygon("stored", &geometry)?;
-                    all.push(NewTerritory { geometry, shape, exclusive });
+            if !clear {
+                let stored = network::territories(conn, &id)?;
+                if remove.as_ref().is_some_and(|r| !stored.iter().any(|t| &t.id == r)) {
+                    // The list changed since the page was drawn (its ids are new): 409, the page shows what is stored.
+                    return Err(ApiError::conflict(
+                        "territories_changed",
+                        "the territories changed meanwhile; reload the page",
+                        json!({"field": "remove"}),
+                    ));
                 }
-                all.push(new);
+                for t in stored.into_iter().filter(|t| remove.as_ref() != Some(&t.id)) {
+                    let shape = geojson::to_multi_polygon("stored", &t.geometry)?;
+                    all.push(NewTerritory { geometry: t.geometry, shape, exclusive: t.exclusive });
+                }
+                all.extend(added);
             }
-            network::put_territories(conn, &id, &all, now)
+            network::put_territories(conn, &caller, &id, &all, now)
         })
         .await
         .map_err(|e| ctx.fail(e))?;
@@ -192,7 +222,7 @@ pub struct AgreementForm {
 /// Sets the organisation's own agreement, admins only (the checks of `PUT /v1/orgs/{id}/agreement`).
 #[post("/console/orgs/{id}/agreement")]
 pub async fn save_agreement(ctx: Ctx, id: web::Path<String>, form: web::Form<AgreementForm>) -> PageResult {
-    ctx.require(&[Role::Admin])?;
+    let caller = ctx.require(&[Role::Admin])?;
     ctx.check_csrf(&form.csrf)?;
     let f = form.into_inner();
     let accept =
@@ -215,7 +245,7 @@ pub async fn save_agreement(ctx: Ctx, id: web::Path<String>, form: web::Form<Agr
     let back = format!("/console/orgs/{id}");
     ctx.state
         .db
-        .write(move |conn| network::put_agreement(conn, &id, &accept, &arrive, target, now))
+        .write(move |conn| network::put_agreement(conn, &caller, &id, &accept, &arrive, target, now))
         .await
         .map_err(|e| ctx.fail(e))?;
     Ok(ctx.see_other(&back))

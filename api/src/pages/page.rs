@@ -7,11 +7,12 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
 
 use super::assets;
 use super::i18n::Lang;
 use crate::app::web_sessions;
-use crate::domain::{Caller, Role};
+use crate::domain::{Caller, Invalid, Invalids, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -378,6 +379,71 @@ pub fn not_found_plain() -> HttpResponse {
     let mut b = HttpResponse::NotFound();
     with_security_headers(&mut b, None);
     b.content_type("text/plain; charset=utf-8").body("not found")
+}
+
+/// A posted form as name/value pairs in order (a checkbox group repeats its name).
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// Whether a checkbox `name` was ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, v)| k == name && crate::config::parse_bool(v).unwrap_or(false))
+    }
+}
+
+/// A use case's refusal of one field as the form's errors (re-render the form); any other error as it is.
+pub fn form_errors(e: ApiError) -> Result<Invalids, ApiError> {
+    match e {
+        ApiError::Invalid { code, field: Some(field), message } => Ok(Invalid { code, field, message }.into()),
+        other => Err(other),
+    }
+}
+
+/// A write's outcome for a form: a refused field (the transaction rolled back) re-renders the form; any other
+/// error is its page.
+pub fn stored<R>(ctx: &Ctx, written: Result<R, ApiError>) -> Result<Result<R, Invalids>, Fail> {
+    match written {
+        Ok(r) => Ok(Ok(r)),
+        Err(e) => form_errors(e).map(Err).map_err(|e| ctx.fail(e)),
+    }
+}
+
+/// The message beside an input whose value was refused (`id="{field}-error"`, which the input names in
+/// `aria-describedby`).
+pub fn field_error(bad: &Invalids, field: &str, id: &str) -> Markup {
+    html! {
+        @if let Some(e) = bad.for_field(field) {
+            span.field-error id=(format!("{id}-error")) { (e.message) }
+        }
+    }
+}
+
+/// An input named and identified `id`, of `kind` (an `<input type>`, or `decimal`: text with a numeric keypad),
+/// marked invalid and followed by its message when `field` was refused.
+pub fn checked_input(bad: &Invalids, id: &str, field: &str, kind: &str, value: &str) -> Markup {
+    let (kind, mode) = if kind == "decimal" { ("text", Some("decimal")) } else { (kind, None) };
+    html! {
+        input id=(id) name=(id) type=(kind) inputmode=[mode] autocomplete="off" value=(value)
+            aria-describedby=[described_by(bad, field, id)] aria-invalid=[bad.for_field(field).map(|_| "true")];
+        (field_error(bad, field, id))
+    }
+}
+
+/// `aria-describedby` of an input whose value was refused.
+pub fn described_by(bad: &Invalids, field: &str, id: &str) -> Option<String> {
+    bad.for_field(field).map(|_| format!("{id}-error"))
 }
 
 /// Percent-encodes a query value.

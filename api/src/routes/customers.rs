@@ -64,7 +64,8 @@ pub struct CustomerCard {
 /// The client card: contacts, addresses, history and total waiting time.
 /// A dispatcher sees the cards of customers with requests in its scope, and
 /// only those requests and their addresses, with the name, phone and e-mail of
-/// the latest of them; a customer sees its own card (any other is 404).
+/// the latest of them; a customer sees its own card (any other is 404). Every read by someone other than
+/// the card's customer is written to the audit log (`customer_read`, `GET /v1/audit`).
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     responses((status = 200, body = CustomerCard), (status = 403, description = "this role may not use this endpoint (`forbidden`)"),
         (status = 404, description = "no such card in your scope (`not_found`)")), security(("bearer" = [])))]
@@ -90,8 +91,9 @@ pub async fn own_card(state: web::Data<AppState>, caller: AuthUser) -> Result<Ht
 }
 
 async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result<HttpResponse, ApiError> {
-    let now = state.now().naive_utc();
-    let seen = state.db.run(move |conn| customers::visible_card(conn, &caller, &id)).await?;
+    let now = state.now();
+    let seen =
+        state.db.write(move |conn| customers::read_card(conn, &caller, &id, crate::storage::db_time(now))).await?;
     let addresses = seen
         .addresses
         .into_iter()
@@ -101,7 +103,7 @@ async fn card_response(state: &AppState, caller: AuthUser, id: String) -> Result
         .jobs
         .into_iter()
         .map(|j| HistoryItem {
-            waited_secs: customers::waited_secs(&j, now),
+            waited_secs: customers::waited_secs(&j, now.naive_utc()),
             window: TimeWindow { start: utc(j.window_start), end: utc(j.window_end) },
             created_at: utc(j.created_at),
             job_id: j.id,
@@ -214,6 +216,7 @@ pub async fn update_card(
     let now = crate::storage::db_time(state.now());
     let card_id = id.into_inner();
     let path_id = card_id.clone();
-    state.db.write(move |conn| customers::update_card(conn, &card_id, &change, now)).await?;
+    let who = caller.clone();
+    state.db.write(move |conn| customers::update_card(conn, &who, &card_id, &change, now)).await?;
     card_response(&state, caller, path_id).await
 }

@@ -171,6 +171,11 @@ pub struct JobsQuery {
     pub cursor: Option<String>,
 }
 
+/// The cursor of a `(time, id)` keyset position, read back by [`decode_time_cursor`].
+pub fn encode_time_cursor(at: chrono::NaiveDateTime, id: &str) -> String {
+    pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))
+}
+
 /// Decodes a `(time, id)` keyset cursor (`micros|id`).
 pub fn decode_time_cursor(cursor: Option<&str>) -> Result<Option<(chrono::NaiveDateTime, String)>, ApiError> {
     pagination::decode_cursor(cursor)?

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod orgs;
 pub mod outbox;
 pub mod pagination;
+pub mod privacy;
 pub mod requests;
 pub mod reviews;
 pub mod scorecards;
@@ -73,6 +74,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(customers::update_card)
         .service(day_plans::route)
         .service(day_plans::plan_org)
+        .service(privacy::current_consent_text)
+        .service(privacy::export_own)
+        .service(privacy::export)
+        .service(privacy::erase)
+        .service(privacy::list_audit)
         .service(customers::own_card)
         .service(customers::get_card)
         .service(sync::register_device)

@@ -294,7 +294,7 @@ pub async fn put_territories(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let now = state.now();
     let id = id.into_inner();
-    state.db.write(move |conn| network::put_territories(conn, &id, &territories, now)).await?;
+    state.db.write(move |conn| network::put_territories(conn, &caller, &id, &territories, now)).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -311,7 +311,7 @@ pub async fn get_territories(
     let org = find_visible(&state, &caller, id.into_inner()).await?;
     let rows = state.db.run(move |conn| network::territories(conn, &org.id)).await?;
     let out: Vec<TerritoryBody> =
-        rows.into_iter().map(|(geometry, exclusive)| TerritoryBody { geometry, exclusive }).collect();
+        rows.into_iter().map(|t| TerritoryBody { geometry: t.geometry, exclusive: t.exclusive }).collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -394,7 +394,7 @@ pub async fn put_agreement(
     let id = id.into_inner();
     let target = body.first_time_fix_target;
     let (org_id, a) =
-        state.db.write(move |conn| network::put_agreement(conn, &id, &accept, &arrive, target, now)).await?;
+        state.db.write(move |conn| network::put_agreement(conn, &caller, &id, &accept, &arrive, target, now)).await?;
     let view = agreement_view(org_id, a);
     Ok(HttpResponse::Ok().json(view))
 }

@@ -89,8 +89,7 @@ pub async fn list(
             let (rows, next) = admin::list(conn, status, after, limit)?;
             Ok::<_, ApiError>(Page {
                 items: rows.into_iter().map(item).collect(),
-                next_cursor: next
-                    .map(|(at, id)| pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))),
+                next_cursor: next.map(|(at, id)| crate::routes::jobs::encode_time_cursor(at, &id)),
             })
         })
         .await?;
@@ -112,6 +111,6 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let (id, now) = (id.into_inner(), state.now());
-    let row = state.db.write(move |conn| admin::retry(conn, &id, now)).await?;
+    let row = state.db.write(move |conn| admin::retry(conn, &caller, &id, now)).await?;
     Ok(HttpResponse::Ok().json(item(row)))
 }

@@ -8,10 +8,10 @@ use sha2::Digest as _;
 use utoipa::ToSchema;
 
 use crate::app::booking::{self, IdempotencyKey, NewBooking, NormalContact};
-use crate::app::dispatching::{self, Step};
+use crate::app::consent::GivenConsent;
 use crate::auth::AuthUser;
 use crate::db::DbConnection;
-use crate::domain::{JobKind, JobStatus, Priority, Role, Stage, validate};
+use crate::domain::{JobKind, JobStatus, Language, Priority, Role, Stage, validate};
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Validate};
 use crate::routes::jobs::{self as job_routes, CancelBody, LocalWindow, RescheduleBody, TimeWindow};
@@ -51,6 +51,28 @@ pub struct BookRequest {
     /// Who to reach on site. A customer whose login has a client card may leave it out: the card's name,
     /// phone and e-mail are used (422 `contact` when the card has no phone). Required otherwise.
     pub contact: Option<Contact>,
+    /// The customer's consent, recorded with the booking (append-only, with the text version). Optional:
+    /// the visit itself is arranged under the contract; a booking made on someone's behalf records the
+    /// consent they gave (for example on the phone) by sending it.
+    pub consent: Option<ConsentBody>,
+}
+
+/// What the customer consented to, to which text (`GET /v1/consent-texts/current`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    /// Processing of personal data for the visit; must be `true`.
+    pub personal_data: bool,
+    /// `version` of the consent text shown.
+    pub text_version: String,
+    /// The language of the text shown (`ru` or `en`).
+    pub language: Language,
+    /// Service notifications by e-mail and SMS.
+    #[serde(default)]
+    pub notifications: bool,
+    /// News and offers.
+    #[serde(default)]
+    pub marketing: bool,
 }
 
 fn normal() -> Priority {
@@ -71,6 +93,11 @@ impl BookRequest {
         booking::validate_window("window", self.window.start, self.window.end, now)?;
         let contact =
             self.contact.as_ref().map(|c| NormalContact::parse(&c.name, &c.phone, c.email.as_deref())).transpose()?;
+        let consent = self
+            .consent
+            .as_ref()
+            .map(|c| GivenConsent::parse(c.personal_data, &c.text_version, c.language, c.notifications, c.marketing))
+            .transpose()?;
         Ok(NewBooking {
             kind: self.kind,
             location,
@@ -81,6 +108,7 @@ impl BookRequest {
             window: (self.window.start, self.window.end),
             priority: self.priority,
             contact,
+            consent,
         })
     }
 }
@@ -136,22 +164,15 @@ pub async fn book(
     let booking = b.parse_at(now)?;
     let request_hash = hex::encode(sha2::Sha256::digest(serde_json::to_string(&b)?.as_bytes()));
     let key = key.map(|key| IdempotencyKey { key, request_hash });
-    let outcome = state.db.write(move |conn| booking::book(conn, &caller, &booking, key.as_ref(), now)).await?;
-    let (mut job, replayed) = match outcome {
+    let cache = state.dispatch.clone();
+    let outcome = state
+        .db
+        .run(move |conn| booking::book_and_dispatch(conn, &cache, &caller, &booking, key.as_ref(), now))
+        .await?;
+    let (job, replayed) = match outcome {
         booking::BookOutcome::Created(job) => (job, false),
         booking::BookOutcome::Replayed(job) => (job, true),
     };
-    if !replayed {
-        // Dispatch in its own transaction: the booking is already safe. If this
-        // fails, the job stays `new` and the deadline worker dispatches it.
-        let (cache, job_id, now) = (state.dispatch.clone(), job.id.clone(), state.now());
-        match state.db.write(move |conn| dispatching::dispatch_one(conn, &cache, &job_id, Step::default(), now)).await {
-            Ok(status) => job.status = status,
-            Err(e) => {
-                tracing::warn!(job.id = %job.id, error = %e, "Dispatch after booking failed; the worker will retry")
-            }
-        }
-    }
     if !replayed {
         metrics::counter!("sortie_requests_booked_total").increment(1);
         tracing::info!(job.id = %job.id, "Booked request {}", job.id);

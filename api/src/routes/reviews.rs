@@ -353,8 +353,7 @@ pub async fn list(
             let (items, next) = review::queue(conn, status, after, limit, now)?;
             Ok::<_, ApiError>(Page {
                 items: items.into_iter().map(item_view).collect(),
-                next_cursor: next
-                    .map(|(at, id)| pagination::encode_cursor(&format!("{}|{id}", at.and_utc().timestamp_micros()))),
+                next_cursor: next.map(|(at, id)| crate::routes::jobs::encode_time_cursor(at, &id)),
             })
         })
         .await?;

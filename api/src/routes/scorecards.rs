@@ -307,9 +307,7 @@ pub async fn service(
             .collect(),
         comments: Page {
             items: comments,
-            next_cursor: s
-                .next_after
-                .map(|(at, job)| pagination::encode_cursor(&format!("{}|{job}", at.and_utc().timestamp_micros()))),
+            next_cursor: s.next_after.map(|(at, job)| crate::routes::jobs::encode_time_cursor(at, &job)),
         },
         org_id: s.org.id,
         name: s.org.name,

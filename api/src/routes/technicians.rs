@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 
 use crate::app::network;
 use crate::auth::AuthUser;
-use crate::domain::{self, Invalid, Position, Role, validate};
+use crate::domain::{self, Invalid, Position, Role};
 use crate::error::ApiError;
-use crate::extract::{Json, Query, Validate};
-use crate::routes::orgs::{PartQty, parse_parts, parts_view, validate_parts};
+use crate::extract::{Json, Query};
+use crate::routes::orgs::{PartQty, parts_view};
 use crate::routes::pagination::{self, Page};
 use crate::state::AppState;
 use crate::storage::{json, technicians, utc};
@@ -49,13 +49,6 @@ pub struct Shift {
     pub days: Vec<u8>,
 }
 
-impl Shift {
-    /// The domain's shift, checked.
-    pub fn parse(&self) -> Result<domain::Shift, Invalid> {
-        domain::Shift::parse(&self.start, &self.end, self.days.clone())
-    }
-}
-
 impl From<domain::Shift> for Shift {
     fn from(s: domain::Shift) -> Shift {
         Shift { start: domain::shift::hh_mm(s.start), end: domain::shift::hh_mm(s.end), days: s.days }
@@ -82,13 +75,6 @@ impl From<domain::Absence> for Absence {
     fn from(a: domain::Absence) -> Absence {
         Absence { from: a.from, to: a.to, reason: a.reason }
     }
-}
-
-/// The domain's absences, checked.
-pub fn parse_absences(absences: &[Absence]) -> Result<Vec<domain::Absence>, Invalid> {
-    let parsed: Vec<domain::Absence> = absences.iter().map(domain::Absence::from).collect();
-    domain::shift::validate_absences(&parsed)?;
-    Ok(parsed)
 }
 
 /// A technician as the API shows it.
@@ -162,29 +148,29 @@ fn yes() -> bool {
     true
 }
 
-fn validate_capacity(capacity: i32) -> Result<(), ApiError> {
-    if !(0..=100).contains(&capacity) {
-        return Err(ApiError::invalid("daily_capacity", "must be between 0 and 100 visits"));
+impl Shift {
+    /// The shift as typed, for the use case's checks.
+    fn draft(self) -> network::ShiftDraft {
+        network::ShiftDraft { start: self.start, end: self.end, days: self.days }
     }
-    Ok(())
 }
 
-impl Validate for CreateTechnician {
-    fn validate(&self) -> Result<(), ApiError> {
-        validate::text("name", &self.name, validate::MAX_NAME_CHARS)?;
-        validate::codes("skills", &self.skills)?;
-        validate::lat_lon("home_base", self.home_base.lat, self.home_base.lon)?;
-        self.shift.parse()?;
-        parse_absences(&self.absences)?;
-        if let Some(tz) = &self.timezone {
-            validate::timezone("timezone", tz)?;
+impl CreateTechnician {
+    /// The body as typed, for the use case's checks (`network::TechnicianDraft::check`, shared with the console).
+    fn draft(self) -> network::TechnicianDraft {
+        network::TechnicianDraft {
+            org_id: self.org_id,
+            name: self.name,
+            skills: self.skills,
+            home_base: (self.home_base.lat, self.home_base.lon),
+            shift: self.shift.draft(),
+            absences: self.absences.iter().map(domain::Absence::from).collect(),
+            timezone: self.timezone,
+            daily_capacity: self.daily_capacity,
+            parts: self.parts.iter().map(domain::PartQty::from).collect(),
+            active: self.active,
+            max_travel_km: self.max_travel_km,
         }
-        validate_capacity(self.daily_capacity)?;
-        validate_parts("parts", &self.parts)?;
-        if let Some(km) = self.max_travel_km {
-            validate::max_travel_km("max_travel_km", km)?;
-        }
-        Ok(())
     }
 }
 
@@ -200,21 +186,7 @@ pub async fn create(
     body: Json<CreateTechnician>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher])?;
-    let b = body.0;
-    b.validate()?;
-    let new = network::NewTechnician {
-        home_base: b.home_base.position("home_base")?,
-        shift: b.shift.parse()?,
-        absences: parse_absences(&b.absences)?,
-        parts: parse_parts("parts", &b.parts)?,
-        org_id: b.org_id,
-        name: b.name,
-        skills: b.skills,
-        timezone: b.timezone,
-        daily_capacity: b.daily_capacity,
-        active: b.active,
-        max_travel_km: b.max_travel_km,
-    };
+    let new = body.0.draft().check()?;
     let now = state.now();
     let row = state.db.write(move |conn| network::create_technician(conn, &caller, new, now)).await?;
     Ok(HttpResponse::Created().json(TechnicianView::from_row(row)?))
@@ -293,36 +265,21 @@ pub struct UpdateTechnician {
     pub max_travel_km: Option<Option<f64>>,
 }
 
-impl Validate for UpdateTechnician {
-    fn validate(&self) -> Result<(), ApiError> {
-        if let Some(name) = &self.name {
-            validate::text("name", name, validate::MAX_NAME_CHARS)?;
+impl UpdateTechnician {
+    /// The body as typed, for the use case's checks (`network::TechnicianPatch::check`, shared with the console).
+    fn patch(self) -> network::TechnicianPatch {
+        network::TechnicianPatch {
+            name: self.name,
+            skills: self.skills,
+            home_base: self.home_base.map(|h| (h.lat, h.lon)),
+            shift: self.shift.map(Shift::draft),
+            absences: self.absences.map(|a| a.iter().map(domain::Absence::from).collect()),
+            timezone: self.timezone,
+            daily_capacity: self.daily_capacity,
+            parts: self.parts.map(|p| p.iter().map(domain::PartQty::from).collect()),
+            active: self.active,
+            max_travel_km: self.max_travel_km,
         }
-        if let Some(skills) = &self.skills {
-            validate::codes("skills", skills)?;
-        }
-        if let Some(h) = &self.home_base {
-            validate::lat_lon("home_base", h.lat, h.lon)?;
-        }
-        if let Some(s) = &self.shift {
-            s.parse()?;
-        }
-        if let Some(a) = &self.absences {
-            parse_absences(a)?;
-        }
-        if let Some(tz) = &self.timezone {
-            validate::timezone("timezone", tz)?;
-        }
-        if let Some(c) = self.daily_capacity {
-            validate_capacity(c)?;
-        }
-        if let Some(p) = &self.parts {
-            validate_parts("parts", p)?;
-        }
-        if let Some(Some(km)) = self.max_travel_km {
-            validate::max_travel_km("max_travel_km", km)?;
-        }
-        Ok(())
     }
 }
 
@@ -337,20 +294,7 @@ pub async fn update(
     body: Json<UpdateTechnician>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher])?;
-    let b = body.0;
-    b.validate()?;
-    let update = network::TechnicianUpdate {
-        home_base: b.home_base.map(|h| h.position("home_base")).transpose()?,
-        shift: b.shift.as_ref().map(Shift::parse).transpose()?,
-        absences: b.absences.as_deref().map(parse_absences).transpose()?,
-        parts: b.parts.as_deref().map(|p| parse_parts("parts", p)).transpose()?,
-        name: b.name,
-        skills: b.skills,
-        timezone: b.timezone,
-        daily_capacity: b.daily_capacity,
-        active: b.active,
-        max_travel_km: b.max_travel_km,
-    };
+    let update = body.0.patch().check()?;
     let now = state.now();
     let id = id.into_inner();
     let row = state.db.write(move |conn| network::update_technician(conn, &caller, &id, update, now)).await?;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::accounts;
-use crate::auth::{AuthUser, password};
-use crate::domain::{Role, validate};
+use crate::auth::AuthUser;
+use crate::domain::Role;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::routes::pagination::{self, Page};
@@ -77,22 +77,19 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let b = body.0;
-    let email = validate::email("email", &b.email)?;
-    password::check_policy("password", &b.password)?;
-    let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
-    // Refuse before spending a password hash on it.
-    accounts::may_create(&caller, b.role)?;
-    let plain = b.password.clone();
-    let hash = state.hasher.hash(plain).await?;
-    let account = accounts::NewAccount {
-        email,
-        password_hash: hash,
+    let draft = accounts::AccountDraft {
+        email: b.email,
+        password: b.password,
         role: b.role,
-        name,
+        name: b.name,
         org_id: b.org_id,
         technician_id: b.technician_id,
         customer_id: b.customer_id,
     };
+    // Refused (bad values, a role the caller may not create) before a password hash is spent on it.
+    let checked = draft.check(&caller)?;
+    let hash = state.hasher.hash(checked.password()).await?;
+    let account = checked.with_hash(hash);
     let now = db_time(state.now());
     let user = state.db.write(move |conn| accounts::create(conn, &caller, account, now)).await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
@@ -196,8 +193,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let b = body.0;
-    let name = b.name.as_deref().map(|n| validate::text("name", n, validate::MAX_NAME_CHARS)).transpose()?;
-    let change = accounts::AccountChange { active: b.active, name };
+    let change = accounts::AccountChange { active: b.active, name: b.name };
     let id = id.into_inner();
     let now = db_time(state.now());
     let user = state.db.write(move |conn| accounts::update(conn, &caller, &id, change, now)).await?;

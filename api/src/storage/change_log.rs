@@ -58,6 +58,16 @@ pub fn last_change_seq(conn: &mut DbConnection) -> QueryResult<i64> {
     change_log::table.select(diesel::dsl::max(change_log::seq)).first::<Option<i64>>(conn).map(|s| s.unwrap_or(0))
 }
 
+/// Whether a change to one of these entities has a sequence number above
+/// `after_seq` (the dispatch cache's per-decision look: one probe of the
+/// `(entity, seq)` index per entity, whatever the log's size).
+pub fn any_after(conn: &mut DbConnection, entities: &[ChangeEntity], after_seq: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        change_log::table.filter(change_log::entity.eq_any(entities)).filter(change_log::seq.gt(after_seq)),
+    ))
+    .get_result(conn)
+}
+
 /// Changes to these entities after `after_seq`, plus any recorded since `since`
 /// (a transaction can commit a lower sequence number after a higher one).
 pub fn changes_since(

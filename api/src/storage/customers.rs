@@ -24,6 +24,8 @@ pub struct Customer {
     pub notify_channel: crate::domain::NotifyChannel,
     /// The customer asked to get no notifications.
     pub notify_opt_out: bool,
+    /// When the person was erased on request (migration 000050_privacy).
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 /// A new client card.

@@ -2,8 +2,10 @@
 //! connection explicitly and never open or commit transactions: the caller
 //! (one use case per endpoint) owns the transaction boundary.
 
+pub mod audit;
 pub mod board;
 pub mod change_log;
+pub mod consents;
 pub mod customers;
 pub mod devices;
 pub mod idempotency;
@@ -13,6 +15,7 @@ pub mod login_failures;
 pub mod offers;
 pub mod orgs;
 pub mod outbox;
+pub mod privacy;
 pub mod quality;
 pub mod reports;
 pub mod retention;

@@ -158,10 +158,9 @@ pub fn claim_undispatched(conn: &mut DbConnection, before: NaiveDateTime, limit:
 /// `BEGIN IMMEDIATE` already serialises writers). Concurrent answers to one
 /// offer queue here and see each other's result.
 pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
+    // The query builder's `FOR UPDATE` (PostgreSQL only): a prepared statement diesel caches, unlike `sql_query`.
     if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(job_id)
-            .load::<IdRow>(pg)?;
+        jobs::table.filter(jobs::id.eq(job_id)).select(jobs::id).for_update().load::<String>(pg)?;
     }
     Ok(())
 }
@@ -169,9 +168,11 @@ pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
 /// Locks a technician row, so two assignments to one technician are counted one after the other.
 pub fn lock_technician(conn: &mut DbConnection, technician_id: &str) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT id FROM technicians WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(technician_id)
-            .load::<IdRow>(pg)?;
+        technicians::table
+            .filter(technicians::id.eq(technician_id))
+            .select(technicians::id)
+            .for_update()
+            .load::<String>(pg)?;
     }
     Ok(())
 }

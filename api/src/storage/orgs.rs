@@ -147,9 +147,23 @@ pub struct NewTerritory {
     pub created_at: NaiveDateTime,
 }
 
+/// Locks an organisation's row until the transaction ends (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already
+/// serialises writers), so two read-modify-writes of its territory list (the console adds or removes one) run
+/// one after the other and neither loses the other's change.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        organisations::table.find(id).select(organisations::id).for_update().first::<String>(pg).optional()?;
+    }
+    Ok(())
+}
+
 /// The territories of one organisation.
 pub fn territories_of(conn: &mut DbConnection, org_id: &str) -> QueryResult<Vec<Territory>> {
-    territories::table.filter(territories::org_id.eq(org_id)).order(territories::created_at.asc()).load(conn)
+    // One replacement writes every row with the same `created_at`: the id keeps the order stable.
+    territories::table
+        .filter(territories::org_id.eq(org_id))
+        .order((territories::created_at.asc(), territories::id.asc()))
+        .load(conn)
 }
 
 /// Exclusive territories of other organisations whose bounding box meets this one.

@@ -52,5 +52,6 @@ sql_text!(
     Channel,
     OutboxStatus,
     Language,
-    NotifyChannel
+    NotifyChannel,
+    AuditAction
 );

@@ -6,6 +6,8 @@
 
 mod bench;
 mod driver;
+mod proxy;
+mod tech_app;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,7 @@ async fn a_customer_books_on_the_map_and_lands_on_the_tracking_page() -> anyhow:
     b.fill("#problem", "The cash register does not print receipts").await?;
     b.fill("#contact_name", "Ivan Petrov").await?;
     b.fill("#contact_phone", "+7 916 123-45-67").await?;
+    b.click("#consent").await?;
     b.screenshot("book").await?;
     b.click("#submit-book").await?;
 
@@ -292,6 +295,78 @@ async fn an_admin_draws_a_territory_on_the_map() -> anyhow::Result<()> {
         Some(4),
         "a closed ring of three corners"
     );
+    b.client.clone().close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_technician_by_tapping_its_home_on_the_map() -> anyhow::Result<()> {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(b) = Browser::start().await? else { return Ok(()) };
+    let app = TestApp::spawn(Backend::Sqlite).await?;
+    let f = offer_fixture(&app, "webmapnew").await?;
+
+    b.sign_in(&app.base, "admin@demo.sortie", PASSWORD).await?;
+    b.client.goto(&format!("{}/console/technicians", app.base)).await?;
+    b.click("#new-technician").await?;
+    b.wait_for_path("/console/technicians/new").await?;
+    b.map_drawn().await?;
+    b.wait_for("#org_id").await?.select_by_value(&f.org).await?;
+    // Sent without a name or a point: the form comes back with each message beside its field.
+    b.fill("#skills", "webmapnew").await?;
+    b.click("#save-technician").await?;
+    b.wait_for("#name-error").await?;
+    b.wait_for("span.field-error[role=alert]").await?;
+    assert_eq!(b.wait_for("#skills").await?.prop("value").await?.as_deref(), Some("webmapnew"), "input kept");
+    b.map_drawn().await?;
+    b.screenshot("technician-invalid").await?;
+    b.fill("#name", "Marta Mapova").await?;
+    b.fill("#skills", "webmapnew, printers").await?;
+    // A tap on the map sets the home base (the map opens over Moscow).
+    b.click("div.map").await?;
+    let (lat, lon) = (b.wait_for("#lat").await?, b.wait_for("#lon").await?);
+    let started = Instant::now();
+    while lat.prop("value").await?.unwrap_or_default().is_empty() {
+        anyhow::ensure!(started.elapsed() < WAIT, "the map never set the point");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let picked: (f64, f64) =
+        (lat.prop("value").await?.unwrap_or_default().parse()?, lon.prop("value").await?.unwrap_or_default().parse()?);
+    b.screenshot("technician-new").await?;
+    b.click("#save-technician").await?;
+    // The saved technician's page says so (the form page itself is also under `/console/technicians/`).
+    b.wait_for("p.ok").await?;
+    let path = b.client.current_url().await?.path().to_owned();
+    b.map_drawn().await?;
+    b.wait_for("div.map path.leaflet-interactive").await?;
+    b.screenshot("technician-edit").await?;
+
+    let list = app.get(&format!("/v1/technicians?org_id={}", f.org), &f.admin).await?;
+    let marta = list.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["name"] == "Marta Mapova")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("not listed: {}", list.body))?;
+    assert_eq!(marta["skills"], json!(["webmapnew", "printers"]));
+    let home = (marta["home_base"]["lat"].as_f64().unwrap_or(0.0), marta["home_base"]["lon"].as_f64().unwrap_or(0.0));
+    assert!((home.0 - picked.0).abs() < 1e-6 && (home.1 - picked.1).abs() < 1e-6, "{home:?} vs {picked:?}");
+    assert!((50.0..65.0).contains(&home.0) && (30.0..45.0).contains(&home.1), "where the map opened: {home:?}");
+    assert_eq!(path, format!("/console/technicians/{}/edit", marta["id"].as_str().unwrap_or_default()));
+
+    // Its login, from the link on its page: the role and the technician are chosen already.
+    b.click("a[href^='/console/users/new?technician_id=']").await?;
+    b.fill("#email", "marta@web.example").await?;
+    b.screenshot("user-new").await?;
+    b.click("#create-user").await?;
+    let password = b.wait_for("#new-password").await?.text().await?;
+    b.screenshot("user-created").await?;
+    let token = app.login_with("marta@web.example", &password).await?;
+    assert_eq!(app.get("/v1/users/me", &token).await?.body["technician_id"], marta["id"]);
+    b.click("#created + p + p a").await?;
+    b.wait_for("#user-edit").await?;
+    b.screenshot("user-edit").await?;
     b.client.clone().close().await?;
     Ok(())
 }

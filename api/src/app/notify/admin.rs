@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::OutboxStatus;
+use crate::domain::{AuditAction, Caller, OutboxStatus};
 use crate::storage::db_time;
 use crate::storage::outbox::{self, Row};
 
@@ -33,7 +33,7 @@ pub fn list(
 
 /// Re-queues a `failed` row (due now, attempts counted afresh, the last error kept);
 /// 404 for an unknown row, 409 `not_failed` with its status otherwise.
-pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<Row, ApiError> {
+pub fn retry(conn: &mut DbConnection, caller: &Caller, id: &str, now: DateTime<Utc>) -> Result<Row, ApiError> {
     let row = outbox::find(conn, id)?.ok_or(ApiError::NotFound)?;
     if !outbox::requeue(conn, id, db_time(now))? {
         return Err(ApiError::conflict(
@@ -42,6 +42,8 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<Ro
             json!({"current": {"status": row.status}}),
         ));
     }
+    let subject = crate::app::audit::Subject::of("outbox", id);
+    crate::app::audit::record(conn, caller, AuditAction::OutboxRetry, subject, &json!({}), db_time(now))?;
     tracing::info!(outbox.id = %id, "Re-queued failed notification {id}");
     outbox::find(conn, id)?.ok_or(ApiError::NotFound)
 }
