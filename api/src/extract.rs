@@ -207,7 +207,7 @@ impl FromRequest for AuthUser {
                 .strip_prefix("Bearer ")
                 .or_else(|| header.strip_prefix("bearer "))
                 .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
-            let claims = state.keys.decode(token.trim())?;
+            let claims = state.keys.decode(token.trim(), state.clock.now())?;
             let user_id = claims.sub.clone();
             let found = state.db.run(move |conn| Ok(storage::users::find_with_org_path(conn, &user_id)?)).await?;
             let (user, org_path) = found.ok_or_else(|| ApiError::Unauthorized("unknown user".into()))?;

@@ -118,4 +118,88 @@ mod tests {
         let err = to_multi_polygon("territories[0].geometry", &g).err().map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("a linear ring must end where it starts"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A closed ring of 3–30 distinct-ish vertices inside the valid range (the first repeated last).
+        fn ring_coords() -> impl Strategy<Value = Vec<[f64; 2]>> {
+            prop::collection::vec((-180.0f64..=180.0, -90.0f64..=90.0).prop_map(|(x, y)| [x, y]), 3..30).prop_map(
+                |mut pts| {
+                    pts.push(pts[0]);
+                    pts
+                },
+            )
+        }
+
+        fn polygon_coords() -> impl Strategy<Value = Vec<Vec<[f64; 2]>>> {
+            prop::collection::vec(ring_coords(), 1..4)
+        }
+
+        /// Any JSON value a client could send as `coordinates`, nested like GeoJSON but anything at the leaves.
+        fn any_coordinates() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(|f| json!(f)),
+                prop_oneof![Just(1e308), Just(-1e308), Just(180.000001), Just(-90.5)].prop_map(|f| json!(f)),
+                any::<i64>().prop_map(|n| json!(n)),
+                ".{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| prop::collection::vec(inner, 0..8).prop_map(Value::Array))
+        }
+
+        fn read_back(p: &Polygon<f64>) -> Vec<Vec<[f64; 2]>> {
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_coordinates_parse_or_are_refused_naming_a_field_under_the_geometry(
+                kind in prop_oneof![Just("Polygon".to_owned()), Just("MultiPolygon".to_owned()), ".{0,12}"],
+                coordinates in any_coordinates(),
+            ) {
+                let g = Geometry { kind, coordinates };
+                if let Err(e) = to_multi_polygon("g", &g) {
+                    match e {
+                        ApiError::Invalid { code, field, .. } => {
+                            prop_assert_eq!(code, "invalid_value");
+                            prop_assert!(field.as_deref().is_some_and(|f| f.starts_with("g.")), "{:?}", field);
+                        }
+                        other => prop_assert!(false, "not a 422: {other:?}"),
+                    }
+                }
+            }
+
+            #[test]
+            fn a_valid_polygon_and_multipolygon_read_back_exactly(parts in prop::collection::vec(polygon_coords(), 1..4)) {
+                let multi = Geometry { kind: "MultiPolygon".into(), coordinates: json!(parts) };
+                let parsed = to_multi_polygon("g", &multi);
+                prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+                let read: Vec<_> = parsed.map(|m| m.0.iter().map(read_back).collect()).unwrap_or_default();
+                prop_assert_eq!(&read, &parts);
+                let single = Geometry { kind: "Polygon".into(), coordinates: json!(parts[0]) };
+                let read: Vec<_> = to_multi_polygon("g", &single).map(|m| m.0.iter().map(read_back).collect()).unwrap_or_default();
+                prop_assert_eq!(read, vec![parts[0].clone()]);
+            }
+
+            #[test]
+            fn an_open_short_or_out_of_range_ring_is_refused(mut ring in ring_coords(), which in 0usize..3, at in any::<prop::sample::Index>()) {
+                let n = ring.len();
+                match which {
+                    0 => ring[n - 1] = [ring[0][0] + 0.5, ring[0][1]],
+                    1 => ring.truncate(3),
+                    _ => ring[at.index(n - 1)] = [1e300, -1e300],
+                }
+                let g = Geometry { kind: "Polygon".into(), coordinates: json!([ring]) };
+                prop_assert!(to_multi_polygon("g", &g).is_err(), "{:?} was accepted", g.coordinates);
+            }
+        }
+    }
 }

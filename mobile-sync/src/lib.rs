@@ -43,3 +43,5 @@ pub mod seq;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod proptests;

@@ -6,6 +6,8 @@
 //! The templates are removed when the test process exits; databases left by a
 //! killed process are dropped by the next test run (see [`run_key`]).
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

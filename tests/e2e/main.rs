@@ -6,6 +6,7 @@
 mod fakes;
 mod helpers;
 
+mod access_matrix;
 mod auth;
 mod browser;
 mod cli;
@@ -22,6 +23,7 @@ mod outbox_flow;
 mod outbox_send;
 mod planning;
 mod privacy;
+mod replicas;
 mod quality;
 mod requests;
 mod review;

@@ -15,6 +15,9 @@ pub const ISSUER: &str = "sortie";
 /// Token audience.
 pub const AUDIENCE: &str = "sortie-api";
 
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
+
 /// What an access token says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -53,7 +56,9 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
+        // We never set `nbf`; a token that does and is not yet valid is refused (issue #11, token attacks).
+        validation.validate_nbf = true;
         JwtKeys { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), validation }
     }
 
@@ -63,11 +68,16 @@ impl JwtKeys {
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("Failed to sign a token: {e}")))
     }
 
-    /// Verifies a token: signature, algorithm, expiry, issuer, audience.
-    pub fn decode(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// Verifies a token: signature, algorithm, expiry, not-before, issuer, audience, and that it was not
+    /// issued after `now` (the injected clock's; past the leeway).
+    pub fn decode(&self, token: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Claims, ApiError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))
+            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+        if claims.iat > now.timestamp() + LEEWAY_SECS as i64 {
+            return Err(ApiError::Unauthorized("invalid token: issued in the future".into()));
+        }
+        Ok(claims)
     }
 }
 

@@ -105,14 +105,19 @@ struct IdRow {
     id: String,
 }
 
-/// Pending offers past their deadline, locked for this transaction. On
-/// PostgreSQL `FOR UPDATE SKIP LOCKED` lets every replica sweep at once
-/// without two taking the same offer; SQLite has one writer at a time.
+/// Pending offers past their deadline, their jobs locked for this transaction. On PostgreSQL
+/// `FOR UPDATE OF j SKIP LOCKED` lets every replica sweep at once without two taking the same offer, and
+/// takes the locks in the order every answer takes them (the job row, then its offer, then technicians):
+/// locking the offer rows first deadlocked with a concurrent accept or decline, which holds the job and
+/// then updates the offer (found by `replicas::two_replicas_on_one_postgresql_hammered_keep_every_invariant`).
+/// A job answered meanwhile is skipped here and its offer, no longer pending, is left alone by `close`.
+/// SQLite has one writer at a time.
 pub fn claim_expired(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
     match conn {
         DbConnection::Postgres(pg) => diesel::sql_query(
-            "SELECT id FROM offers WHERE status = 'pending' AND deadline < $1 \
-             ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT o.id FROM offers o JOIN jobs j ON j.id = o.job_id \
+             WHERE o.status = 'pending' AND o.deadline < $1 \
+             ORDER BY o.deadline LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
         )
         .bind::<diesel::sql_types::Timestamp, _>(now)
         .bind::<diesel::sql_types::BigInt, _>(limit)

@@ -2,15 +2,12 @@
 //! login storm) and logins, bookings and sync answer 429 with `Retry-After`
 //! past their limits; failed logins per account are shared by replicas.
 
-use std::process::Stdio;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::Command;
 
 use crate::both_backends;
-use crate::helpers::{Backend, Phone, SECRET, TestApp, TestDb, booking};
+use crate::helpers::process::Server;
+use crate::helpers::{Backend, Phone, TestApp, TestDb, booking};
 
 both_backends!(
     the_web_sign_in_page_counts_toward_the_same_lock_as_the_api,
@@ -93,17 +90,6 @@ async fn bookings_and_sync_past_the_per_user_limit_answer_429_with_retry_after(b
     Ok(())
 }
 
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for {pid}"))
-}
-
 /// The bound this test states: 64 parallel logins add less than this to the server's memory
 /// (each argon2 hash takes ~19 MiB; unbounded, 64 at once took gigabytes and kept them).
 const STORM_GROWTH_BOUND_MIB: u64 = 200;
@@ -112,31 +98,8 @@ async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5x
     backend: Backend,
 ) -> anyhow::Result<()> {
     let db = TestDb::fresh(backend).await?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sortie-under-test"))
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("SORTIE_BIND", "127.0.0.1:0")
-        .env("SORTIE_JWT_SECRET", SECRET)
-        .env("SORTIE_DEMO", "false")
-        .env("SORTIE_WORKERS", "2")
-        .env("SORTIE_HASH_CONCURRENCY", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
-    let mut lines = BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?).lines();
-    let base = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(rest) = line.strip_prefix("Sortie is serving at ") {
-                return Ok(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-        anyhow::bail!("the server exited before serving")
-    })
-    .await??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let server = Server::start(db.url(), &[("SORTIE_HASH_CONCURRENCY", "2")]).await?;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let login = |client: reqwest::Client, base: String| async move {
         let r = client
@@ -148,7 +111,7 @@ async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5x
     };
     // Warm up: one login, so the one hashing buffer and the pools exist before measuring.
     assert_eq!(login(client.clone(), base.clone()).await?.0, StatusCode::OK);
-    let before = rss_kib(pid)?;
+    let before = server.rss_kib()?;
     for _round in 0..2 {
         let storm: Vec<_> = (0..64).map(|_| tokio::spawn(login(client.clone(), base.clone()))).collect();
         for answer in storm {
@@ -159,7 +122,7 @@ async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5x
             );
         }
     }
-    let after = rss_kib(pid)?;
+    let after = server.rss_kib()?;
     eprintln!(
         "login storm ({backend:?}): RSS {} MiB before, {} MiB after 2 × 64 parallel logins",
         before / 1024,
@@ -171,7 +134,7 @@ async fn a_storm_of_64_parallel_logins_keeps_memory_flat_and_never_fails_with_5x
         before / 1024,
         after / 1024
     );
-    child.kill().await?;
+    server.kill_9().await?;
     Ok(())
 }
 
