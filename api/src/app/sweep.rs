@@ -23,6 +23,9 @@ pub fn sweep(db_conn: &mut DbConnection, cache: &SharedCache, now: DateTime<Utc>
         |conn| Ok(offers::claim_expired(conn, db_time(now), SWEEP_BATCH)?),
         |conn, offer_id| {
             let offer = offers::of_job_offer(conn, offer_id)?;
+            // Job before offer, the order accept and decline lock in (the
+            // claim's lock ended with its own transaction).
+            offers::lock_job(conn, &offer.job_id)?;
             if !offers::close(conn, &offer.id, OfferStatus::Expired, None, None, db_time(now))? {
                 return Ok(());
             }
