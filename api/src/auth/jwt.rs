@@ -69,12 +69,16 @@ impl JwtKeys {
     }
 
     /// Verifies a token: signature, algorithm, expiry, not-before, issuer, audience, and that it was not
-    /// issued after `now` (the injected clock's; past the leeway).
+    /// issued after both `now` (the injected clock's) and the system clock, past the leeway.
     pub fn decode(&self, token: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Claims, ApiError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
-        if claims.iat > now.timestamp() + LEEWAY_SECS as i64 {
+        // `exp` and `nbf` are checked by the library against the system clock; `iat` against the later of
+        // the system clock and the injected one (the same in production; tests move the injected clock
+        // both ways and must not make a token issued by either clock "from the future").
+        let latest = now.timestamp().max(chrono::Utc::now().timestamp());
+        if claims.iat > latest + LEEWAY_SECS as i64 {
             return Err(ApiError::Unauthorized("invalid token: issued in the future".into()));
         }
         Ok(claims)
