@@ -449,12 +449,15 @@ pub fn reschedule(
 
 /// Why a scheduled job's technician cannot keep it in a window starting at
 /// `start`: deactivated, or the window's local day (another day than the
-/// job's) is full. Locks the job, then (when the day seems to have room) the
-/// technician's row, as accept, decline and the sweep do, so two moves onto
-/// one day are counted one after the other. A day already full without the
-/// lock is not locked: the dispatch that follows then never waits for another
-/// technician's lock while holding this one (like dispatch's own retries).
-/// `None`: the technician keeps it.
+/// job's) is full. When the day seems to have room it is counted again under
+/// the technician's row lock, so two moves onto one day are counted one after
+/// the other. Called before the job's row is written (and so locked): the
+/// re-plans of the technician's days write the ETA of each of its jobs there,
+/// so a reschedule holding its job while waiting for the technician would
+/// deadlock with another one re-planning that day (PostgreSQL). A day already
+/// full without the lock is not locked: the dispatch that follows then never
+/// waits for another technician's lock while holding this one (like
+/// dispatch's own retries). `None`: the technician keeps it.
 fn why_technician_cannot_keep(
     conn: &mut DbConnection,
     job: &Job,
@@ -462,7 +465,6 @@ fn why_technician_cannot_keep(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<serde_json::Value>, ApiError> {
-    storage::offers::lock_job(conn, &job.id)?;
     let (tech, room, _) = match capacity::room_unlocked(conn, technician_id, start, now)? {
         (_, Room::Fits, _) => capacity::room_on_day(conn, technician_id, start, now)?,
         no_room => no_room,
