@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::json;
 
+use crate::app::capacity::{self, Room};
 use crate::app::dispatching::{self, Step};
 use crate::app::{notify, offers, planning};
 use crate::app_error::ApiError;
@@ -15,7 +16,7 @@ use crate::db::{DbConnection, write_tx};
 use crate::dispatch_cache::SharedCache;
 use crate::domain::lifecycle::{self, Actor as By, Transition};
 use crate::domain::{
-    Caller, ChangeEntity, EventType, JobKind, JobScope, JobStatus, PartQty, Position, Priority, Role, validate,
+    Caller, ChangeEntity, EventType, JobKind, JobScope, JobStatus, PartQty, Position, Priority, Role, shift, validate,
 };
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::Job;
@@ -370,7 +371,10 @@ pub fn cancel(
 /// still change it (before the technician is on the way). An `incomplete` job
 /// with a technician is scheduled again with that technician in the new window
 /// (capacity checked): its next visit. A dispatcher does that only for
-/// technicians of its subtree.
+/// technicians of its subtree. A `scheduled` job stays with its technician
+/// when the new window's local day has room for it (or is the same day);
+/// otherwise (that day full, or the technician deactivated) it goes back to
+/// `new` without a technician, for `review::after_reschedule` to dispatch.
 pub fn reschedule(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -390,6 +394,11 @@ pub fn reschedule(
             }
             Some(t)
         }
+        _ => None,
+    };
+    // A scheduled visit keeps its technician only if the new window's local day has room for it.
+    let leaves = match (&job.technician_id, job.status, revisit.is_none()) {
+        (Some(tech), JobStatus::Scheduled, true) => why_technician_cannot_keep(conn, &job, tech, window.0, now)?,
         _ => None,
     };
     let new = (db_time(window.0), db_time(window.1));
@@ -423,6 +432,8 @@ pub fn reschedule(
                 "reason": "revisit"}),
             now_db,
         )?;
+    } else if let (Some(tech), Some(why)) = (&job.technician_id, leaves) {
+        unassign_for_new_window(conn, caller, &job, tech, why, now, speed_kmh)?;
     } else if let Some(tech) = &job.technician_id {
         change_log::log_change(conn, Change::upsert(ChangeEntity::Job, &job.id, Some(tech)), now_db)?;
         // Re-plan the day it left and the day it joined.
@@ -434,4 +445,68 @@ pub fn reschedule(
     let job = jobs::find_scoped(conn, id, JobScope::All)?.ok_or(ApiError::NotFound)?;
     notify::job_rescheduled(conn, &job, now)?;
     Ok(job)
+}
+
+/// Why a scheduled job's technician cannot keep it in a window starting at
+/// `start`: deactivated, or the window's local day (another day than the
+/// job's) is full. When the day seems to have room it is counted again under
+/// the technician's row lock, so two moves onto one day are counted one after
+/// the other. Called before the job's row is written (and so locked): the
+/// re-plans of the technician's days write the ETA of each of its jobs there,
+/// so a reschedule holding its job while waiting for the technician would
+/// deadlock with another one re-planning that day (PostgreSQL). A day already
+/// full without the lock is not locked: the dispatch that follows then never
+/// waits for another technician's lock while holding this one (like
+/// dispatch's own retries). `None`: the technician keeps it.
+fn why_technician_cannot_keep(
+    conn: &mut DbConnection,
+    job: &Job,
+    technician_id: &str,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let (tech, room, _) = match capacity::room_unlocked(conn, technician_id, start, now)? {
+        (_, Room::Fits, _) => capacity::room_on_day(conn, technician_id, start, now)?,
+        no_room => no_room,
+    };
+    Ok(match room {
+        Room::Fits => None,
+        Room::Inactive => Some(json!({"reason": "technician_inactive"})),
+        Room::Full { taken, capacity } => {
+            // On its own day the job is already counted: a move within the day needs no room.
+            let zone = shift::zone(&tech.timezone)?;
+            let same_day = shift::local_date(zone, utc(job.window_start)) == shift::local_date(zone, start);
+            (!same_day).then(|| json!({"reason": "no_room_on_new_day", "taken": taken, "capacity": capacity}))
+        }
+    })
+}
+
+/// Takes a rescheduled job (`job` as it was before) off its technician, who
+/// cannot keep it in the new window (`why`): back to `new`, off the phone and
+/// the old day, the technician told. `review::after_reschedule` then
+/// dispatches it for its new window in the same transaction.
+fn unassign_for_new_window(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    job: &Job,
+    technician_id: &str,
+    why: serde_json::Value,
+    now: DateTime<Utc>,
+    speed_kmh: f64,
+) -> Result<(), ApiError> {
+    let now_db = db_time(now);
+    let step = lifecycle::check(JobStatus::Scheduled, JobStatus::New, By::Worker)?;
+    if !storage::offers::assign(conn, &job.id, step, None, now_db)? {
+        let current = jobs::find_scoped(conn, &job.id, JobScope::All)?.ok_or(ApiError::NotFound)?;
+        return Err(conflict_with(&current, "reschedule"));
+    }
+    let mut data = json!({"status": JobStatus::New, "from": JobStatus::Scheduled,
+        "previous_technician_id": technician_id});
+    if let (Some(d), serde_json::Value::Object(more)) = (data.as_object_mut(), why) {
+        d.extend(more);
+    }
+    jobs::append_event(conn, &job.id, EventType::StatusChanged, actor(caller), &data, now_db)?;
+    change_log::log_change(conn, Change::delete(ChangeEntity::Job, &job.id, Some(technician_id)), now_db)?;
+    notify::job_taken_off(conn, technician_id, &job.id, now)?;
+    planning::after_job_left(conn, &job.id, technician_id, utc(job.window_start), now, speed_kmh)
 }

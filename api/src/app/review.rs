@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::app::dispatching::{Step, dispatch_again};
+use crate::app::dispatching::{Step, dispatch_again, dispatch_one};
 use crate::app::{planning, quality};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
@@ -206,7 +206,8 @@ pub fn back_to_technician(
 
 /// After `POST /v1/requests/{id}/reschedule` (same transaction): an
 /// `unassignable` job is dispatched again for its new window, a `returned`
-/// one goes back to its technician. Returns the job's status.
+/// one goes back to its technician, a `new` one (also a scheduled one whose
+/// technician had no room in the new window) is dispatched. Returns the job's status.
 pub fn after_reschedule(
     conn: &mut DbConnection,
     cache: &SharedCache,
@@ -215,12 +216,11 @@ pub fn after_reschedule(
     now: DateTime<Utc>,
     speed_kmh: f64,
 ) -> Result<JobStatus, ApiError> {
+    let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     match job.status {
-        JobStatus::Unassignable => {
-            let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
-            dispatch_again(conn, cache, &job.id, None, step, now)
-        }
+        JobStatus::Unassignable => dispatch_again(conn, cache, &job.id, None, step, now),
         JobStatus::Returned => back_to_technician(conn, &job.id, now, speed_kmh),
+        JobStatus::New => dispatch_one(conn, cache, &job.id, step, now),
         other => Ok(other),
     }
 }

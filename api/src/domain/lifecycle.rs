@@ -70,6 +70,9 @@ pub const TRANSITIONS: &[Rule] = &[
     // dispatcher or the customer, schedules the next visit with its technician.
     rule(Accepted, Scheduled, &[Dispatcher]),
     rule(Scheduled, Scheduled, &[Dispatcher]),
+    // A new window whose local day has no room for the technician (or a deactivated one):
+    // the job leaves the technician and is dispatched again (in the reschedule's transaction).
+    rule(Scheduled, New, &[Worker]),
     rule(Incomplete, Scheduled, &[Dispatcher, Customer]),
     // The phone drives the visit.
     rule(Scheduled, EnRoute, &[Phone]),
