@@ -78,6 +78,8 @@ fn bench_dispatch_books_through_the_server_and_ends_with_one_json_line_of_figure
         "decision_p99_us",
         "offered_share",
         "cpu_ms_per_booking",
+        "client_cpu_ms_per_booking",
+        "db_cpu_ms_per_booking",
         "commits_per_booking",
         "rss_mb",
     ] {
@@ -87,6 +89,8 @@ fn bench_dispatch_books_through_the_server_and_ends_with_one_json_line_of_figure
     assert_eq!(figures["bookings"], 30);
     assert!(figures["offered_share"].as_f64().is_some_and(|s| s > 0.5), "most bookings find someone: {last}");
     assert!(figures["decision_p50_us"].as_f64().is_some_and(|us| us > 0.0), "{last}");
+    // The clients run in a child process: their CPU is reported apart from the server's.
+    assert!(figures["client_cpu_ms_per_booking"].as_f64().is_some(), "{last}");
     assert!(figures["read_page_100_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{last}");
     Ok(())
 }

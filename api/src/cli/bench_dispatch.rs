@@ -11,9 +11,11 @@
 //!    (`sortie_dispatch_decision_seconds` on `/metrics`: the walk over the
 //!    cache's snapshot, in memory), the time to get an up-to-date snapshot
 //!    (`sortie_dispatch_snapshot_seconds`: the change-log probe, a refresh when
-//!    due), CPU per booking (the
-//!    whole process: server and the in-process clients), commits per booking
-//!    (PostgreSQL's `xact_commit`), resident memory.
+//!    due), CPU per booking of the server process (with SQLite, which runs in
+//!    it; the clients run in a child process, `sortie bench dispatch-load`, so
+//!    their CPU is not the server's and is reported apart), on PostgreSQL the
+//!    database's CPU per booking (its backends for the bench database, from
+//!    `/proc`), commits per booking (PostgreSQL's `xact_commit`), resident memory.
 //! 3. Read: `GET /v1/jobs?status=offered&limit=100` as the vendor's admin, p50/p99.
 //!
 //! With `--json` the last line is one JSON object with the figures.
@@ -58,7 +60,10 @@ pub struct DispatchBenchArgs {
     /// Reads of a page of 100 offered jobs in the read phase.
     #[arg(long, default_value_t = 200)]
     pub reads: usize,
-    /// Print the figures as one JSON object on the last line.
+    /// Print the figures as one JSON object on the last line. `cpu_ms_per_booking` is the server process's CPU
+    /// during the booking phase ÷ bookings (with SQLite, which runs in the server process); the clients run in a
+    /// child process whose CPU is `client_cpu_ms_per_booking`; `db_cpu_ms_per_booking` is PostgreSQL's CPU (its
+    /// backends for the bench database, read from /proc; null on SQLite or a server on another machine).
     #[arg(long)]
     pub json: bool,
 }
@@ -172,15 +177,181 @@ fn seed_history(conn: &mut DbConnection, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Process CPU time (user + system) so far.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// CPU time (user + system) of a process so far: `self` or a pid (None when it cannot be read).
+fn try_process_cpu(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name (which may hold spaces) come fields 3…; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let ticks = field(14) + field(15);
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    let ticks = field(14)? + field(15)?;
+    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+}
+
+/// CPU time (user + system) of a process so far, zero when it cannot be read.
+fn process_cpu(pid: &str) -> Duration {
+    try_process_cpu(pid).unwrap_or_default()
+}
+
+/// CPU time so far of each PostgreSQL backend connected to the bench's database, by pid.
+struct BackendsCpu(std::collections::HashMap<i32, Duration>);
+
+impl BackendsCpu {
+    /// CPU the backends spent between `self` and `after`: a backend that connected in between counts whole
+    /// (one that disconnected in between is lost: the pool keeps its connections through the booking phase).
+    fn spent_until(&self, after: &BackendsCpu) -> Duration {
+        after.0.iter().map(|(pid, cpu)| cpu.saturating_sub(self.0.get(pid).copied().unwrap_or_default())).sum()
+    }
+}
+
+/// The bench database's backends' CPU (PostgreSQL on this machine only: read from `/proc`; None when the
+/// server is elsewhere or its processes cannot be read).
+async fn backends_cpu(db: &crate::db::Db) -> Option<BackendsCpu> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    use diesel::RunQueryDsl as _;
+    let db = db.clone();
+    let pids = tokio::task::spawn_blocking(move || {
+        let mut conn = db.get().ok()?;
+        match &mut **conn {
+            DbConnection::Postgres(pg) => diesel::sql_query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'",
+            )
+            .load::<Row>(pg)
+            .ok(),
+            DbConnection::Sqlite(_) => None,
+        }
+    })
+    .await
+    .ok()??;
+    let cpu: Option<std::collections::HashMap<i32, Duration>> =
+        pids.iter().map(|r| try_process_cpu(&r.pid.to_string()).map(|c| (r.pid, c))).collect();
+    cpu.map(BackendsCpu)
+}
+
+/// What the load process needs: `sortie bench dispatch-load` reads it as JSON on stdin.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LoadParams {
+    base: String,
+    /// The demo customer's access token.
+    token: String,
+    bookings: usize,
+    clients: usize,
+    /// Booking places: latitude, longitude, a skill.
+    places: Vec<(f64, f64, String)>,
+    /// The bookings' day (YYYY-MM-DD).
+    tomorrow: String,
+}
+
+/// What the load process prints as JSON on its last line of stdout.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LoadOutcome {
+    /// Booking latency, µs: (value, count) pairs of the histogram.
+    histogram: Vec<(u64, u64)>,
+    offered: usize,
+    /// From the first booking sent to the last answered.
+    elapsed_s: f64,
+    /// The load process's own CPU (HTTP clients, JSON).
+    cpu_ms: f64,
+}
+
+/// Runs the booking load in a child process (`sortie bench dispatch-load`), so that this process's CPU
+/// meanwhile is the server's.
+async fn run_load(params: &LoadParams) -> anyhow::Result<LoadOutcome> {
+    use tokio::io::AsyncWriteExt as _;
+    let exe = std::env::current_exe().context("Failed to find the sortie binary")?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["bench", "dispatch-load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("Failed to start the load process")?;
+    let mut stdin = child.stdin.take().context("the load process has no stdin")?;
+    stdin.write_all(&serde_json::to_vec(params)?).await?;
+    drop(stdin);
+    let out = child.wait_with_output().await?;
+    anyhow::ensure!(out.status.success(), "the load process failed ({})", out.status);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().context("the load process printed nothing")?;
+    serde_json::from_str(last).context("Failed to read the load process's figures")
+}
+
+/// `sortie bench dispatch-load` (hidden): the bench's clients. Reads [`LoadParams`] as JSON on stdin, books
+/// over HTTP, prints [`LoadOutcome`] as JSON on stdout.
+pub async fn dispatch_load() -> anyhow::Result<()> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+    let params: LoadParams = serde_json::from_str(&input).context("Failed to read the load's parameters")?;
+    anyhow::ensure!(!params.places.is_empty(), "no place to book at");
+    let http = reqwest::Client::builder().pool_max_idle_per_host(params.clients * 2).build()?;
+    let params = Arc::new(params);
+    let (cpu0, started) = (process_cpu("self"), Instant::now());
+    let next = Arc::new(AtomicUsize::new(0));
+    let offered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..params.clients.max(1) {
+        let (http, params, next, offered) = (http.clone(), params.clone(), next.clone(), offered.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut h = histogram()?;
+            let mut rng = StdRng::seed_from_u64(c as u64);
+            let url = format!("{}/v1/requests", params.base);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= params.bookings {
+                    return Ok::<_, anyhow::Error>(h);
+                }
+                let body = booking_body(&params, i, &mut rng);
+                let t = Instant::now();
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&params.token)
+                    .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = r.status();
+                let answer: Value = r.json().await.unwrap_or(Value::Null);
+                anyhow::ensure!(status.as_u16() == 201, "booking answered {status}: {answer}");
+                h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1))?;
+                if answer["status"] == "offered" {
+                    offered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut booking = histogram()?;
+    for t in tasks {
+        booking.add(t.await??)?;
+    }
+    let (elapsed, cpu) = (started.elapsed(), process_cpu("self").saturating_sub(cpu0));
+    let outcome = LoadOutcome {
+        histogram: booking.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect(),
+        offered: offered.load(Ordering::Relaxed),
+        elapsed_s: elapsed.as_secs_f64(),
+        cpu_ms: cpu.as_secs_f64() * 1000.0,
+    };
+    println!("{}", serde_json::to_string(&outcome)?);
+    Ok(())
+}
+
+/// The `i`th booking: a random place's city and skill, a two-hour window on the bookings' day.
+fn booking_body(params: &LoadParams, i: usize, rng: &mut StdRng) -> Value {
+    let (lat, lon, skill) = &params.places[rng.random_range(0..params.places.len())];
+    let (tomorrow, hour) = (&params.tomorrow, 8 + (i % 10));
+    json!({
+        "kind": "home_visit",
+        "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.08..0.08)},
+        "address": format!("Bench street {i}"),
+        "problem": "Benchmark visit",
+        "required_skills": [skill],
+        "window": {"start": format!("{tomorrow}T{hour:02}:00:00Z"), "end": format!("{tomorrow}T{:02}:00:00Z", hour + 2)},
+        "contact": {"name": "Bench Customer", "phone": "+7 900 000-00-00"}
+    })
 }
 
 /// Resident memory of the process, MiB.
@@ -284,68 +455,34 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         }
     };
     let (customer, admin) = (login("customer@demo.sortie").await?, login("admin@demo.sortie").await?);
-    // Warm the dispatch cache with one booking (its load is not a decision).
     let tomorrow = (Utc::now() + chrono::Duration::days(1)).date_naive();
-    let body_for = move |i: usize, rng: &mut StdRng| {
-        let (lat, lon, skill) = &places[rng.random_range(0..places.len())];
-        let hour = 8 + (i % 10);
-        json!({
-            "kind": "home_visit",
-            "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.08..0.08)},
-            "address": format!("Bench street {i}"),
-            "problem": "Benchmark visit",
-            "required_skills": [skill],
-            "window": {"start": format!("{tomorrow}T{hour:02}:00:00Z"), "end": format!("{tomorrow}T{:02}:00:00Z", hour + 2)},
-            "contact": {"name": "Bench Customer", "phone": "+7 900 000-00-00"}
-        })
+    let load = LoadParams {
+        base: base.clone(),
+        token: customer,
+        bookings: args.bookings,
+        clients: args.clients.max(1),
+        places,
+        tomorrow: tomorrow.to_string(),
     };
-    let body_for = Arc::new(body_for);
 
     let before_commits = tokio::task::spawn_blocking({
         let db = db.clone();
         move || db.get().ok().and_then(|mut c| commits(&mut c))
     })
     .await?;
-    let (cpu0, started) = (cpu_time(), Instant::now());
-    let next = Arc::new(AtomicUsize::new(0));
-    let offered = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for c in 0..args.clients.max(1) {
-        let (http, base, customer, next, offered, body_for) =
-            (http.clone(), base.clone(), customer.clone(), next.clone(), offered.clone(), body_for.clone());
-        let bookings = args.bookings;
-        tasks.push(tokio::spawn(async move {
-            let mut h = histogram()?;
-            let mut rng = StdRng::seed_from_u64(c as u64);
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= bookings {
-                    return Ok::<_, anyhow::Error>(h);
-                }
-                let body = body_for(i, &mut rng);
-                let t = Instant::now();
-                let r = http
-                    .post(format!("{base}/v1/requests"))
-                    .bearer_auth(&customer)
-                    .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = r.status();
-                let answer: Value = r.json().await.unwrap_or(Value::Null);
-                anyhow::ensure!(status.as_u16() == 201, "booking answered {status}: {answer}");
-                h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1))?;
-                if answer["status"] == "offered" {
-                    offered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
+    let db_cpu0 = if postgres { backends_cpu(&db).await } else { None };
+    let cpu0 = process_cpu("self");
+    let done = run_load(&load).await?;
+    let cpu = process_cpu("self").saturating_sub(cpu0);
+    let db_cpu = match db_cpu0 {
+        Some(before) => backends_cpu(&db).await.map(|after| before.spent_until(&after)),
+        None => None,
+    };
     let mut booking = histogram()?;
-    for t in tasks {
-        booking.add(t.await??)?;
+    for &(value, count) in &done.histogram {
+        booking.record_n(value, count)?;
     }
-    let (elapsed, cpu) = (started.elapsed(), cpu_time().saturating_sub(cpu0));
+    let elapsed = Duration::from_secs_f64(done.elapsed_s);
     let after_commits = tokio::task::spawn_blocking({
         let db = db.clone();
         move || {
@@ -387,8 +524,10 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         "decision_p99_us": flow_quantile(&metrics, "decision", "0.99").map(round),
         "snapshot_p50_us": flow_quantile(&metrics, "snapshot", "0.5").map(round),
         "snapshot_p99_us": flow_quantile(&metrics, "snapshot", "0.99").map(round),
-        "offered_share": round(offered.load(Ordering::Relaxed) as f64 / n),
+        "offered_share": round(done.offered as f64 / n),
         "cpu_ms_per_booking": round(cpu.as_secs_f64() * 1000.0 / n),
+        "client_cpu_ms_per_booking": round(done.cpu_ms / n),
+        "db_cpu_ms_per_booking": db_cpu.map(|d| round(d.as_secs_f64() * 1000.0 / n)),
         "commits_per_booking": before_commits.zip(after_commits).map(|(a, b)| round((b - a) as f64 / n)),
         "rss_mb": round(rss_mb()),
         "jobs_in_table": jobs_in_table,

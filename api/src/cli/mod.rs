@@ -75,6 +75,9 @@ pub enum BenchCommand {
     Outbox(bench_outbox::OutboxBenchArgs),
     /// Booking and dispatch over HTTP: N technicians, M bookings from C clients; decision time, reads of the job board.
     Dispatch(bench_dispatch::DispatchBenchArgs),
+    /// The clients of `bench dispatch`, run by it in a child process (parameters as JSON on stdin).
+    #[command(hide = true)]
+    DispatchLoad,
 }
 
 /// Flags of `sortie serve`.
@@ -164,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Scorecard(args)) => bench_scorecard::bench_scorecard(&args).await,
         Command::Bench(BenchCommand::Outbox(args)) => bench_outbox::bench_outbox(&args).await,
         Command::Bench(BenchCommand::Dispatch(args)) => bench_dispatch::bench_dispatch(&args).await,
+        Command::Bench(BenchCommand::DispatchLoad) => bench_dispatch::dispatch_load().await,
     }
 }
 
