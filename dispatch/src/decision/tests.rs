@@ -323,3 +323,51 @@ fn a_walk_without_anybody_eligible_gives_up_after_max_looked_at() {
     let decision = decide(&world, &moscow_job(), &[], &RankOptions::default());
     assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(200)), "found within the default");
 }
+
+/// Technicians whose cheap screen rejects the inactive ones without building them, counting what was built.
+#[derive(Debug)]
+struct Screened<'a> {
+    techs: &'a HashMap<TechnicianId, Technician>,
+    built: std::cell::Cell<usize>,
+}
+
+impl Technicians for Screened<'_> {
+    fn technician(&self, id: TechnicianId) -> Option<Cow<'_, Technician>> {
+        self.built.set(self.built.get() + 1);
+        self.techs.get(&id).map(Cow::Borrowed)
+    }
+
+    fn surely_excluded(&self, id: TechnicianId, _job: &Job) -> bool {
+        self.techs.get(&id).is_none_or(|t| !t.active)
+    }
+}
+
+#[test]
+fn technicians_screened_out_past_the_explained_ones_count_as_excluded_and_the_decision_is_the_same() {
+    let mut world = World::new();
+    for i in 0..50 {
+        world.tech(i, 11, 1.0 + i as f64 / 10.0).active = false;
+    }
+    world.tech(100, 11, 8.0);
+    world.tech(101, 11, 8.2);
+    let options = RankOptions::default();
+    let plain = decide(&world, &moscow_job(), &[], &options);
+    let index = world.index();
+    let (excluded, stock) = (HashSet::new(), HashMap::new());
+    let screened = Screened { techs: &world.technicians, built: std::cell::Cell::new(0) };
+    let input = DispatchInput {
+        job: &moscow_job(),
+        technicians: &screened,
+        index: &index,
+        orgs: &world.orgs,
+        territories: &world.territories,
+        org_stock: &stock,
+        excluded_orgs: &excluded,
+        search_root: None,
+    };
+    let decision = choose_technician(&input, &options);
+    assert_eq!(decision, plain);
+    assert_eq!((plain.explanation.looked_at, plain.explanation.excluded), (52, 50));
+    assert_eq!(plain.chosen.map(|c| c.technician_id), Some(TechnicianId(100)));
+    assert_eq!(screened.built.get(), 22, "the 20 explained and the 2 eligible, not the 30 screened out");
+}
