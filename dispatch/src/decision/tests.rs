@@ -214,18 +214,7 @@ fn an_index_without_partitions_gives_the_same_answer() {
     world.tech(2, 1111, 5.0);
     let job = Job { contracted_org: Some(o(10)), ..moscow_job() };
     let index = TechIndex::bulk_load(world.positions.clone()).unwrap();
-    let (excluded, stock) = (HashSet::new(), HashMap::new());
-    let input = DispatchInput {
-        job: &job,
-        technicians: &world.technicians,
-        index: &index,
-        orgs: &world.orgs,
-        territories: &world.territories,
-        org_stock: &stock,
-        excluded_orgs: &excluded,
-        search_root: None,
-    };
-    let decision = choose_technician(&input, &RankOptions::default());
+    let decision = choose_with(&world, &job, &world.technicians, &index, &RankOptions::default());
     assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(2)));
     assert_eq!(decision.explanation.partition, None);
     assert_eq!(
@@ -352,22 +341,32 @@ fn technicians_screened_out_past_the_explained_ones_count_as_excluded_and_the_de
     world.tech(101, 11, 8.2);
     let options = RankOptions::default();
     let plain = decide(&world, &moscow_job(), &[], &options);
-    let index = world.index();
-    let (excluded, stock) = (HashSet::new(), HashMap::new());
     let screened = Screened { techs: &world.technicians, built: std::cell::Cell::new(0) };
+    let decision = choose_with(&world, &moscow_job(), &screened, &world.index(), &options);
+    assert_eq!(decision, plain);
+    assert_eq!((plain.explanation.looked_at, plain.explanation.excluded), (52, 50));
+    assert_eq!(plain.chosen.map(|c| c.technician_id), Some(TechnicianId(100)));
+    assert_eq!(screened.built.get(), 22, "the 20 explained and the 2 eligible, not the 30 screened out");
+}
+
+/// `choose_technician` in the world's network with these technicians and index, nobody excluded, no stock.
+fn choose_with(
+    world: &World,
+    job: &Job,
+    technicians: &dyn Technicians,
+    index: &TechIndex,
+    options: &RankOptions,
+) -> Decision {
+    let (excluded, stock) = (HashSet::new(), HashMap::new());
     let input = DispatchInput {
-        job: &moscow_job(),
-        technicians: &screened,
-        index: &index,
+        job,
+        technicians,
+        index,
         orgs: &world.orgs,
         territories: &world.territories,
         org_stock: &stock,
         excluded_orgs: &excluded,
         search_root: None,
     };
-    let decision = choose_technician(&input, &options);
-    assert_eq!(decision, plain);
-    assert_eq!((plain.explanation.looked_at, plain.explanation.excluded), (52, 50));
-    assert_eq!(plain.chosen.map(|c| c.technician_id), Some(TechnicianId(100)));
-    assert_eq!(screened.built.get(), 22, "the 20 explained and the 2 eligible, not the 30 screened out");
+    choose_technician(&input, options)
 }
