@@ -45,6 +45,13 @@ pub struct DispatchInput<'a> {
 pub trait Technicians: std::fmt::Debug {
     /// The technician as dispatch sees it for this job, if known.
     fn technician(&self, id: TechnicianId) -> Option<Cow<'_, Technician>>;
+
+    /// A cheap early answer for a technician the decision will not explain: `true` only when it surely cannot
+    /// take `job` (one of its exclusions holds whatever the rest of its data says), so the decision counts it
+    /// as excluded without building it. `false` means "check it fully". The default knows nothing.
+    fn surely_excluded(&self, _id: TechnicianId, _job: &Job) -> bool {
+        false
+    }
 }
 
 impl<S: std::hash::BuildHasher> Technicians for HashMap<TechnicianId, Technician, S> {
@@ -216,6 +223,11 @@ pub fn choose_technician(input: &DispatchInput<'_>, options: &RankOptions) -> De
             break;
         }
         looked_at += 1;
+        // Past the explained ones only eligible-or-not matters: let the caller reject the obvious cheaply.
+        if considered.len() >= options.max_considered && input.technicians.surely_excluded(id, input.job) {
+            excluded += 1;
+            continue;
+        }
         let tech = input.technicians.technician(id);
         let tech = tech.as_deref();
         let exclusions = match tech {

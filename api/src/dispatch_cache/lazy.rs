@@ -24,7 +24,7 @@ use dispatch::decision::Technicians;
 use dispatch::eligibility;
 use dispatch::model::{TechnicianId, TimeWindow};
 
-use super::{DispatchCache, TechRecord};
+use super::{DispatchCache, ShiftKey, TechRecord};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::domain;
@@ -80,7 +80,12 @@ pub(crate) struct LazyTechnicians<'a> {
     window: TimeWindow,
     now: DateTime<Utc>,
     days: RefCell<DayCounts<'a>>,
-    memo: RefCell<HashMap<TechnicianId, Option<eligibility::Technician>>>,
+    /// What each technician's day held when first asked (a walk repeated after an escalation, or a caller
+    /// asking again, reads a day once).
+    taken: RefCell<HashMap<TechnicianId, usize>>,
+    /// Each distinct shift (times, weekdays, zone) around the window, and its local day of the window start:
+    /// resolved in the zone once per decision, not per technician (100,000 technicians share a few hundred).
+    shifts: RefCell<HashMap<ShiftKey, (Vec<TimeWindow>, NaiveDate)>>,
     error: RefCell<Option<ApiError>>,
     adjust: Adjust<'a>,
 }
@@ -104,7 +109,8 @@ impl<'a> LazyTechnicians<'a> {
             window,
             now,
             days: RefCell::new(days),
-            memo: RefCell::default(),
+            taken: RefCell::default(),
+            shifts: RefCell::default(),
             error: RefCell::default(),
             adjust,
         }
@@ -118,9 +124,29 @@ impl<'a> LazyTechnicians<'a> {
         }
     }
 
-    /// Visits and reservations on the technician's local day of the window start.
-    fn taken_on_day(&self, id: TechnicianId, record: &TechRecord) -> Result<usize, ApiError> {
-        let day = record.shift.local_date(self.window.start);
+    /// `f` of the technician's shifts around the window and its local day of the window start.
+    fn with_shifts<T>(&self, record: &TechRecord, f: impl FnOnce(&[TimeWindow], NaiveDate) -> T) -> T {
+        let key = record.shift_key();
+        if let Some((shifts, day)) = self.shifts.borrow().get(&key) {
+            return f(shifts, *day);
+        }
+        let resolved = (record.shift.around(&self.window), record.shift.local_date(self.window.start));
+        let out = f(&resolved.0, resolved.1);
+        self.shifts.borrow_mut().insert(key, resolved);
+        out
+    }
+
+    /// Visits and reservations on the technician's local `day` (asked once per decision).
+    fn taken_on_day(&self, id: TechnicianId, record: &TechRecord, day: NaiveDate) -> Result<usize, ApiError> {
+        if let Some(taken) = self.taken.borrow().get(&id) {
+            return Ok(*taken);
+        }
+        let taken = self.read_day(id, record, day)?;
+        self.taken.borrow_mut().insert(id, taken);
+        Ok(taken)
+    }
+
+    fn read_day(&self, id: TechnicianId, record: &TechRecord, day: NaiveDate) -> Result<usize, ApiError> {
         match &mut *self.days.borrow_mut() {
             DayCounts::Learned(learned) => Ok(learned.get(id, day).unwrap_or(0)),
             DayCounts::Read(conn) => {
@@ -133,13 +159,14 @@ impl<'a> LazyTechnicians<'a> {
 
     fn resolve(&self, id: TechnicianId) -> Option<eligibility::Technician> {
         let record = self.cache.techs.get(&id)?;
-        let mut tech =
-            record.for_window(id, &self.window, &self.cache.net, 0, self.cache.scorecards.get(&id).copied());
+        let (shifts, available, day) = self.with_shifts(record, |shifts, day| {
+            (shifts.to_vec(), eligibility::availability(&self.window, shifts, &record.absences), day)
+        });
+        let mut tech = record.for_window(id, shifts, &self.cache.net, 0, self.cache.scorecards.get(&id).copied());
         // Inactive, off shift or absent excludes it anyway: its day is read only when it could take the job
         // (so such a technician's explanation does not say whether its day is also full).
-        let available = eligibility::availability(&self.window, &tech.shifts, &tech.absences);
         if record.active && available == eligibility::Availability::Available {
-            let taken = self.taken_on_day(id, record).unwrap_or_else(|e| {
+            let taken = self.taken_on_day(id, record, day).unwrap_or_else(|e| {
                 self.error.borrow_mut().get_or_insert(e);
                 usize::MAX
             });
@@ -151,11 +178,27 @@ impl<'a> LazyTechnicians<'a> {
 
 impl Technicians for LazyTechnicians<'_> {
     fn technician(&self, id: TechnicianId) -> Option<Cow<'_, eligibility::Technician>> {
-        if let Some(known) = self.memo.borrow().get(&id) {
-            return known.clone().map(Cow::Owned);
+        self.resolve(id).map(Cow::Owned)
+    }
+
+    /// Inactive, missing a skill, off shift or absent all window, or (by what this replica learned) with a
+    /// full day: from the cached record, without building the technician or reading the database.
+    fn surely_excluded(&self, id: TechnicianId, job: &eligibility::Job) -> bool {
+        let Some(record) = self.cache.techs.get(&id) else { return true };
+        if !record.active || job.required_skills.iter().any(|s| !record.skills.contains(s)) {
+            return true;
         }
-        let tech = self.resolve(id);
-        self.memo.borrow_mut().insert(id, tech.clone());
-        tech.map(Cow::Owned)
+        let (available, day) = self.with_shifts(record, |shifts, day| {
+            (eligibility::availability(&self.window, shifts, &record.absences), day)
+        });
+        if available != eligibility::Availability::Available {
+            return true;
+        }
+        match &*self.days.borrow() {
+            DayCounts::Learned(learned) => {
+                learned.get(id, day).is_some_and(|taken| taken >= usize::try_from(record.daily_capacity).unwrap_or(0))
+            }
+            DayCounts::Read(_) => false,
+        }
     }
 }

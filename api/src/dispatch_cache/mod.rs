@@ -159,16 +159,16 @@ impl TechRecord {
         })
     }
 
-    /// The technician as dispatch sees it for a job in `window`, with what its day already holds.
+    /// The technician as dispatch sees it for a job, given its shifts around the job's window, with what its
+    /// day already holds.
     fn for_window(
         &self,
         id: TechnicianId,
-        window: &TimeWindow,
+        shifts: Vec<TimeWindow>,
         net: &Network,
         jobs_on_day: usize,
         scorecard: Option<eligibility::Scorecard>,
     ) -> eligibility::Technician {
-        let shifts = self.shift.around(window);
         let radius_km = self.own_radius_km.or_else(|| net.radius_km(self.org));
         eligibility::Technician {
             id,
@@ -184,7 +184,16 @@ impl TechRecord {
             max_travel_m: radius_km.map(|km| km * 1000.0),
         }
     }
+
+    /// What makes two technicians' shifts the same for a decision: times, weekdays (a bit each) and zone.
+    fn shift_key(&self) -> ShiftKey {
+        let days = self.shift.shift.days.iter().fold(0u8, |mask, d| mask | 1u8.checked_shl(u32::from(*d)).unwrap_or(0));
+        (self.shift.shift.start, self.shift.shift.end, days, self.shift.tz)
+    }
 }
+
+/// Shift start and end, weekdays as bits, zone: technicians with equal keys have the same shifts in UTC.
+type ShiftKey = (chrono::NaiveTime, chrono::NaiveTime, u8, chrono_tz::Tz);
 
 /// One replica's view of the network for dispatch: an immutable snapshot whose
 /// parts are shared with the snapshots before and after it (see the module).
@@ -368,7 +377,11 @@ impl DispatchCache {
 /// returns it. One refresh runs at a time; decisions that find the cache
 /// stale meanwhile wait for it and use its result rather than reading the
 /// same changes again. Readers of the current snapshot never wait.
-fn refreshed(shared: &SharedCache, conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Arc<DispatchCache>, ApiError> {
+fn refreshed(
+    shared: &SharedCache,
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> Result<Arc<DispatchCache>, ApiError> {
     let _one_at_a_time = shared.refreshing.lock().map_err(|_| poisoned())?;
     let Some(current) = shared.snapshot()? else {
         let loaded = Arc::new(DispatchCache::load(conn)?);

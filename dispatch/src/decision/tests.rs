@@ -214,18 +214,7 @@ fn an_index_without_partitions_gives_the_same_answer() {
     world.tech(2, 1111, 5.0);
     let job = Job { contracted_org: Some(o(10)), ..moscow_job() };
     let index = TechIndex::bulk_load(world.positions.clone()).unwrap();
-    let (excluded, stock) = (HashSet::new(), HashMap::new());
-    let input = DispatchInput {
-        job: &job,
-        technicians: &world.technicians,
-        index: &index,
-        orgs: &world.orgs,
-        territories: &world.territories,
-        org_stock: &stock,
-        excluded_orgs: &excluded,
-        search_root: None,
-    };
-    let decision = choose_technician(&input, &RankOptions::default());
+    let decision = choose_with(&world, &job, &world.technicians, &index, &RankOptions::default());
     assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(2)));
     assert_eq!(decision.explanation.partition, None);
     assert_eq!(
@@ -322,4 +311,62 @@ fn a_walk_without_anybody_eligible_gives_up_after_max_looked_at() {
     assert_eq!((decision.chosen, decision.explanation.looked_at), (None, 5), "nobody among the 5 nearest");
     let decision = decide(&world, &moscow_job(), &[], &RankOptions::default());
     assert_eq!(decision.chosen.map(|c| c.technician_id), Some(TechnicianId(200)), "found within the default");
+}
+
+/// Technicians whose cheap screen rejects the inactive ones without building them, counting what was built.
+#[derive(Debug)]
+struct Screened<'a> {
+    techs: &'a HashMap<TechnicianId, Technician>,
+    built: std::cell::Cell<usize>,
+}
+
+impl Technicians for Screened<'_> {
+    fn technician(&self, id: TechnicianId) -> Option<Cow<'_, Technician>> {
+        self.built.set(self.built.get() + 1);
+        self.techs.get(&id).map(Cow::Borrowed)
+    }
+
+    fn surely_excluded(&self, id: TechnicianId, _job: &Job) -> bool {
+        self.techs.get(&id).is_none_or(|t| !t.active)
+    }
+}
+
+#[test]
+fn technicians_screened_out_past_the_explained_ones_count_as_excluded_and_the_decision_is_the_same() {
+    let mut world = World::new();
+    for i in 0..50 {
+        world.tech(i, 11, 1.0 + i as f64 / 10.0).active = false;
+    }
+    world.tech(100, 11, 8.0);
+    world.tech(101, 11, 8.2);
+    let options = RankOptions::default();
+    let plain = decide(&world, &moscow_job(), &[], &options);
+    let screened = Screened { techs: &world.technicians, built: std::cell::Cell::new(0) };
+    let decision = choose_with(&world, &moscow_job(), &screened, &world.index(), &options);
+    assert_eq!(decision, plain);
+    assert_eq!((plain.explanation.looked_at, plain.explanation.excluded), (52, 50));
+    assert_eq!(plain.chosen.map(|c| c.technician_id), Some(TechnicianId(100)));
+    assert_eq!(screened.built.get(), 22, "the 20 explained and the 2 eligible, not the 30 screened out");
+}
+
+/// `choose_technician` in the world's network with these technicians and index, nobody excluded, no stock.
+fn choose_with(
+    world: &World,
+    job: &Job,
+    technicians: &dyn Technicians,
+    index: &TechIndex,
+    options: &RankOptions,
+) -> Decision {
+    let (excluded, stock) = (HashSet::new(), HashMap::new());
+    let input = DispatchInput {
+        job,
+        technicians,
+        index,
+        orgs: &world.orgs,
+        territories: &world.territories,
+        org_stock: &stock,
+        excluded_orgs: &excluded,
+        search_root: None,
+    };
+    choose_technician(&input, options)
 }
