@@ -59,8 +59,11 @@ fn time() -> impl Strategy<Value = DateTime<FixedOffset>> {
     })
 }
 
+/// Text a phone may send: up to `max` characters, never blank (the decoder refuses whitespace-only text).
 fn text(max: usize) -> impl Strategy<Value = String> {
-    proptest::string::string_regex(&format!("[A-Za-zА-Яа-я0-9 .,!?-]{{1,{max}}}")).unwrap_or_else(|_| unreachable!())
+    let rest = max - 1;
+    proptest::string::string_regex(&format!("[A-Za-zА-Яа-я0-9 .,!?-]{{0,{rest}}}[A-Za-zА-Яа-я0-9.,!?-]"))
+        .unwrap_or_else(|_| unreachable!())
 }
 
 fn sha() -> impl Strategy<Value = String> {
