@@ -106,7 +106,7 @@ struct IdRow {
 }
 
 /// Pending offers past their deadline, their jobs locked for this transaction. On PostgreSQL
-/// `FOR UPDATE OF j SKIP LOCKED` lets every replica sweep at once without two taking the same offer, and
+/// `FOR NO KEY UPDATE OF j SKIP LOCKED` lets every replica sweep at once without two taking the same offer, and
 /// takes the locks in the order every answer takes them (the job row, then its offer, then technicians):
 /// locking the offer rows first deadlocked with a concurrent accept or decline, which holds the job and
 /// then updates the offer (found by `replicas::two_replicas_on_one_postgresql_hammered_keep_every_invariant`).
@@ -117,7 +117,7 @@ pub fn claim_expired(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) ->
         DbConnection::Postgres(pg) => diesel::sql_query(
             "SELECT o.id FROM offers o JOIN jobs j ON j.id = o.job_id \
              WHERE o.status = 'pending' AND o.deadline < $1 \
-             ORDER BY o.deadline LIMIT $2 FOR UPDATE OF j SKIP LOCKED",
+             ORDER BY o.deadline LIMIT $2 FOR NO KEY UPDATE OF j SKIP LOCKED",
         )
         .bind::<diesel::sql_types::Timestamp, _>(now)
         .bind::<diesel::sql_types::BigInt, _>(limit)
@@ -138,7 +138,7 @@ pub fn claim_undispatched(conn: &mut DbConnection, before: NaiveDateTime, limit:
     match conn {
         DbConnection::Postgres(pg) => diesel::sql_query(
             "SELECT id FROM jobs WHERE status = 'new' AND created_at < $1 \
-             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+             ORDER BY created_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
         )
         .bind::<diesel::sql_types::Timestamp, _>(before)
         .bind::<diesel::sql_types::BigInt, _>(limit)
@@ -157,21 +157,28 @@ pub fn claim_undispatched(conn: &mut DbConnection, before: NaiveDateTime, limit:
 /// Locks a job row until the transaction ends (PostgreSQL; SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers). Concurrent answers to one
 /// offer queue here and see each other's result.
+///
+/// Every row lock here is `FOR NO KEY UPDATE` (the lock an `UPDATE` that keeps the key takes): lockers still
+/// queue behind each other, but an insert elsewhere whose foreign key points at the row (its `FOR KEY SHARE`
+/// check) does not wait for it. With `FOR UPDATE` a sync push holding its job and inserting a note (key check
+/// on its technician) deadlocked with an assignment holding that technician and re-planning the day (key
+/// check on the same job); found by `replicas::two_replicas_on_one_postgresql_hammered_keep_every_invariant`.
 pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
-    // The query builder's `FOR UPDATE` (PostgreSQL only): a prepared statement diesel caches, unlike `sql_query`.
+    // The query builder's lock clause (PostgreSQL only): a prepared statement diesel caches, unlike `sql_query`.
     if let DbConnection::Postgres(pg) = conn {
-        jobs::table.filter(jobs::id.eq(job_id)).select(jobs::id).for_update().load::<String>(pg)?;
+        jobs::table.filter(jobs::id.eq(job_id)).select(jobs::id).for_no_key_update().load::<String>(pg)?;
     }
     Ok(())
 }
 
-/// Locks a technician row, so two assignments to one technician are counted one after the other.
+/// Locks a technician row, so two assignments to one technician are counted one after the other
+/// (`FOR NO KEY UPDATE`: see [`lock_job`]).
 pub fn lock_technician(conn: &mut DbConnection, technician_id: &str) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
         technicians::table
             .filter(technicians::id.eq(technician_id))
             .select(technicians::id)
-            .for_update()
+            .for_no_key_update()
             .load::<String>(pg)?;
     }
     Ok(())

@@ -152,7 +152,8 @@ pub struct NewTerritory {
 /// one after the other and neither loses the other's change.
 pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = conn {
-        organisations::table.find(id).select(organisations::id).for_update().first::<String>(pg).optional()?;
+        // `FOR NO KEY UPDATE`, as `offers::lock_job`: inserts pointing at the organisation do not wait for it.
+        organisations::table.find(id).select(organisations::id).for_no_key_update().first::<String>(pg).optional()?;
     }
     Ok(())
 }
