@@ -82,8 +82,10 @@ async fn out_of_date_scheduled_rows_are_skipped_when_due_and_metrics_count_the_o
     let r = app.post(&format!("/v1/requests/{job}/reschedule"), &f.customer, &json!({"window": moved})).await?;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    // Act: three days later every scheduled row is due.
-    app.clock.advance(chrono::Duration::days(3));
+    // Act: on the moved visit's morning (09:00 at +07:00, before its window) every scheduled row is due,
+    // whatever the time of day the test runs at.
+    let morning = next.and_hms_opt(2, 0, 0).expect("a valid time").and_utc();
+    app.clock.advance(morning - app.clock.now());
     for _ in 0..10 {
         if app.outbox_pass().await? == 0 {
             break;
