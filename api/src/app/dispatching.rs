@@ -135,12 +135,14 @@ fn run(
     let mut attempts = 0;
     // The decision's own time (the walk over the snapshot, in memory), and the time spent getting an up-to-date
     // snapshot (the change log probe, a refresh when one is due); not the row locks after it: `sortie bench dispatch`.
-    let (mut decision_time, mut snapshot_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    // The decision's CPU time too: on a busy machine its wall time includes waiting for a core.
+    let zero = std::time::Duration::ZERO;
+    let (mut decision_time, mut decision_cpu, mut snapshot_time) = (zero, zero, zero);
     let (outcome, reserved) = loop {
         attempts += 1;
         let started = std::time::Instant::now();
-        let (outcome, decided_in) = with_cache(cache, conn, now, |c, _| {
-            let decision_started = std::time::Instant::now();
+        let (outcome, decided_in, decision_cpu_used) = with_cache(cache, conn, now, |c, _| {
+            let (decision_started, cpu_started) = (std::time::Instant::now(), crate::telemetry::thread_cpu());
             let taken_meanwhile = &taken_meanwhile;
             let adjust = move |id, t: &mut eligibility::Technician| {
                 match taken_meanwhile.get(&id) {
@@ -163,9 +165,14 @@ fn run(
             };
             let outcome = dispatch_job(&input, &cache.rank)
                 .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
-            techs.finish((outcome, decision_started.elapsed()))
+            techs.finish((
+                outcome,
+                decision_started.elapsed(),
+                crate::telemetry::thread_cpu().saturating_sub(cpu_started),
+            ))
         })?;
         decision_time += decided_in;
+        decision_cpu += decision_cpu_used;
         snapshot_time += started.elapsed().saturating_sub(decided_in);
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
@@ -201,6 +208,7 @@ fn run(
         }
     };
     metrics::histogram!("sortie_dispatch_decision_seconds").record(decision_time.as_secs_f64());
+    metrics::histogram!("sortie_dispatch_decision_cpu_seconds").record(decision_cpu.as_secs_f64());
     metrics::histogram!("sortie_dispatch_snapshot_seconds").record(snapshot_time.as_secs_f64());
     let now_db = db_time(now);
     match outcome {

@@ -9,7 +9,9 @@
 //!    two-hour window tomorrow): bookings/s, booking latency p50/p99, the share
 //!    that ended `offered`, the decision time p50/p99 from the flow's histogram
 //!    (`sortie_dispatch_decision_seconds` on `/metrics`: the walk over the
-//!    cache's snapshot, in memory), the time to get an up-to-date snapshot
+//!    cache's snapshot, in memory; and its thread CPU time,
+//!    `sortie_dispatch_decision_cpu_seconds`, which unlike the wall time does
+//!    not grow while the thread waits for a core), the time to get an up-to-date snapshot
 //!    (`sortie_dispatch_snapshot_seconds`: the change-log probe, a refresh when
 //!    due), CPU per booking of the server process (with SQLite, which runs in
 //!    it; the clients run in a child process, `sortie bench dispatch-load`, so
@@ -522,6 +524,8 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         "booking_p99_ms": ms(&booking, 0.99),
         "decision_p50_us": flow_quantile(&metrics, "decision", "0.5").map(round),
         "decision_p99_us": flow_quantile(&metrics, "decision", "0.99").map(round),
+        "decision_cpu_p50_us": flow_quantile(&metrics, "decision_cpu", "0.5").map(round),
+        "decision_cpu_p99_us": flow_quantile(&metrics, "decision_cpu", "0.99").map(round),
         "snapshot_p50_us": flow_quantile(&metrics, "snapshot", "0.5").map(round),
         "snapshot_p99_us": flow_quantile(&metrics, "snapshot", "0.99").map(round),
         "offered_share": round(done.offered as f64 / n),
