@@ -6,8 +6,10 @@
 //!    skills, shift, zone, capacity) to new ones within ~20 km of the copied one.
 //! 2. Book `--bookings` requests with `--clients` concurrent clients (the demo
 //!    customer; a random demo technician's city and one of its skills, a
-//!    two-hour window tomorrow): bookings/s, booking latency p50/p99, the share
-//!    that ended `offered`, the decision time p50/p99 from the flow's histogram
+//!    two-hour window 08–19 UTC the day after tomorrow, so that whatever the
+//!    time of day the bench runs no booking is due within 24 h, which would add
+//!    the same-day travel re-ranking): bookings/s, booking latency p50/p99, the
+//!    share that ended `offered`, the decision time p50/p99 from the flow's histogram
 //!    (`sortie_dispatch_decision_seconds` on `/metrics`: the walk over the
 //!    cache's snapshot, in memory; and its thread CPU time,
 //!    `sortie_dispatch_decision_cpu_seconds`, which unlike the wall time does
@@ -245,7 +247,7 @@ struct LoadParams {
     /// Booking places: latitude, longitude, a skill.
     places: Vec<(f64, f64, String)>,
     /// The bookings' day (YYYY-MM-DD).
-    tomorrow: String,
+    day: String,
 }
 
 /// What the load process prints as JSON on its last line of stdout.
@@ -344,14 +346,14 @@ pub async fn dispatch_load() -> anyhow::Result<()> {
 /// The `i`th booking: a random place's city and skill, a two-hour window on the bookings' day.
 fn booking_body(params: &LoadParams, i: usize, rng: &mut StdRng) -> Value {
     let (lat, lon, skill) = &params.places[rng.random_range(0..params.places.len())];
-    let (tomorrow, hour) = (&params.tomorrow, 8 + (i % 10));
+    let (day, hour) = (&params.day, 8 + (i % 10));
     json!({
         "kind": "home_visit",
         "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.08..0.08)},
         "address": format!("Bench street {i}"),
         "problem": "Benchmark visit",
         "required_skills": [skill],
-        "window": {"start": format!("{tomorrow}T{hour:02}:00:00Z"), "end": format!("{tomorrow}T{:02}:00:00Z", hour + 2)},
+        "window": {"start": format!("{day}T{hour:02}:00:00Z"), "end": format!("{day}T{:02}:00:00Z", hour + 2)},
         "contact": {"name": "Bench Customer", "phone": "+7 900 000-00-00"}
     })
 }
@@ -457,14 +459,14 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         }
     };
     let (customer, admin) = (login("customer@demo.sortie").await?, login("admin@demo.sortie").await?);
-    let tomorrow = (Utc::now() + chrono::Duration::days(1)).date_naive();
+    let day = (Utc::now() + chrono::Duration::days(2)).date_naive();
     let load = LoadParams {
         base: base.clone(),
         token: customer,
         bookings: args.bookings,
         clients: args.clients.max(1),
         places,
-        tomorrow: tomorrow.to_string(),
+        day: day.to_string(),
     };
 
     let before_commits = tokio::task::spawn_blocking({
