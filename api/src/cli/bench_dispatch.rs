@@ -6,9 +6,10 @@
 //!    skills, shift, zone, capacity) to new ones within ~20 km of the copied one.
 //! 2. Book `--bookings` requests with `--clients` concurrent clients (the demo
 //!    customer; a random demo technician's city and one of its skills, a
-//!    two-hour window 08–19 UTC the day after tomorrow, so that whatever the
-//!    time of day the bench runs no booking is due within 24 h, which would add
-//!    the same-day travel re-ranking): bookings/s, booking latency p50/p99, the
+//!    two-hour window between 08:00 and 19:00 in the place's time zone, as a
+//!    customer books, the day after tomorrow, so that whatever the time of day
+//!    the bench runs no booking is due within 24 h, which would add the same-day
+//!    travel re-ranking): bookings/s, booking latency p50/p99, the
 //!    share that ended `offered`, the decision time p50/p99 from the flow's histogram
 //!    (`sortie_dispatch_decision_seconds` on `/metrics`: the walk over the
 //!    cache's snapshot, in memory; and its thread CPU time,
@@ -64,6 +65,10 @@ pub struct DispatchBenchArgs {
     /// Reads of a page of 100 offered jobs in the read phase.
     #[arg(long, default_value_t = 200)]
     pub reads: usize,
+    /// Keep the benchmark's database afterwards (its URL is printed) to look at the jobs, offers and
+    /// dispatch explanations it left.
+    #[arg(long)]
+    pub keep_database: bool,
     /// Print the figures as one JSON object on the last line. `cpu_ms_per_booking` is the server process's CPU
     /// during the booking phase ÷ bookings (with SQLite, which runs in the server process); the clients run in a
     /// child process whose CPU is `client_cpu_ms_per_booking`; `db_cpu_ms_per_booking` is PostgreSQL's CPU (its
@@ -81,7 +86,11 @@ pub async fn bench_dispatch(args: &DispatchBenchArgs) -> anyhow::Result<()> {
     );
     let (url, cleanup) = super::throwaway::database("dispatch", &args.backend, &args.postgres_url)?;
     let outcome = run(&url, args).await;
-    cleanup();
+    if args.keep_database {
+        eprintln!("database kept: {url}");
+    } else {
+        cleanup();
+    }
     let figures = outcome.with_context(|| format!("Failed to benchmark dispatch on {}", args.backend))?;
     println!("== dispatch on {} ==", args.backend);
     for (key, value) in figures.as_object().into_iter().flatten() {
@@ -244,10 +253,10 @@ struct LoadParams {
     token: String,
     bookings: usize,
     clients: usize,
-    /// Booking places: latitude, longitude, a skill.
-    places: Vec<(f64, f64, String)>,
-    /// The bookings' day (YYYY-MM-DD).
-    day: String,
+    /// Booking places: latitude, longitude, a skill, the time zone.
+    places: Vec<(f64, f64, String, String)>,
+    /// The bookings' local day.
+    day: chrono::NaiveDate,
 }
 
 /// What the load process prints as JSON on its last line of stdout.
@@ -345,15 +354,21 @@ pub async fn dispatch_load() -> anyhow::Result<()> {
 
 /// The `i`th booking: a random place's city and skill, a two-hour window on the bookings' day.
 fn booking_body(params: &LoadParams, i: usize, rng: &mut StdRng) -> Value {
-    let (lat, lon, skill) = &params.places[rng.random_range(0..params.places.len())];
-    let (day, hour) = (&params.day, 8 + (i % 10));
+    let (lat, lon, skill, zone) = &params.places[rng.random_range(0..params.places.len())];
+    // Customers book their own daytime: 08:00–19:00 in the place's zone.
+    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let local = |hour: usize| {
+        let at = params.day.and_hms_opt(u32::try_from(hour).unwrap_or(8), 0, 0).unwrap_or_default();
+        at.and_local_timezone(zone).earliest().map_or_else(|| at.and_utc().to_rfc3339(), |t| t.to_rfc3339())
+    };
+    let hour = 8 + (i % 10);
     json!({
         "kind": "home_visit",
         "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.08..0.08)},
         "address": format!("Bench street {i}"),
         "problem": "Benchmark visit",
         "required_skills": [skill],
-        "window": {"start": format!("{day}T{hour:02}:00:00Z"), "end": format!("{day}T{:02}:00:00Z", hour + 2)},
+        "window": {"start": local(hour), "end": local(hour + 2)},
         "contact": {"name": "Bench Customer", "phone": "+7 900 000-00-00"}
     })
 }
@@ -432,12 +447,12 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
             eprintln!("dispatch cache of {total} technicians loaded in {:.1} s", started.elapsed().as_secs_f64());
             crate::db::analyze(&mut conn)?;
             // Booking places: the demo technicians' home bases and first skills.
-            let places: Vec<(f64, f64, String)> = technicians::all(&mut conn)?
+            let places: Vec<(f64, f64, String, String)> = technicians::all(&mut conn)?
                 .into_iter()
                 .take(300)
                 .filter_map(|t| {
                     let skill = crate::storage::json::codes(&t.skills).ok()?.into_iter().next()?;
-                    Some((t.home_lat, t.home_lon, skill))
+                    Some((t.home_lat, t.home_lon, skill, t.timezone))
                 })
                 .collect();
             Ok((total, places))
@@ -466,7 +481,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         bookings: args.bookings,
         clients: args.clients.max(1),
         places,
-        day: day.to_string(),
+        day,
     };
 
     let before_commits = tokio::task::spawn_blocking({
