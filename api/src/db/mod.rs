@@ -5,6 +5,7 @@
 //! [`Db::write`], which move the work to tokio's blocking pool.
 
 pub mod schema;
+mod trace;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::app_error::ApiError;
+pub use trace::StatementTrace;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -58,6 +60,7 @@ pub fn sqlite_path(url: &str) -> &str {
 pub struct Manager {
     url: String,
     backend: Backend,
+    trace: std::sync::Arc<StatementTrace>,
 }
 
 /// How recently a connection must have been returned healthy to be handed
@@ -110,6 +113,8 @@ impl ManageConnection for Manager {
             Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
         }
         .map_err(diesel::r2d2::Error::ConnectionError)?;
+        let mut conn = conn;
+        conn.set_instrumentation(self.trace.tracer());
         Ok(Pooled { conn, returned_at: std::time::Instant::now() })
     }
 
@@ -158,6 +163,7 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for Pragmas {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    trace: std::sync::Arc<StatementTrace>,
 }
 
 /// Pool settings from configuration.
@@ -178,7 +184,8 @@ impl Db {
             Backend::Sqlite => sqlite_path(&options.url).to_owned(),
             Backend::Postgres => options.url.clone(),
         };
-        let manager = Manager { url, backend };
+        let trace = std::sync::Arc::new(StatementTrace::default());
+        let manager = Manager { url, backend, trace: trace.clone() };
         // SQLite allows one writer at a time; a few connections still let
         // readers run beside it in WAL mode.
         let max = match backend {
@@ -194,7 +201,7 @@ impl Db {
             .connection_customizer(Box::new(Pragmas { synchronous_full: options.sqlite_synchronous_full }))
             .build(manager)
             .with_context(|| format!("Failed to open the {backend:?} database"))?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, trace };
         db.migrate()?;
         Ok(db)
     }
@@ -221,6 +228,11 @@ impl Db {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The statements this pool's connections run, once [`StatementTrace::start`] is called (tests).
+    pub fn trace(&self) -> &StatementTrace {
+        &self.trace
     }
 
     fn migrate(&self) -> anyhow::Result<()> {
