@@ -324,6 +324,21 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
+/// Runs an `INSERT` statement with `ON CONFLICT DO NOTHING` on either backend (diesel's
+/// multi-backend connection cannot express it, so the statement is built once per backend):
+/// `Ok(rows inserted)`, no savepoint. On PostgreSQL a concurrent insert of the same key still waits
+/// for the other transaction to finish first (then does nothing if it committed).
+macro_rules! insert_or_ignore {
+    ($conn:expr, $insert:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => $insert.on_conflict_do_nothing().execute(c),
+            $crate::db::DbConnection::Postgres(c) => $insert.on_conflict_do_nothing().execute(c),
+        }
+    }};
+}
+pub(crate) use insert_or_ignore;
+
 /// Runs an insert inside a savepoint and reports a unique-constraint
 /// violation as `Ok(false)`. The savepoint keeps the surrounding transaction
 /// usable on PostgreSQL, which otherwise aborts it on any error; it also
