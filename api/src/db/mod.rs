@@ -341,10 +341,10 @@ pub(crate) use insert_or_ignore;
 
 /// Runs an insert inside a savepoint and reports a unique-constraint
 /// violation as `Ok(false)`. The savepoint keeps the surrounding transaction
-/// usable on PostgreSQL, which otherwise aborts it on any error; it also
-/// stands in for `ON CONFLICT DO NOTHING`, which diesel's multi-backend
-/// connection cannot express. On PostgreSQL a concurrent insert of the same
-/// key waits for the other transaction to finish first.
+/// usable on PostgreSQL, which otherwise aborts it on any error. It costs two
+/// statements more than [`insert_or_ignore!`], which hot paths use instead.
+/// On PostgreSQL a concurrent insert of the same key waits for the other
+/// transaction to finish first.
 pub fn insert_unless_exists<F>(conn: &mut DbConnection, insert: F) -> diesel::QueryResult<bool>
 where
     F: FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,
