@@ -18,6 +18,7 @@ both_backends!(
     bad_booking_input_answers_a_clear_error_and_changes_nothing,
     tracking_links_expire_after_the_job_closes,
     a_customer_books_on_its_own_card_without_contact_and_never_takes_over_another,
+    a_booking_runs_a_bounded_number_of_statements,
 );
 
 async fn a_customer_books_tracks_and_sees_the_stage_history(backend: Backend) -> anyhow::Result<()> {
@@ -434,5 +435,32 @@ async fn a_customer_books_on_its_own_card_without_contact_and_never_takes_over_a
     .await?;
     let r = app.book(&newcomer, &bare, None).await?;
     assert_eq!((r.status, r.field()), (StatusCode::UNPROCESSABLE_ENTITY, "contact"), "{}", r.body);
+    Ok(())
+}
+
+/// Issue #14: the statements of one booking's write transaction (book and dispatch), counted
+/// through diesel's instrumentation; the bound catches a regression, the print gives the number.
+async fn a_booking_runs_a_bounded_number_of_statements(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::spawn(backend).await?;
+    let customer = app.login("customer@demo.sortie").await?;
+    // The first booking warms the caches (card, statement cache); the second is counted.
+    let warm = app.book(&customer, &booking(), Some("warm")).await?;
+    assert_eq!(warm.status, StatusCode::CREATED, "{}", warm.body);
+    app.db.trace().start();
+    let r = app.book(&customer, &booking(), Some("counted")).await?;
+    let committed = app.db.trace().stop();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["status"], "offered");
+    let booking_tx: Vec<_> = committed
+        .iter()
+        .filter(|tx| {
+            tx.iter().any(|sql| sql.starts_with("INSERT INTO `jobs`") || sql.starts_with("INSERT INTO \"jobs\""))
+        })
+        .collect();
+    assert_eq!(booking_tx.len(), 1, "{committed:#?}");
+    let statements = booking_tx[0];
+    eprintln!("{backend:?}: {} statements per booking:\n{}", statements.len(), statements.join("\n"));
+    // Before issue #14: 50 (SQLite), 52 (PostgreSQL).
+    assert!(statements.len() <= 30, "{statements:#?}");
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::storage::change_log::{self, Change};
 use crate::storage::jobs::Job;
-use crate::storage::{self, customers, db_time, idempotency, jobs, json, orgs, technicians, users, utc};
+use crate::storage::{self, customers, db_time, idempotency, jobs, json, technicians, users, utc};
 
 /// Longest booking window.
 const MAX_WINDOW_DAYS: i64 = 14;
@@ -104,6 +104,7 @@ pub struct IdempotencyKey {
 /// job (or finds the earlier one for a retry), records the key's job.
 pub fn book(
     conn: &mut DbConnection,
+    cache: &SharedCache,
     caller: &Caller,
     booking: &NewBooking,
     key: Option<&IdempotencyKey>,
@@ -125,7 +126,7 @@ pub fn book(
         let job = jobs::find_scoped(conn, &job_id, JobScope::All)?.ok_or(ApiError::NotFound)?;
         return Ok(BookOutcome::Replayed(job));
     }
-    let job = create_job(conn, caller, booking, now)?;
+    let job = create_job(conn, cache, caller, booking, now)?;
     notify::job_booked(conn, &job, crate::storage::utc(now))?;
     if let Some(k) = key {
         idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
@@ -148,16 +149,16 @@ pub fn book_and_dispatch(
 ) -> Result<BookOutcome, ApiError> {
     let mut dispatch_failed = false;
     let together = write_tx(conn, |conn| {
-        let outcome = book(conn, caller, booking, key, now)?;
+        let outcome = book(conn, cache, caller, booking, key, now)?;
         let BookOutcome::Created(mut job) = outcome else { return Ok(outcome) };
-        job.status = dispatching::dispatch_one(conn, cache, &job.id, Step::default(), now)
+        job.status = dispatching::dispatch_new(conn, cache, job.clone(), Step::default(), now)
             .inspect_err(|_| dispatch_failed = true)?;
         Ok(BookOutcome::Created(job))
     });
     match together {
         Err(e) if dispatch_failed => {
             tracing::warn!(error = %e, "Dispatch at booking failed; booked without it, the worker will retry");
-            write_tx(conn, |conn| book(conn, caller, booking, key, now))
+            write_tx(conn, |conn| book(conn, cache, caller, booking, key, now))
         }
         other => other,
     }
@@ -259,14 +260,20 @@ pub(crate) fn new_tracking_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: NaiveDateTime) -> Result<Job, ApiError> {
+fn create_job(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    caller: &Caller,
+    b: &NewBooking,
+    now: NaiveDateTime,
+) -> Result<Job, ApiError> {
     let (card, contact) = find_or_create_card(conn, caller, b.contact.as_ref(), now)?;
     // The general contractor: the customer's contracted partner, else the
     // booking dispatcher's organisation, else the vendor.
     let contractor = match (&card.contracted_org_id, caller.role) {
         (Some(org), _) => org.clone(),
         (None, Role::Dispatcher) => caller.org_id.clone().ok_or(ApiError::Forbidden)?,
-        _ => orgs::root(conn)?.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("no vendor organisation")))?.id,
+        _ => cache.root_org(conn)?,
     };
     let address = b.address.trim().to_owned();
     let job = jobs::NewJob {
@@ -292,7 +299,7 @@ fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: Nai
         created_at: now,
         updated_at: now,
     };
-    jobs::insert(conn, &job)?;
+    let stored = jobs::insert(conn, &job)?;
     customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
     if let Some(consent) = &b.consent {
         crate::app::consent::record(conn, consent, &card.id, &job.id, &caller.id, now)?;
@@ -306,7 +313,7 @@ fn create_job(conn: &mut DbConnection, caller: &Caller, b: &NewBooking, now: Nai
         &json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
         now,
     )?;
-    jobs::find_scoped(conn, &job.id, JobScope::All)?.ok_or(ApiError::NotFound)
+    Ok(stored)
 }
 
 fn conflict_with(job: &Job, what: &str) -> ApiError {

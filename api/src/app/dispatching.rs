@@ -75,6 +75,18 @@ pub fn dispatch_one(
     run(conn, cache, job, excluded, None, step, now)
 }
 
+/// Dispatches a job booked in this transaction (`job` as inserted): nobody else sees it yet, so it needs no
+/// row lock, has no offer and no organisation has declined it; otherwise as [`dispatch_one`].
+pub fn dispatch_new(
+    conn: &mut DbConnection,
+    cache: &SharedCache,
+    job: jobs::Job,
+    step: Step<'_>,
+    now: DateTime<Utc>,
+) -> Result<JobStatus, ApiError> {
+    run(conn, cache, job, HashSet::new(), None, step, now)
+}
+
 /// Dispatches a job again from the vendor's queue (`unassignable`, or `new`
 /// without an offer) or after a review returned it with `redispatch`: the
 /// search considers every organisation again (earlier declines and expiries
@@ -121,7 +133,7 @@ fn run(
     let job_id = job.id.as_str();
     let window = TimeWindow { start: utc(job.window_start), end: utc(job.window_end) };
     let skills = json::codes(&job.required_skills)?;
-    let root_id = orgs::root(conn)?.ok_or(ApiError::NotFound)?.id;
+    let root_id = cache.root_org(conn)?;
     let dispatch_job_input = eligibility::Job {
         location: LatLon::new(job.lat, job.lon),
         window,
@@ -233,14 +245,13 @@ fn run(
             offers::add_explanation(conn, job_id, &explained.to_string(), now_db)?;
             let chosen =
                 decision.chosen.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
-            for org in route.escalated_through.iter().chain(&route.passed) {
-                jobs::add_to_chain(conn, job_id, &uuid_text(org.0), ChainRole::Hop, now_db)?;
-            }
+            let hops: Vec<String> =
+                route.escalated_through.iter().chain(&route.passed).map(|org| uuid_text(org.0)).collect();
             let offered_to = uuid_text(route.offered_to.0);
             open_offer(
                 conn,
                 &job,
-                &offered_to,
+                (&hops.iter().map(String::as_str).collect::<Vec<_>>(), &offered_to),
                 technician.as_deref(),
                 (step, lifecycle::Actor::Worker),
                 now,
@@ -323,11 +334,12 @@ fn prefer_least_added_travel(
 }
 
 /// Opens an offer to `org_id` with its agreement's deadline and records it
-/// (`by` a dispatcher subcontracting, or dispatch itself).
+/// (`by` a dispatcher subcontracting, or dispatch itself); `hops`, the organisations the offer
+/// passed on its way, join the job's chain before the offeree (one insert).
 pub(crate) fn open_offer(
     conn: &mut DbConnection,
     job: &jobs::Job,
-    org_id: &str,
+    (hops, org_id): (&[&str], &str),
     technician_id: Option<&str>,
     (step, by): (Step<'_>, lifecycle::Actor),
     now: DateTime<Utc>,
@@ -342,7 +354,9 @@ pub(crate) fn open_offer(
     if !offers::set_current_offer(conn, &job.id, to_offered, Some((org_id, db_time(deadline))), now_db)? {
         return Err(changed_meanwhile("the job changed meanwhile"));
     }
-    jobs::add_to_chain(conn, &job.id, org_id, ChainRole::Offeree, now_db)?;
+    let links: Vec<(&str, ChainRole)> =
+        hops.iter().map(|&h| (h, ChainRole::Hop)).chain([(org_id, ChainRole::Offeree)]).collect();
+    jobs::add_links(conn, &job.id, &links, now_db)?;
     let mut data =
         json!({"status": JobStatus::Offered, "org_id": org_id, "technician_id": technician_id, "deadline": deadline});
     if let (Some(d), Value::Object(more)) = (data.as_object_mut(), extra) {

@@ -300,7 +300,7 @@ pub fn subcontract(
         None => None,
     };
     let by = (step, lifecycle::Actor::Dispatcher);
-    open_offer(conn, &job, &target.id, candidate.as_deref(), by, now, json!({"subcontracted_by": own.id}))?;
+    open_offer(conn, &job, (&[], &target.id), candidate.as_deref(), by, now, json!({"subcontracted_by": own.id}))?;
     Ok(JobStatus::Offered)
 }
 

@@ -16,7 +16,7 @@ use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::SharedCache;
 use crate::domain::lifecycle::Actor as By;
-use crate::domain::{Caller, ChainRole, EventType, JobStatus};
+use crate::domain::{Caller, EventType, JobStatus};
 use crate::storage::jobs::{self, Job, JobScope};
 use crate::storage::{db_time, offers, orgs};
 
@@ -72,18 +72,16 @@ pub fn offer_to(
             "the job is already in the vendor's queue; offer it to an organisation below, or assign a technician",
         ));
     }
-    let now_db = db_time(now);
     let lineage = target.lineage();
-    if let Some(from) = lineage.iter().position(|id| *id == job.contractor_org_id) {
-        // Strictly between the contractor and the target (nothing when the target is the contractor).
-        for between in lineage.get(from + 1..lineage.len().saturating_sub(1)).unwrap_or_default() {
-            jobs::add_to_chain(conn, &job.id, between, ChainRole::Hop, now_db)?;
-        }
-    }
+    // Strictly between the contractor and the target (nothing when the target is the contractor).
+    let between = match lineage.iter().position(|id| *id == job.contractor_org_id) {
+        Some(from) => lineage.get(from + 1..lineage.len().saturating_sub(1)).unwrap_or_default(),
+        None => &[],
+    };
     open_offer(
         conn,
         &job,
-        &target.id,
+        (between, &target.id),
         None,
         (step(caller), By::Dispatcher),
         now,

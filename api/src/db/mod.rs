@@ -5,6 +5,7 @@
 //! [`Db::write`], which move the work to tokio's blocking pool.
 
 pub mod schema;
+mod trace;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::app_error::ApiError;
+pub use trace::StatementTrace;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -58,6 +60,7 @@ pub fn sqlite_path(url: &str) -> &str {
 pub struct Manager {
     url: String,
     backend: Backend,
+    trace: std::sync::Arc<StatementTrace>,
 }
 
 /// How recently a connection must have been returned healthy to be handed
@@ -110,6 +113,8 @@ impl ManageConnection for Manager {
             Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
         }
         .map_err(diesel::r2d2::Error::ConnectionError)?;
+        let mut conn = conn;
+        conn.set_instrumentation(self.trace.tracer());
         Ok(Pooled { conn, returned_at: std::time::Instant::now() })
     }
 
@@ -158,6 +163,7 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for Pragmas {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    trace: std::sync::Arc<StatementTrace>,
 }
 
 /// Pool settings from configuration.
@@ -178,7 +184,8 @@ impl Db {
             Backend::Sqlite => sqlite_path(&options.url).to_owned(),
             Backend::Postgres => options.url.clone(),
         };
-        let manager = Manager { url, backend };
+        let trace = std::sync::Arc::new(StatementTrace::default());
+        let manager = Manager { url, backend, trace: trace.clone() };
         // SQLite allows one writer at a time; a few connections still let
         // readers run beside it in WAL mode.
         let max = match backend {
@@ -194,7 +201,7 @@ impl Db {
             .connection_customizer(Box::new(Pragmas { synchronous_full: options.sqlite_synchronous_full }))
             .build(manager)
             .with_context(|| format!("Failed to open the {backend:?} database"))?;
-        let db = Db { pool, backend };
+        let db = Db { pool, backend, trace };
         db.migrate()?;
         Ok(db)
     }
@@ -221,6 +228,11 @@ impl Db {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The statements this pool's connections run, once [`StatementTrace::start`] is called (tests).
+    pub fn trace(&self) -> &StatementTrace {
+        &self.trace
     }
 
     fn migrate(&self) -> anyhow::Result<()> {
@@ -312,12 +324,27 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
+/// Runs an `INSERT` statement with `ON CONFLICT DO NOTHING` on either backend (diesel's
+/// multi-backend connection cannot express it, so the statement is built once per backend):
+/// `Ok(rows inserted)`, no savepoint. On PostgreSQL a concurrent insert of the same key still waits
+/// for the other transaction to finish first (then does nothing if it committed).
+macro_rules! insert_or_ignore {
+    ($conn:expr, $insert:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => $insert.on_conflict_do_nothing().execute(c),
+            $crate::db::DbConnection::Postgres(c) => $insert.on_conflict_do_nothing().execute(c),
+        }
+    }};
+}
+pub(crate) use insert_or_ignore;
+
 /// Runs an insert inside a savepoint and reports a unique-constraint
 /// violation as `Ok(false)`. The savepoint keeps the surrounding transaction
-/// usable on PostgreSQL, which otherwise aborts it on any error; it also
-/// stands in for `ON CONFLICT DO NOTHING`, which diesel's multi-backend
-/// connection cannot express. On PostgreSQL a concurrent insert of the same
-/// key waits for the other transaction to finish first.
+/// usable on PostgreSQL, which otherwise aborts it on any error. It costs two
+/// statements more than [`insert_or_ignore!`], which hot paths use instead.
+/// On PostgreSQL a concurrent insert of the same key waits for the other
+/// transaction to finish first.
 pub fn insert_unless_exists<F>(conn: &mut DbConnection, insert: F) -> diesel::QueryResult<bool>
 where
     F: FnOnce(&mut DbConnection) -> diesel::QueryResult<usize>,

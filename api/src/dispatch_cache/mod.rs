@@ -98,6 +98,15 @@ impl SharedCache {
         self.loads.load(Ordering::Relaxed)
     }
 
+    /// The root organisation's (the vendor's) id: from the current snapshot when loaded (the root never
+    /// changes, so a snapshot of any age has it right), else read from the database.
+    pub(crate) fn root_org(&self, conn: &mut DbConnection) -> Result<String, ApiError> {
+        match self.snapshot()? {
+            Some(current) => Ok(uuid_text(current.net.orgs.root().0)),
+            None => Ok(crate::storage::orgs::root(conn)?.ok_or(ApiError::NotFound)?.id),
+        }
+    }
+
     /// The current snapshot, if loaded (the lock is held only to clone the `Arc`).
     fn snapshot(&self) -> Result<Option<Arc<DispatchCache>>, ApiError> {
         Ok(self.current.read().map_err(|_| poisoned())?.clone())

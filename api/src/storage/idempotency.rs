@@ -2,7 +2,9 @@
 //!
 //! The key row is inserted first in the booking transaction. A concurrent
 //! retry with the same key blocks on the primary key (PostgreSQL) or on the
-//! write lock (SQLite) until the first commits, then finds the stored row.
+//! write lock (SQLite) until the first commits, then finds the stored row
+//! (`INSERT … ON CONFLICT DO NOTHING`: on PostgreSQL it waits for the
+//! conflicting in-flight insert to commit, then inserts nothing).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -28,16 +30,16 @@ pub fn claim(
     request_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    crate::db::insert_unless_exists(conn, |conn| {
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::user_id.eq(user_id),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(request_hash),
-                idempotency_keys::created_at.eq(now),
-            ))
-            .execute(conn)
-    })
+    let inserted = crate::db::insert_or_ignore!(
+        conn,
+        diesel::insert_into(idempotency_keys::table).values((
+            idempotency_keys::user_id.eq(user_id),
+            idempotency_keys::key.eq(key),
+            idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::created_at.eq(now),
+        ))
+    )?;
+    Ok(inserted > 0)
 }
 
 /// The stored key.

@@ -96,9 +96,11 @@ fn scoped(scope: JobScope<'_>) -> BoxedJobs<'_> {
 }
 
 /// Inserts a job with its contractor as the first link of its chain.
-pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<()> {
-    diesel::insert_into(jobs::table).values(job).execute(conn)?;
-    add_to_chain(conn, &job.id, &job.contractor_org_id, ChainRole::Contractor, job.created_at)
+pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<Job> {
+    // `RETURNING` (both backends): the row as stored, defaults included, without reading it again.
+    let stored = diesel::insert_into(jobs::table).values(job).get_result(conn)?;
+    add_to_chain(conn, &job.id, &job.contractor_org_id, ChainRole::Contractor, job.created_at)?;
+    Ok(stored)
 }
 
 /// Records that an organisation is in a job's chain (idempotent).
@@ -109,21 +111,39 @@ pub fn add_to_chain(
     role: ChainRole,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    crate::db::insert_unless_exists(conn, |conn| {
-        diesel::insert_into(job_orgs::table)
-            .values((
+    add_links(conn, job_id, &[(org_id, role)], now)
+}
+
+/// Records organisations in a job's chain, in this order, in one statement (each idempotent).
+pub fn add_links(
+    conn: &mut DbConnection,
+    job_id: &str,
+    links: &[(&str, ChainRole)],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = links
+        .iter()
+        .map(|&(org_id, role)| {
+            (
                 job_orgs::job_id.eq(job_id),
                 job_orgs::org_id.eq(org_id),
                 job_orgs::role.eq(role),
                 job_orgs::created_at.eq(now),
-            ))
-            .execute(conn)
-    })
-    .map(drop)
+            )
+        })
+        .collect();
+    crate::db::insert_or_ignore!(conn, diesel::insert_into(job_orgs::table).values(&rows)).map(drop)
 }
 
 /// The job with this id if the scope may see it.
 pub fn find_scoped(conn: &mut DbConnection, id: &str, scope: JobScope<'_>) -> QueryResult<Option<Job>> {
+    if let JobScope::All = scope {
+        // A static query: diesel caches its prepared statement (a boxed one is prepared on every call).
+        return jobs::table.find(id).first(conn).optional();
+    }
     scoped(scope).filter(jobs::id.eq(id.to_owned())).first(conn).optional()
 }
 

@@ -36,6 +36,19 @@ pub fn insert(conn: &mut DbConnection, row: &Row) -> QueryResult<()> {
     diesel::insert_into(outbox::table).values(row).execute(conn).map(drop)
 }
 
+/// Appends rows in one statement.
+pub fn insert_all(conn: &mut DbConnection, rows: &[Row]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // A multi-row insert is built per backend (diesel's multi-backend connection cannot express it).
+    match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(outbox::table).values(rows).execute(c),
+        DbConnection::Postgres(c) => diesel::insert_into(outbox::table).values(rows).execute(c),
+    }
+    .map(drop)
+}
+
 /// Whether a row with this collapse key waits unclaimed (so it will be sent
 /// after the caller's change commits): a burst of pokes becomes one. A row a
 /// worker has claimed may be on its way already and the phone may pull before

@@ -41,27 +41,36 @@ pub fn enqueue(
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let now = db_time(now);
-    outbox::insert(
-        conn,
-        &Row {
-            id: new_id(),
-            channel,
-            kind: message.kind().to_owned(),
-            recipient: recipient.to_owned(),
-            job_id: job_id.map(str::to_owned),
-            payload: to_json(message)?,
-            collapse_key: None,
-            status: OutboxStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: db_time(due),
-            created_at: now,
-            updated_at: now,
-            sent_at: None,
-        },
-    )?;
+    outbox::insert(conn, &row(channel, recipient, job_id, message, due, now)?)?;
     Ok(())
+}
+
+/// The outbox row [`enqueue`] appends.
+fn row(
+    channel: Channel,
+    recipient: &str,
+    job_id: Option<&str>,
+    message: &Message,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Row, ApiError> {
+    let now = db_time(now);
+    Ok(Row {
+        id: new_id(),
+        channel,
+        kind: message.kind().to_owned(),
+        recipient: recipient.to_owned(),
+        job_id: job_id.map(str::to_owned),
+        payload: to_json(message)?,
+        collapse_key: None,
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        next_attempt_at: db_time(due),
+        created_at: now,
+        updated_at: now,
+        sent_at: None,
+    })
 }
 
 /// A visible notification to every phone of a technician.
@@ -211,10 +220,30 @@ fn to_customer_in(
 ) -> Result<(), ApiError> {
     let targets = customer_targets(conn, job)?;
     let message = message(targets.lang, timezone.to_owned());
-    for (channel, recipient) in targets.to {
-        enqueue(conn, channel, &recipient, Some(&job.id), &message, due, now)?;
-    }
+    send_to_customer(conn, job, &targets, &message, due, now)
+}
+
+fn send_to_customer(
+    conn: &mut DbConnection,
+    job: &Job,
+    targets: &CustomerTargets,
+    message: &Message,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    outbox::insert_all(conn, &customer_rows(job, targets, message, due, now)?)?;
     Ok(())
+}
+
+/// One row per channel the customer is reached on.
+fn customer_rows(
+    job: &Job,
+    targets: &CustomerTargets,
+    message: &Message,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, ApiError> {
+    targets.to.iter().map(|(channel, recipient)| row(*channel, recipient, Some(&job.id), message, due, now)).collect()
 }
 
 fn window(job: &Job) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -237,40 +266,52 @@ pub fn reminder_at(window_start: DateTime<Utc>, timezone: &str, now: DateTime<Ut
 
 fn schedule_reminder(conn: &mut DbConnection, job: &Job, timezone: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
     if let Some(at) = reminder_at(utc(job.window_start), timezone, now) {
-        let (token, w) = (job.tracking_token.clone(), window(job));
-        let reminder = |lang, timezone| Message::Reminder { lang, tracking_token: token.clone(), window: w, timezone };
-        to_customer_in(conn, job, timezone, reminder, at, now)?;
+        let targets = customer_targets(conn, job)?;
+        send_to_customer(conn, job, &targets, &reminder(job, targets.lang, timezone), at, now)?;
     }
+    Ok(())
+}
+
+fn reminder(job: &Job, lang: Language, timezone: &str) -> Message {
+    Message::Reminder {
+        lang,
+        tracking_token: job.tracking_token.clone(),
+        window: window(job),
+        timezone: timezone.to_owned(),
+    }
+}
+
+/// The customer now (`message`, given the card's language and the zone) and the reminder the day
+/// before, with the zone and the card read once for both.
+fn to_customer_with_reminder(
+    conn: &mut DbConnection,
+    job: &Job,
+    message: impl FnOnce(Language, String) -> Message,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let timezone = customer_zone(conn, job)?;
+    let targets = customer_targets(conn, job)?;
+    let mut rows = customer_rows(job, &targets, &message(targets.lang, timezone.clone()), now, now)?;
+    if let Some(at) = reminder_at(utc(job.window_start), &timezone, now) {
+        rows.extend(customer_rows(job, &targets, &reminder(job, targets.lang, &timezone), at, now)?);
+    }
+    outbox::insert_all(conn, &rows)?;
     Ok(())
 }
 
 /// A booking was taken: the confirmation with the tracking link now, the reminder the day before.
 pub fn job_booked(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let (token, w) = (job.tracking_token.clone(), window(job));
-    to_customer(
-        conn,
-        job,
-        |lang, timezone| Message::BookingConfirmed { lang, tracking_token: token.clone(), window: w, timezone },
-        now,
-        now,
-    )?;
-    let timezone = customer_zone(conn, job)?;
-    schedule_reminder(conn, job, &timezone, now)
+    let (tracking_token, window) = (job.tracking_token.clone(), window(job));
+    let confirmed = |lang, timezone| Message::BookingConfirmed { lang, tracking_token, window, timezone };
+    to_customer_with_reminder(conn, job, confirmed, now)
 }
 
 /// A visit got a new window (`job` as it is now): the customer, and a new
 /// reminder (the old one is skipped when due: its window no longer matches).
 pub fn job_rescheduled(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let (token, w) = (job.tracking_token.clone(), window(job));
-    to_customer(
-        conn,
-        job,
-        |lang, timezone| Message::Rescheduled { lang, tracking_token: token.clone(), window: w, timezone },
-        now,
-        now,
-    )?;
-    let timezone = customer_zone(conn, job)?;
-    schedule_reminder(conn, job, &timezone, now)
+    let (tracking_token, window) = (job.tracking_token.clone(), window(job));
+    let rescheduled = |lang, timezone| Message::Rescheduled { lang, tracking_token, window, timezone };
+    to_customer_with_reminder(conn, job, rescheduled, now)
 }
 
 /// A visit on a technician's day moved to another window (`job` as it is now).
