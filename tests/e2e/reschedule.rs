@@ -1,6 +1,6 @@
-//! A customer's reschedule of a scheduled visit: the technician keeps it only
-//! when the new local day has room (and he is active); otherwise the visit
-//! leaves him and is dispatched again for its new window.
+//! A customer's reschedule of a scheduled (or returned) visit: the technician
+//! keeps it only when the new local day has room (and he is active); otherwise
+//! the visit leaves him and is dispatched again for its new window.
 
 use api::clock::Clock as _;
 use chrono::{DateTime, Duration, Utc};
@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Phone, TestApp, events};
+use crate::helpers::{Backend, Phone, TestApp, events, review, set_status};
 use crate::offers::{Chain, chain, job, probe_booking, technician};
 
 both_backends!(
@@ -16,6 +16,7 @@ both_backends!(
     a_reschedule_onto_a_day_with_room_keeps_the_technician_and_plans_the_visit_there,
     a_reschedule_of_a_deactivated_technicians_visit_dispatches_it_again,
     two_reschedules_racing_onto_a_nearly_full_day_never_overbook_it,
+    a_returned_visit_moved_onto_its_technicians_full_day_leaves_him_and_is_dispatched_again,
 );
 
 /// The chain of `offers.rs` plus "Keeper", nearest to the jobs (1 km) in D with `capacity` and a phone login.
@@ -212,5 +213,49 @@ async fn two_reschedules_racing_onto_a_nearly_full_day_never_overbook_it(backend
     statuses.sort_unstable();
     assert_eq!(statuses, ["offered", "scheduled"]);
     assert_eq!(s.keepers_day(1).await?, 2);
+    Ok(())
+}
+
+async fn a_returned_visit_moved_onto_its_technicians_full_day_leaves_him_and_is_dispatched_again(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: Keeper (capacity 1) did a visit on day 0 and his day 1 is full; the reviewer returns the work
+    // after day 0's window ended, so the job waits `returned`, still Keeper's.
+    let s = setup(backend, 1).await?;
+    let returned = s.keepers_job(0).await?;
+    s.keepers_job(1).await?;
+    s.app.clock.advance(start_of(0) - Duration::hours(1) - s.app.clock.now());
+    let mut phone = Phone::register(&s.app, &s.keeper_token).await?;
+    phone.pull_job(&returned).await?;
+    phone.push(&["en_route", "on_site", "completed"].map(|st| set_status(&returned, st))).await?;
+    s.app.clock.advance(start_of(0) + Duration::hours(3) - s.app.clock.now());
+    let reviewer = s.app.login("reviewer@demo.sortie").await?;
+    let r =
+        review(&s.app, &reviewer, &returned, json!({"verdict": "return", "reason": "the drum still rattles"})).await?;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = job(&s.app, &s.c.admin, &returned).await?;
+    assert_eq!((&j["status"], &j["technician_id"]), (&json!("returned"), &json!(s.keeper)), "{j}");
+
+    // Act: the customer moves it onto Keeper's full day 1.
+    let r = s.reschedule(&returned, 1).await?;
+
+    // Assert: it left Keeper (his day 1 stays at capacity, his route without it) and was offered again.
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("offered")), "{}", r.body);
+    let j = job(&s.app, &s.c.admin, &returned).await?;
+    assert_eq!(j["technician_id"], Value::Null, "{j}");
+    assert_eq!(s.keepers_day(1).await?, 1, "Keeper's full day stays at his capacity");
+    assert!(!s.keepers_route(1).await?.contains(&returned));
+    let e = events(&s.app, &s.c.admin, &returned).await?;
+    let left = e["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["type"] == "status_changed" && e["data"]["from"] == "returned");
+    let left = left.cloned().unwrap_or(Value::Null);
+    assert_eq!(
+        (&left["data"]["reason"], &left["data"]["previous_technician_id"]),
+        (&json!("no_room_on_new_day"), &json!(s.keeper)),
+        "{left}"
+    );
     Ok(())
 }

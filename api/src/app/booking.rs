@@ -405,7 +405,10 @@ pub fn reschedule(
     };
     // A scheduled visit keeps its technician only if the new window's local day has room for it.
     let leaves = match (&job.technician_id, job.status, revisit.is_none()) {
-        (Some(tech), JobStatus::Scheduled, true) => why_technician_cannot_keep(conn, &job, tech, window.0, now)?,
+        // A returned visit too: it keeps its place (and counts) on its technician's day until done again.
+        (Some(tech), JobStatus::Scheduled | JobStatus::Returned, true) => {
+            why_technician_cannot_keep(conn, &job, tech, window.0, now)?
+        }
         _ => None,
     };
     let new = (db_time(window.0), db_time(window.1));
@@ -489,9 +492,10 @@ fn why_technician_cannot_keep(
 }
 
 /// Takes a rescheduled job (`job` as it was before) off its technician, who
-/// cannot keep it in the new window (`why`): back to `new`, off the phone and
-/// the old day, the technician told. `review::after_reschedule` then
-/// dispatches it for its new window in the same transaction.
+/// cannot keep it in the new window (`why`): a scheduled one back to `new`, a
+/// returned one stays `returned` without a technician; off the phone and the
+/// old day, the technician told. `review::after_reschedule` then dispatches it
+/// for its new window in the same transaction.
 fn unassign_for_new_window(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -502,13 +506,15 @@ fn unassign_for_new_window(
     speed_kmh: f64,
 ) -> Result<(), ApiError> {
     let now_db = db_time(now);
-    let step = lifecycle::check(JobStatus::Scheduled, JobStatus::New, By::Worker)?;
+    let (step, to) = match job.status {
+        JobStatus::Returned => (Transition::stay(JobStatus::Returned), JobStatus::Returned),
+        from => (lifecycle::check(from, JobStatus::New, By::Worker)?, JobStatus::New),
+    };
     if !storage::offers::assign(conn, &job.id, step, None, now_db)? {
         let current = jobs::find_scoped(conn, &job.id, JobScope::All)?.ok_or(ApiError::NotFound)?;
         return Err(conflict_with(&current, "reschedule"));
     }
-    let mut data = json!({"status": JobStatus::New, "from": JobStatus::Scheduled,
-        "previous_technician_id": technician_id});
+    let mut data = json!({"status": to, "from": job.status, "previous_technician_id": technician_id});
     if let (Some(d), serde_json::Value::Object(more)) = (data.as_object_mut(), why) {
         d.extend(more);
     }

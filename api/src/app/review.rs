@@ -206,7 +206,8 @@ pub fn back_to_technician(
 
 /// After `POST /v1/requests/{id}/reschedule` (same transaction): an
 /// `unassignable` job is dispatched again for its new window, a `returned`
-/// one goes back to its technician, a `new` one (also a scheduled one whose
+/// one goes back to its technician (or, taken off him for want of room on the
+/// new day, is dispatched again), a `new` one (also a scheduled one whose
 /// technician had no room in the new window) is dispatched. Returns the job's status.
 pub fn after_reschedule(
     conn: &mut DbConnection,
@@ -219,6 +220,8 @@ pub fn after_reschedule(
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
     match job.status {
         JobStatus::Unassignable => dispatch_again(conn, cache, &job.id, None, step, now),
+        // Taken off its technician by the move (no room on the new day, or deactivated): dispatched again.
+        JobStatus::Returned if job.technician_id.is_none() => dispatch_again(conn, cache, &job.id, None, step, now),
         JobStatus::Returned => back_to_technician(conn, &job.id, now, speed_kmh),
         JobStatus::New => dispatch_one(conn, cache, &job.id, step, now),
         other => Ok(other),
