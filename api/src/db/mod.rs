@@ -108,12 +108,11 @@ impl ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, Self::Error> {
-        let conn = match self.backend {
+        let mut conn = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
             Backend::Sqlite => SqliteConnection::establish(&self.url).map(DbConnection::Sqlite),
         }
         .map_err(diesel::r2d2::Error::ConnectionError)?;
-        let mut conn = conn;
         conn.set_instrumentation(self.trace.tracer());
         Ok(Pooled { conn, returned_at: std::time::Instant::now() })
     }

@@ -207,20 +207,8 @@ fn to_customer(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let timezone = customer_zone(conn, job)?;
-    to_customer_in(conn, job, &timezone, message, due, now)
-}
-
-fn to_customer_in(
-    conn: &mut DbConnection,
-    job: &Job,
-    timezone: &str,
-    message: impl Fn(Language, String) -> Message,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
     let targets = customer_targets(conn, job)?;
-    let message = message(targets.lang, timezone.to_owned());
-    send_to_customer(conn, job, &targets, &message, due, now)
+    send_to_customer(conn, job, &targets, &message(targets.lang, timezone), due, now)
 }
 
 fn send_to_customer(
