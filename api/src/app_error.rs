@@ -43,6 +43,10 @@ pub enum ApiError {
     /// 503: the database is not reachable or too busy right now.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503 like `Unavailable`: PostgreSQL rolled the transaction back as a deadlock's victim or as not
+    /// serialisable. `db::write_tx` runs a whole transaction that failed so again a few times first.
+    #[error("service unavailable: {} ({message})", reason.as_str())]
+    Contended { reason: Contention, message: String },
     /// 500: anything unexpected; the cause is logged, never sent.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -63,6 +67,18 @@ impl ApiError {
         ApiError::Conflict { code, message: message.into(), details }
     }
 
+    /// The contention PostgreSQL rolled this error's transaction back for, if any: the error
+    /// converted from the database's, or a database error carried inside an unexpected one.
+    pub fn contention(&self) -> Option<Contention> {
+        match self {
+            ApiError::Contended { reason, .. } => Some(*reason),
+            ApiError::Unexpected(e) => {
+                e.chain().find_map(|cause| cause.downcast_ref::<diesel::result::Error>()).and_then(Contention::of)
+            }
+            _ => None,
+        }
+    }
+
     /// The stable snake_case code of the error object.
     pub fn code(&self) -> &'static str {
         match self {
@@ -74,8 +90,42 @@ impl ApiError {
             ApiError::NoSuchRoute { .. } => "no_such_route",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Contended { .. } => "unavailable",
             ApiError::Unexpected(_) => "internal",
+        }
+    }
+}
+
+/// Why PostgreSQL rolled a transaction back when running it again may succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contention {
+    /// SQLSTATE 40P01: the transaction was chosen as the victim of a deadlock.
+    Deadlock,
+    /// SQLSTATE 40001: the transaction could not be serialised with a concurrent one.
+    SerializationFailure,
+}
+
+impl Contention {
+    /// The metric's and the log's label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contention::Deadlock => "deadlock",
+            Contention::SerializationFailure => "serialization_failure",
+        }
+    }
+
+    /// The contention a database error reports. diesel 2 maps 40001 to `SerializationFailure` but has no kind
+    /// for 40P01 (`Unknown`, and it does not expose the SQLSTATE), so a deadlock is told by the server's
+    /// message, "deadlock detected" (servers with `lc_messages` in English, as `terminating connection` is).
+    /// SQLite's `database is locked` is not one: it is 503 at once (`BEGIN IMMEDIATE` already waited).
+    pub fn of(e: &diesel::result::Error) -> Option<Contention> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Some(Contention::SerializationFailure),
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("deadlock detected") => {
+                Some(Contention::Deadlock)
+            }
+            _ => None,
         }
     }
 }
@@ -83,11 +133,15 @@ impl ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
+        if let Some(reason) = Contention::of(&e) {
+            let message = match &e {
+                Error::DatabaseError(_, info) => info.message().to_owned(),
+                other => other.to_string(),
+            };
+            return ApiError::Contended { reason, message };
+        }
         match e {
             Error::NotFound => ApiError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-                ApiError::Unavailable(info.message().to_owned())
-            }
             Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("database is locked") => {
                 ApiError::Unavailable(info.message().to_owned())
             }

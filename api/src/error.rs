@@ -19,7 +19,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -28,7 +28,9 @@ impl ResponseError for ApiError {
         let message = match self {
             // Logged once with the request id by `telemetry::RequestSpan`.
             ApiError::Unexpected(_) => "internal error".to_owned(),
-            ApiError::Unavailable(_) => "the service is temporarily unavailable; retry".to_owned(),
+            ApiError::Unavailable(_) | ApiError::Contended { .. } => {
+                "the service is temporarily unavailable; retry".to_owned()
+            }
             other => other.to_string(),
         };
         let mut body = Map::new();
@@ -53,7 +55,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs, .. } => {
                 response.insert_header(("Retry-After", retry_after_secs.max(&1).to_string()));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Contended { .. } => {
                 response.insert_header(("Retry-After", "1"));
             }
             _ => {}

@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod cli;
 mod crash;
+mod deadlocks;
 mod network;
 mod offers;
 mod openapi;

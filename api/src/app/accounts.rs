@@ -71,7 +71,7 @@ impl CheckedAccount {
 }
 
 /// A validated new account.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NewAccount {
     pub email: String,
     pub password_hash: String,
@@ -185,7 +185,7 @@ pub fn find_managed(conn: &mut DbConnection, caller: &Caller, id: &str) -> Resul
 }
 
 /// What an account update changes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AccountChange {
     /// `false` deactivates: every token of the user stops working at once.
     pub active: Option<bool>,

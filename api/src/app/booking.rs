@@ -149,6 +149,8 @@ pub fn book_and_dispatch(
 ) -> Result<BookOutcome, ApiError> {
     let mut dispatch_failed = false;
     let together = write_tx(conn, |conn| {
+        // Set by this attempt only: a deadlock in an earlier attempt's dispatch is retried, not remembered.
+        dispatch_failed = false;
         let outcome = book(conn, cache, caller, booking, key, now)?;
         let BookOutcome::Created(mut job) = outcome else { return Ok(outcome) };
         job.status = dispatching::dispatch_new(conn, cache, job.clone(), Step::default(), now)

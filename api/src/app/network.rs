@@ -142,6 +142,7 @@ pub fn find_visible_org(conn: &mut DbConnection, caller: &Caller, id: &str) -> R
 }
 
 /// One territory to store: its GeoJSON and parsed shape.
+#[derive(Clone)]
 pub struct NewTerritory {
     pub geometry: Geometry,
     pub shape: MultiPolygon<f64>,

@@ -277,22 +277,69 @@ impl Db {
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
     }
 
-    /// Runs `f` inside one write transaction on the blocking pool; any error rolls it back.
+    /// Runs `f` inside one write transaction on the blocking pool; any error rolls it back. A transaction
+    /// PostgreSQL rolled back for a deadlock or a serialisation failure runs again ([`write_tx`]), so `f`
+    /// may be called more than once: it must do nothing outside the transaction that a second call repeats.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
         self.run(move |conn| write_tx(conn, f)).await
     }
 }
 
-/// One write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write
-/// lock is taken up front and a read-then-write body cannot fail with
-/// SQLITE_BUSY half-way (a deferred transaction cannot wait for the lock
+/// How many times [`write_tx`] runs a transaction PostgreSQL rolled back for a deadlock or a
+/// serialisation failure before it answers 503.
+pub const TRANSACTION_ATTEMPTS: u32 = 3;
+
+/// The pause before attempt `attempt + 1`: 10 ms doubled per attempt, times a jitter of 0.5–1.5, so two
+/// transactions that deadlocked do not meet again in step.
+fn retry_pause(attempt: u32) -> Duration {
+    let base = 10.0 * f64::from(1u32 << attempt.saturating_sub(1).min(6));
+    Duration::from_micros((base * (0.5 + rand::random::<f64>()) * 1000.0) as u64)
+}
+
+/// One write transaction, run again when PostgreSQL rolled it back as a deadlock's victim (40P01) or as
+/// not serialisable (40001), at most [`TRANSACTION_ATTEMPTS`] times, each retry counted in
+/// `sortie_db_transaction_retries_total{reason}` and logged. Only an outermost transaction is run again:
+/// then the failed attempt was rolled back entirely, nothing of it committed and nothing sent (outbox rows
+/// are in it). Nested in another transaction (a savepoint) it runs once. The last failure is
+/// `ApiError::Contended`: 503 with `Retry-After`.
+pub fn write_tx<T, F>(conn: &mut DbConnection, mut f: F) -> Result<T, ApiError>
+where
+    F: FnMut(&mut DbConnection) -> Result<T, ApiError>,
+{
+    let outermost = outside_transactions(conn);
+    let mut attempt = 1;
+    loop {
+        let outcome = write_tx_once(conn, &mut f);
+        let reason = match &outcome {
+            Err(e) if outermost && attempt < TRANSACTION_ATTEMPTS => e.contention(),
+            _ => None,
+        };
+        let Some(reason) = reason else { return outcome };
+        metrics::counter!("sortie_db_transaction_retries_total", "reason" => reason.as_str()).increment(1);
+        tracing::info!(reason = reason.as_str(), attempt, "The database rolled a transaction back; running it again");
+        std::thread::sleep(retry_pause(attempt));
+        attempt += 1;
+    }
+}
+
+/// Whether no transaction is open on the connection (a transaction begun now is an outermost one).
+fn outside_transactions(conn: &mut DbConnection) -> bool {
+    matches!(
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(None)
+    )
+}
+
+/// One attempt of a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so
+/// the write lock is taken up front and a read-then-write body cannot fail
+/// with SQLITE_BUSY half-way (a deferred transaction cannot wait for the lock
 /// once it has read). On PostgreSQL it is a plain `BEGIN` (READ COMMITTED);
 /// bodies take row locks or rely on constraints where races matter.
-pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
+fn write_tx_once<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 {
@@ -397,5 +444,119 @@ pub fn drop_postgres_database(admin_url: &str, name: &str) {
     use diesel::RunQueryDsl as _;
     if let Ok(mut admin) = PgConnection::establish(admin_url) {
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use diesel::RunQueryDsl as _;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+    use crate::app_error::Contention;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    fn deadlock() -> Error {
+        db_error(DatabaseErrorKind::Unknown, "deadlock detected")
+    }
+
+    #[test]
+    fn only_a_deadlock_or_a_serialization_failure_is_worth_running_again() {
+        let retried = |e: Error| ApiError::from(e).contention();
+        assert_eq!(retried(deadlock()), Some(Contention::Deadlock));
+        assert_eq!(
+            retried(db_error(DatabaseErrorKind::SerializationFailure, "could not serialize access")),
+            Some(Contention::SerializationFailure)
+        );
+        // SQLite's busy database already waited for its lock; a lost connection may have committed.
+        assert_eq!(retried(db_error(DatabaseErrorKind::Unknown, "database is locked")), None);
+        assert_eq!(retried(db_error(DatabaseErrorKind::ClosedConnection, "server closed the connection")), None);
+        assert_eq!(retried(db_error(DatabaseErrorKind::UniqueViolation, "duplicate key")), None);
+        assert_eq!(retried(db_error(DatabaseErrorKind::Unknown, "syntax error")), None);
+        assert_eq!(retried(Error::NotFound), None);
+        // A deadlock carried inside an unexpected error (a use case's own context) is still one.
+        let wrapped = ApiError::Unexpected(anyhow::Error::new(deadlock()).context("planning the day"));
+        assert_eq!(wrapped.contention(), Some(Contention::Deadlock));
+        assert_eq!(ApiError::Unavailable("pool timed out".into()).contention(), None);
+        // Both answer 503 `unavailable`, never 500.
+        let e = ApiError::from(deadlock());
+        assert_eq!(e.code(), "unavailable");
+        assert!(matches!(
+            ApiError::from(db_error(DatabaseErrorKind::Unknown, "database is locked")),
+            ApiError::Unavailable(_)
+        ));
+    }
+
+    fn memory() -> DbConnection {
+        let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap_or_else(|e| panic!("{e}")));
+        conn.batch_execute("CREATE TABLE t (n INTEGER NOT NULL)").unwrap_or_else(|e| panic!("{e}"));
+        conn
+    }
+
+    fn rows(conn: &mut DbConnection) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let c: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM t").get_result(conn).unwrap_or_else(|e| panic!("{e}"));
+        c.n
+    }
+
+    fn insert_then(conn: &mut DbConnection, fail: Option<Error>) -> Result<(), ApiError> {
+        diesel::sql_query("INSERT INTO t (n) VALUES (1)").execute(conn)?;
+        match fail {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    #[test]
+    fn a_transaction_rolled_back_for_a_deadlock_runs_again_from_the_start_and_commits_once() {
+        let mut conn = memory();
+        let calls = Cell::new(0);
+        let done = write_tx(&mut conn, |c| {
+            calls.set(calls.get() + 1);
+            insert_then(c, (calls.get() < 3).then(deadlock))
+        });
+        assert!(done.is_ok(), "{done:?}");
+        assert_eq!(calls.get(), 3);
+        // The failed attempts' inserts were rolled back: the row is there once.
+        assert_eq!(rows(&mut conn), 1);
+    }
+
+    #[test]
+    fn a_transaction_that_keeps_deadlocking_gives_up_with_503_after_the_last_attempt() {
+        let mut conn = memory();
+        let calls = Cell::new(0);
+        let done = write_tx(&mut conn, |c| {
+            calls.set(calls.get() + 1);
+            insert_then(c, Some(deadlock()))
+        });
+        assert!(matches!(done, Err(ApiError::Contended { reason: Contention::Deadlock, .. })), "{done:?}");
+        assert_eq!(calls.get(), TRANSACTION_ATTEMPTS);
+        assert_eq!(rows(&mut conn), 0);
+    }
+
+    #[test]
+    fn other_failures_run_once_and_a_transaction_inside_another_is_not_outermost() {
+        let mut conn = memory();
+        let calls = Cell::new(0);
+        let done = write_tx(&mut conn, |c| {
+            calls.set(calls.get() + 1);
+            insert_then(c, Some(db_error(DatabaseErrorKind::UniqueViolation, "duplicate key")))
+        });
+        assert!(done.is_err());
+        assert_eq!(calls.get(), 1);
+        // Inside an open transaction (here a savepoint's) only part of the work would run again: not retried.
+        assert!(outside_transactions(&mut conn));
+        let nested: Result<bool, ApiError> = conn.transaction(|c| Ok(outside_transactions(c)));
+        assert_eq!(nested.ok(), Some(false));
     }
 }

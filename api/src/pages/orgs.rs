@@ -195,7 +195,7 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<TerritoryForm
                     let shape = geojson::to_multi_polygon("stored", &t.geometry)?;
                     all.push(NewTerritory { geometry: t.geometry, shape, exclusive: t.exclusive });
                 }
-                all.extend(added);
+                all.extend(added.clone());
             }
             network::put_territories(conn, &caller, &id, &all, now)
         })

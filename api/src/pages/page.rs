@@ -227,7 +227,7 @@ impl Ctx {
                 fail.retry_after = Some(*retry_after_secs);
                 return fail;
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Contended { .. } => {
                 let mut fail = self.error_page(status, self.t("error"), "");
                 fail.retry_after = Some(2);
                 return fail;

@@ -159,7 +159,7 @@ pub async fn verdict(ctx: Ctx, id: web::Path<String>, form: web::Form<VerdictFor
     let done = ctx
         .state
         .db
-        .write(move |conn| review::review(conn, &cache, &caller, &id, input, now, speed))
+        .write(move |conn| review::review(conn, &cache, &caller, &id, input.clone(), now, speed))
         .await
         .map_err(|e| ctx.fail(e))?;
     metrics::counter!("sortie_reviews_total", "verdict" => done.review.verdict.as_str()).increment(1);

@@ -421,10 +421,11 @@ pub async fn create(ctx: Ctx, form: web::Form<FormFields>) -> PageResult {
     };
     let (now, who) = (ctx.now(), caller.clone());
     let outcome = match all_checked(bad, draft.check()) {
-        Ok(new) => {
-            stored(&ctx, ctx.state.db.write(move |conn| network::create_technician(conn, &who, new, now)).await)?
-                .map(|t| t.id)
-        }
+        Ok(new) => stored(
+            &ctx,
+            ctx.state.db.write(move |conn| network::create_technician(conn, &who, new.clone(), now)).await,
+        )?
+        .map(|t| t.id),
         Err(bad) => Err(bad),
     };
     match outcome {
@@ -490,7 +491,7 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<FormFields>) 
     let outcome = match all_checked(bad, patch.check()) {
         Ok(update) => stored(
             &ctx,
-            ctx.state.db.write(move |conn| network::update_technician(conn, &who, &id, update, now)).await,
+            ctx.state.db.write(move |conn| network::update_technician(conn, &who, &id, update.clone(), now)).await,
         )?
         .map(drop),
         Err(bad) => Err(bad),

@@ -234,7 +234,7 @@ pub async fn create(ctx: Ctx, form: web::Form<FormFields>) -> PageResult {
             let hash = ctx.state.hasher.hash(checked.password()).await.map_err(|e| ctx.fail(e))?;
             let account = checked.with_hash(hash);
             let (now, who) = (db_time(ctx.now()), caller.clone());
-            ctx.state.db.write(move |conn| accounts::create(conn, &who, account, now)).await
+            ctx.state.db.write(move |conn| accounts::create(conn, &who, account.clone(), now)).await
         }
         Err(e) => Err(e),
     };
@@ -332,7 +332,7 @@ pub async fn save(ctx: Ctx, id: web::Path<String>, form: web::Form<FormFields>) 
     let (find, user_id) = (caller.clone(), id.clone());
     let user =
         ctx.state.db.run(move |conn| accounts::find_managed(conn, &find, &user_id)).await.map_err(|e| ctx.fail(e))?;
-    let written = ctx.state.db.write(move |conn| accounts::update(conn, &caller, &id, change, now)).await;
+    let written = ctx.state.db.write(move |conn| accounts::update(conn, &caller, &id, change.clone(), now)).await;
     match stored(&ctx, written)? {
         Ok(_) => Ok(ctx.see_other(&back)),
         Err(bad) => Ok(user_edit_page(&ctx, &user, &name, active, &bad, false)),

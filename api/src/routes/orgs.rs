@@ -155,7 +155,7 @@ pub async fn create(
         max_travel_km: body.max_travel_km,
     };
     let now = state.now();
-    let org = state.db.write(move |conn| network::create_org(conn, &caller, new, now)).await?;
+    let org = state.db.write(move |conn| network::create_org(conn, &caller, new.clone(), now)).await?;
     tracing::info!(org.id = %org.id, "Created organisation {}", org.id);
     Ok(HttpResponse::Created().json(OrgView::from_row(org)?))
 }
@@ -252,7 +252,7 @@ pub async fn update(
     };
     let now = state.now();
     let id = id.into_inner();
-    let org = state.db.write(move |conn| network::update_org(conn, &caller, &id, update, now)).await?;
+    let org = state.db.write(move |conn| network::update_org(conn, &caller, &id, update.clone(), now)).await?;
     Ok(HttpResponse::Ok().json(OrgView::from_row(org)?))
 }
 

@@ -342,7 +342,7 @@ async fn export_response(
     let limit = pagination::limit_plus_one(page.limit)?;
     let after = decode_time_cursor(page.cursor.as_deref())?;
     let now = state.now();
-    let e = state.db.write(move |conn| privacy::export(conn, &caller, &id, after, limit, now)).await?;
+    let e = state.db.write(move |conn| privacy::export(conn, &caller, &id, after.clone(), limit, now)).await?;
     let c = e.card;
     Ok(HttpResponse::Ok().json(CustomerExport {
         exported_at: now,

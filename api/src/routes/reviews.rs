@@ -393,7 +393,8 @@ pub async fn review_job(
     let now = state.now();
     let (speed_kmh, cache) = (state.config.travel_speed_kmh, state.dispatch.clone());
     let id = id.into_inner();
-    let done = state.db.write(move |conn| review::review(conn, &cache, &caller, &id, input, now, speed_kmh)).await?;
+    let done =
+        state.db.write(move |conn| review::review(conn, &cache, &caller, &id, input.clone(), now, speed_kmh)).await?;
     metrics::counter!("sortie_reviews_total", "verdict" => done.review.verdict.as_str()).increment(1);
     Ok(HttpResponse::Ok().json(Reviewed {
         job_id: done.job.id,

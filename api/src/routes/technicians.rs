@@ -188,7 +188,7 @@ pub async fn create(
     caller.require(&[Role::Admin, Role::Dispatcher])?;
     let new = body.0.draft().check()?;
     let now = state.now();
-    let row = state.db.write(move |conn| network::create_technician(conn, &caller, new, now)).await?;
+    let row = state.db.write(move |conn| network::create_technician(conn, &caller, new.clone(), now)).await?;
     Ok(HttpResponse::Created().json(TechnicianView::from_row(row)?))
 }
 
@@ -297,6 +297,6 @@ pub async fn update(
     let update = body.0.patch().check()?;
     let now = state.now();
     let id = id.into_inner();
-    let row = state.db.write(move |conn| network::update_technician(conn, &caller, &id, update, now)).await?;
+    let row = state.db.write(move |conn| network::update_technician(conn, &caller, &id, update.clone(), now)).await?;
     Ok(HttpResponse::Ok().json(TechnicianView::from_row(row)?))
 }

@@ -91,7 +91,7 @@ pub async fn create(
     let hash = state.hasher.hash(checked.password()).await?;
     let account = checked.with_hash(hash);
     let now = db_time(state.now());
-    let user = state.db.write(move |conn| accounts::create(conn, &caller, account, now)).await?;
+    let user = state.db.write(move |conn| accounts::create(conn, &caller, account.clone(), now)).await?;
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
@@ -196,6 +196,6 @@ pub async fn update(
     let change = accounts::AccountChange { active: b.active, name: b.name };
     let id = id.into_inner();
     let now = db_time(state.now());
-    let user = state.db.write(move |conn| accounts::update(conn, &caller, &id, change, now)).await?;
+    let user = state.db.write(move |conn| accounts::update(conn, &caller, &id, change.clone(), now)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
