@@ -1,6 +1,7 @@
 //! A customer's reschedule of a scheduled (or returned) visit: the technician
-//! keeps it only when the new local day has room (and he is active); otherwise
-//! the visit leaves him and is dispatched again for its new window.
+//! keeps it only when he is active, on shift and not absent in the new window
+//! (as dispatch would offer it to him) and the new local day has room;
+//! otherwise the visit leaves him and is dispatched again for its new window.
 
 use api::clock::Clock as _;
 use chrono::{DateTime, Duration, Utc};
@@ -17,6 +18,8 @@ both_backends!(
     a_reschedule_of_a_deactivated_technicians_visit_dispatches_it_again,
     two_reschedules_racing_onto_a_nearly_full_day_never_overbook_it,
     a_returned_visit_moved_onto_its_technicians_full_day_leaves_him_and_is_dispatched_again,
+    a_visit_moved_onto_a_day_its_technician_is_absent_leaves_him_and_is_dispatched_again,
+    a_visit_moved_outside_its_technicians_shift_leaves_him_and_inside_it_stays,
 );
 
 /// The chain of `offers.rs` plus "Keeper", nearest to the jobs (1 km) in D with `capacity` and a phone login.
@@ -41,10 +44,15 @@ async fn setup(backend: Backend, capacity: u32) -> anyhow::Result<Setup> {
 
 /// The probe booking's window moved by `days` (day 0: tomorrow 14:00–16:00 in Krasnoyarsk).
 fn window(days: i64) -> Value {
+    window_at(days, 0)
+}
+
+/// [`window`] moved by `hours` more within the day.
+fn window_at(days: i64, hours: i64) -> Value {
     let w = probe_booking()["window"].clone();
     let at = |k: &str| {
         let t = DateTime::parse_from_rfc3339(w[k].as_str().unwrap()).unwrap();
-        (t + Duration::days(days)).to_rfc3339()
+        (t + Duration::days(days) + Duration::hours(hours)).to_rfc3339()
     };
     json!({"start": at("start"), "end": at("end")})
 }
@@ -66,7 +74,26 @@ impl Setup {
     }
 
     async fn reschedule(&self, id: &str, days: i64) -> anyhow::Result<crate::helpers::Resp> {
-        self.app.post(&format!("/v1/requests/{id}/reschedule"), &self.customer, &json!({"window": window(days)})).await
+        self.reschedule_to(id, window(days)).await
+    }
+
+    async fn reschedule_to(&self, id: &str, window: Value) -> anyhow::Result<crate::helpers::Resp> {
+        self.app.post(&format!("/v1/requests/{id}/reschedule"), &self.customer, &json!({"window": window})).await
+    }
+
+    /// Changes Keeper's record as his organisation's admin would (`PATCH /v1/technicians/{id}`).
+    async fn patch_keeper(&self, patch: Value) -> anyhow::Result<()> {
+        let path = format!("/v1/technicians/{}", self.keeper);
+        let r = self.app.call(Method::PATCH, &path, Some(&self.c.admin), Some(&patch)).await?;
+        anyhow::ensure!(r.status == StatusCode::OK, "{}", r.body);
+        Ok(())
+    }
+
+    /// The technician the job's latest dispatch decision chose.
+    async fn last_chosen(&self, id: &str) -> anyhow::Result<Value> {
+        let ex = self.app.get(&format!("/v1/jobs/{id}/explanation"), &self.c.admin).await?;
+        anyhow::ensure!(ex.status == StatusCode::OK, "{}", ex.body);
+        Ok(ex.body["decisions"].as_array().and_then(|d| d.last()).map(|d| d["chosen"].clone()).unwrap_or_default())
     }
 
     /// Visits and reservations Keeper holds on day `days` (his local day in Krasnoyarsk).
@@ -256,6 +283,73 @@ async fn a_returned_visit_moved_onto_its_technicians_full_day_leaves_him_and_is_
         (&left["data"]["reason"], &left["data"]["previous_technician_id"]),
         (&json!("no_room_on_new_day"), &json!(s.keeper)),
         "{left}"
+    );
+    Ok(())
+}
+
+/// Local midnight in Krasnoyarsk (UTC+7) starting day `days` of [`window`].
+fn krasnoyarsk_midnight(days: i64) -> DateTime<Utc> {
+    krasnoyarsk_date(start_of(days)).and_time(chrono::NaiveTime::MIN).and_utc() - Duration::hours(7)
+}
+
+async fn a_visit_moved_onto_a_day_its_technician_is_absent_leaves_him_and_is_dispatched_again(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: Keeper (room to spare) has a visit on day 0 and is away all of day 1.
+    let s = setup(backend, 5).await?;
+    let moved = s.keepers_job(0).await?;
+    let away = json!([{"from": krasnoyarsk_midnight(1), "to": krasnoyarsk_midnight(2), "reason": "vacation"}]);
+    s.patch_keeper(json!({"absences": away})).await?;
+    let mut phone = Phone::register(&s.app, &s.keeper_token).await?;
+    assert_ne!(phone.pull_job(&moved).await?, "deleted");
+
+    // Act: the customer moves the visit onto day 1.
+    let r = s.reschedule(&moved, 1).await?;
+
+    // Assert: the reschedule succeeded; the visit left Keeper and was offered to D's other technician.
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("offered")), "{}", r.body);
+    assert_eq!(r.body["technician_first_name"], Value::Null);
+    let j = job(&s.app, &s.c.admin, &moved).await?;
+    assert_eq!((&j["technician_id"], &j["offer"]["org_id"]), (&Value::Null, &json!(s.c.orgs[3])), "{j}");
+    assert_eq!(s.last_chosen(&moved).await?, s.c.techs[3].as_str(), "dispatch passes absent Keeper over too");
+    assert_eq!(s.keepers_day(1).await?, 0);
+    assert!(!s.keepers_route(0).await?.contains(&moved));
+    assert_eq!(phone.pull_job(&moved).await?, "deleted");
+    let why = unassigned_event(&s, &moved).await?;
+    assert_eq!((&why["data"]["reason"], &why["data"]["previous_technician_id"]), (&json!("absent"), &json!(s.keeper)));
+    Ok(())
+}
+
+async fn a_visit_moved_outside_its_technicians_shift_leaves_him_and_inside_it_stays(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    // Arrange: Keeper works 13:00–17:00 (Krasnoyarsk) and has a 14:00–16:00 visit on day 0.
+    let s = setup(backend, 5).await?;
+    s.patch_keeper(json!({"shift": {"start": "13:00", "end": "17:00"}})).await?;
+    let moved = s.keepers_job(0).await?;
+
+    // Act 1: moved to 15:00–17:00 on day 1, the end of his shift there.
+    let r = s.reschedule_to(&moved, window_at(1, 1)).await?;
+
+    // Assert 1: inside his shift, he keeps it.
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{}", r.body);
+    assert_eq!(job(&s.app, &s.c.admin, &moved).await?["technician_id"], s.keeper.as_str());
+    assert!(s.keepers_route(1).await?.contains(&moved));
+
+    // Act 2: moved to 18:00–20:00 on day 2, after his shift ends.
+    let r = s.reschedule_to(&moved, window_at(2, 4)).await?;
+
+    // Assert 2: it left him (off his day 1 plan too) and was offered to D's other technician, who works all day.
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("offered")), "{}", r.body);
+    let j = job(&s.app, &s.c.admin, &moved).await?;
+    assert_eq!((&j["technician_id"], &j["offer"]["org_id"]), (&Value::Null, &json!(s.c.orgs[3])), "{j}");
+    assert_eq!(s.last_chosen(&moved).await?, s.c.techs[3].as_str(), "dispatch passes off-shift Keeper over too");
+    assert!(!s.keepers_route(1).await?.contains(&moved));
+    assert_eq!(s.keepers_day(2).await?, 0);
+    let why = unassigned_event(&s, &moved).await?;
+    assert_eq!(
+        (&why["data"]["reason"], &why["data"]["previous_technician_id"]),
+        (&json!("off_shift"), &json!(s.keeper))
     );
     Ok(())
 }

@@ -381,9 +381,10 @@ pub fn cancel(
 /// with a technician is scheduled again with that technician in the new window
 /// (capacity checked): its next visit. A dispatcher does that only for
 /// technicians of its subtree. A `scheduled` job stays with its technician
-/// when the new window's local day has room for it (or is the same day);
-/// otherwise (that day full, or the technician deactivated) it goes back to
-/// `new` without a technician, for `review::after_reschedule` to dispatch.
+/// when the new window is one dispatch would offer him (on shift, not absent)
+/// and its local day has room for it (or is the same day); otherwise (off
+/// shift, absent, that day full, or the technician deactivated) it goes back
+/// to `new` without a technician, for `review::after_reschedule` to dispatch.
 pub fn reschedule(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -405,11 +406,11 @@ pub fn reschedule(
         }
         _ => None,
     };
-    // A scheduled visit keeps its technician only if the new window's local day has room for it.
+    // A scheduled visit keeps its technician only if he works then, is not away, and the new day has room.
     let leaves = match (&job.technician_id, job.status, revisit.is_none()) {
         // A returned visit too: it keeps its place (and counts) on its technician's day until done again.
         (Some(tech), JobStatus::Scheduled | JobStatus::Returned, true) => {
-            why_technician_cannot_keep(conn, &job, tech, window.0, now)?
+            why_technician_cannot_keep(conn, &job, tech, window, now)?
         }
         _ => None,
     };
@@ -459,37 +460,61 @@ pub fn reschedule(
     Ok(job)
 }
 
-/// Why a scheduled job's technician cannot keep it in a window starting at
-/// `start`: deactivated, or the window's local day (another day than the
-/// job's) is full. When the day seems to have room it is counted again under
-/// the technician's row lock, so two moves onto one day are counted one after
-/// the other. Called before the job's row is written (and so locked): the
-/// re-plans of the technician's days write the ETA of each of its jobs there,
-/// so a reschedule holding its job while waiting for the technician would
-/// deadlock with another one re-planning that day (PostgreSQL). A day already
-/// full without the lock is not locked: the dispatch that follows then never
-/// waits for another technician's lock while holding this one (like
-/// dispatch's own retries). `None`: the technician keeps it.
+/// Why a scheduled job's technician cannot keep it in `window`: deactivated; off shift or absent for
+/// all of it (dispatch's own rule, `eligibility::availability`: a visit dispatch would offer him is
+/// inside his shift, resolved in his zone, and not covered by his absences); or the window's local day
+/// (another day than the job's) is full. Read first without the lock; only when the technician seems to
+/// keep it is his row locked and all of it checked again, so two moves onto one day are counted one
+/// after the other. Called before the job's row is written (and so locked): the re-plans of the
+/// technician's days write the ETA of each of its jobs there, so a reschedule holding its job while
+/// waiting for the technician would deadlock with another one re-planning that day (PostgreSQL). A
+/// technician found off shift, absent or full without the lock is not locked: the dispatch that follows
+/// then never waits for another technician's lock while holding this one (like dispatch's own retries).
+/// `None`: the technician keeps it.
 fn why_technician_cannot_keep(
     conn: &mut DbConnection,
     job: &Job,
     technician_id: &str,
-    start: DateTime<Utc>,
+    window: (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 ) -> Result<Option<serde_json::Value>, ApiError> {
-    let (tech, room, _) = match capacity::room_unlocked(conn, technician_id, start, now)? {
-        (_, Room::Fits, _) => capacity::room_on_day(conn, technician_id, start, now)?,
-        no_room => no_room,
-    };
+    let (tech, room, _) = capacity::room_unlocked(conn, technician_id, window.0, now)?;
+    let why = why_not_kept(job, &tech, room, window)?;
+    if why.is_some() || room != Room::Fits {
+        return Ok(why);
+    }
+    let (tech, room, _) = capacity::room_on_day(conn, technician_id, window.0, now)?;
+    why_not_kept(job, &tech, room, window)
+}
+
+/// [`why_technician_cannot_keep`]'s verdict on the technician's row and day as read.
+fn why_not_kept(
+    job: &Job,
+    tech: &technicians::Technician,
+    room: Room,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Option<serde_json::Value>, ApiError> {
+    if room == Room::Inactive {
+        return Ok(Some(json!({"reason": "technician_inactive"})));
+    }
+    let local = shift::LocalShift::new(json::shift(&tech.shift)?, &tech.timezone)?;
+    let visit = dispatch::model::TimeWindow { start: window.0, end: window.1 };
+    let absences: Vec<dispatch::model::TimeWindow> = json::absences(&tech.absences)?
+        .into_iter()
+        .map(|a| dispatch::model::TimeWindow { start: a.from, end: a.to })
+        .collect();
+    match dispatch::eligibility::availability(&visit, &local.around(&visit), &absences) {
+        dispatch::eligibility::Availability::Available => {}
+        dispatch::eligibility::Availability::OffShift => return Ok(Some(json!({"reason": "off_shift"}))),
+        dispatch::eligibility::Availability::Absent => return Ok(Some(json!({"reason": "absent"}))),
+    }
     Ok(match room {
-        Room::Fits => None,
-        Room::Inactive => Some(json!({"reason": "technician_inactive"})),
         Room::Full { taken, capacity } => {
             // On its own day the job is already counted: a move within the day needs no room.
-            let zone = shift::zone(&tech.timezone)?;
-            let same_day = shift::local_date(zone, utc(job.window_start)) == shift::local_date(zone, start);
+            let same_day = local.local_date(utc(job.window_start)) == local.local_date(window.0);
             (!same_day).then(|| json!({"reason": "no_room_on_new_day", "taken": taken, "capacity": capacity}))
         }
+        Room::Fits | Room::Inactive => None,
     })
 }
 
