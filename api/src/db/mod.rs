@@ -261,7 +261,8 @@ impl Db {
     }
 
     /// Runs `f` with a connection on the blocking pool (reads, or writes that
-    /// open their own transaction).
+    /// open their own transaction). `f` runs once: a statement outside a transaction
+    /// may have committed, so only each [`write_tx`] it opens is run again on a deadlock.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -315,10 +316,17 @@ where
     loop {
         let outcome = write_tx_once(conn, &mut f);
         let reason = match &outcome {
-            Err(e) if outermost && attempt < TRANSACTION_ATTEMPTS => e.contention(),
+            Err(e) if outermost => e.contention(),
             _ => None,
         };
         let Some(reason) = reason else { return outcome };
+        if attempt >= TRANSACTION_ATTEMPTS {
+            // A deadlock a use case wrapped in its own context is 503 too, never 500.
+            return match outcome {
+                Err(ApiError::Unexpected(e)) => Err(ApiError::Contended { reason, message: format!("{e:#}") }),
+                other => other,
+            };
+        }
         metrics::counter!("sortie_db_transaction_retries_total", "reason" => reason.as_str()).increment(1);
         tracing::info!(reason = reason.as_str(), attempt, "The database rolled a transaction back; running it again");
         std::thread::sleep(retry_pause(attempt));
@@ -542,6 +550,15 @@ mod tests {
         assert!(matches!(done, Err(ApiError::Contended { reason: Contention::Deadlock, .. })), "{done:?}");
         assert_eq!(calls.get(), TRANSACTION_ATTEMPTS);
         assert_eq!(rows(&mut conn), 0);
+
+        // A deadlock a use case wrapped in its own context is retried and ends as 503 too, not 500.
+        let calls = Cell::new(0);
+        let done: Result<(), ApiError> = write_tx(&mut conn, |_| {
+            calls.set(calls.get() + 1);
+            Err(ApiError::Unexpected(anyhow::Error::new(deadlock()).context("planning the day")))
+        });
+        assert!(matches!(done, Err(ApiError::Contended { reason: Contention::Deadlock, .. })), "{done:?}");
+        assert_eq!(calls.get(), TRANSACTION_ATTEMPTS);
     }
 
     #[test]
