@@ -126,8 +126,8 @@ pub fn book(
         let job = jobs::find_scoped(conn, &job_id, JobScope::All)?.ok_or(ApiError::NotFound)?;
         return Ok(BookOutcome::Replayed(job));
     }
-    let job = create_job(conn, cache, caller, booking, now)?;
-    notify::job_booked(conn, &job, crate::storage::utc(now))?;
+    let (job, card) = create_job(conn, cache, caller, booking, now)?;
+    notify::job_booked(conn, &job, &card, crate::storage::utc(now))?;
     if let Some(k) = key {
         idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
     }
@@ -268,7 +268,7 @@ fn create_job(
     caller: &Caller,
     b: &NewBooking,
     now: NaiveDateTime,
-) -> Result<Job, ApiError> {
+) -> Result<(Job, customers::Customer), ApiError> {
     let (card, contact) = find_or_create_card(conn, caller, b.contact.as_ref(), now)?;
     // The general contractor: the customer's contracted partner, else the
     // booking dispatcher's organisation, else the vendor.
@@ -315,7 +315,7 @@ fn create_job(
         &json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
         now,
     )?;
-    Ok(stored)
+    Ok((stored, card))
 }
 
 fn conflict_with(job: &Job, what: &str) -> ApiError {

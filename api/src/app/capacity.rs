@@ -66,8 +66,8 @@ pub fn room_on_day(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<DayRoom, ApiError> {
-    offers::lock_technician(conn, technician_id)?;
-    room_unlocked(conn, technician_id, start, now)
+    let tech = technicians::find_locked(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    room_of(conn, tech, start, now)
 }
 
 /// [`room_on_day`] without the row lock: what committed transactions left.
@@ -81,7 +81,17 @@ pub fn room_unlocked(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<DayRoom, ApiError> {
-    let (tech, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    let tech = technicians::find(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    room_of(conn, tech, start, now)
+}
+
+/// Whether a visit starting at `start` fits the day of `tech` as read.
+fn room_of(
+    conn: &mut DbConnection,
+    tech: technicians::Technician,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DayRoom, ApiError> {
     if !tech.active {
         return Ok((tech, Room::Inactive, None));
     }

@@ -33,8 +33,7 @@ fn accept_deadline(
     priority: Priority,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ApiError> {
-    let org = orgs::find(conn, org_id)?.ok_or(ApiError::NotFound)?;
-    let minutes = match orgs::effective_agreement(conn, &org)? {
+    let minutes = match orgs::effective_agreement_of(conn, org_id)? {
         Some(a) => json::per_priority(&a.accept_within_min)?.get(priority),
         None => DEFAULT_ACCEPT_MIN,
     };

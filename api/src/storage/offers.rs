@@ -207,8 +207,10 @@ pub fn booked_windows(
 
 /// How many visits book one technician plus its pending offers' reservations
 /// (deadline after `now`), for windows starting in `[from, to)`: one
-/// technician's day, read through `jobs_technician_window` and
-/// `offers_pending_technician` (plain queries, so the prepared statements are cached).
+/// technician's day, in one statement (two counting subqueries, read through
+/// `jobs_technician_window` and `offers_pending_technician`). The statuses that
+/// book a technician are spelled out, not an `IN` list, so the statement has
+/// one shape and stays in the prepared-statement cache on both backends.
 pub fn taken_count(
     conn: &mut DbConnection,
     technician_id: &str,
@@ -216,14 +218,23 @@ pub fn taken_count(
     to: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
-    let booked: Vec<JobStatus> = jobs::table
+    use JobStatus::{Approved, Completed, EnRoute, InReview, OnSite, Returned, Scheduled};
+    let books = jobs::status
+        .eq(Scheduled)
+        .or(jobs::status.eq(EnRoute))
+        .or(jobs::status.eq(OnSite))
+        .or(jobs::status.eq(Completed))
+        .or(jobs::status.eq(InReview))
+        .or(jobs::status.eq(Approved))
+        .or(jobs::status.eq(Returned));
+    let booked = jobs::table
         .filter(jobs::technician_id.eq(technician_id))
         .filter(jobs::window_start.ge(from))
         .filter(jobs::window_start.lt(to))
-        .select(jobs::status)
-        .load(conn)?;
-    let reserved: i64 = offers::table
+        .filter(books)
+        .count()
+        .single_value();
+    let reserved = offers::table
         .inner_join(jobs::table)
         .filter(offers::technician_id.eq(technician_id))
         .filter(offers::status.eq(OfferStatus::Pending))
@@ -231,9 +242,24 @@ pub fn taken_count(
         .filter(jobs::window_start.ge(from))
         .filter(jobs::window_start.lt(to))
         .count()
-        .get_result(conn)?;
-    let booked = booked.iter().filter(|s| booking.contains(s)).count();
-    Ok(booked + usize::try_from(reserved).unwrap_or(0))
+        .single_value();
+    let (booked, reserved): (Option<i64>, Option<i64>) = diesel::select((booked, reserved)).get_result(conn)?;
+    Ok(usize::try_from(booked.unwrap_or(0) + reserved.unwrap_or(0)).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod books_technician {
+    use crate::domain::JobStatus;
+
+    /// `taken_count` spells out the statuses that book a technician: the same set as the domain's.
+    #[test]
+    fn taken_count_counts_exactly_the_statuses_that_book_a_technician() {
+        use JobStatus::{Approved, Completed, EnRoute, InReview, OnSite, Returned, Scheduled};
+        let spelled = [Scheduled, EnRoute, OnSite, Completed, InReview, Approved, Returned];
+        let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
+        assert_eq!(booking.len(), spelled.len(), "{booking:?}");
+        assert!(spelled.iter().all(|s| booking.contains(s)), "{booking:?}");
+    }
 }
 
 /// Assigns a technician and moves the job to `to` if it is still in `from`.

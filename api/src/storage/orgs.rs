@@ -246,6 +246,21 @@ pub fn effective_agreement(conn: &mut DbConnection, org: &Org) -> QueryResult<Op
     Ok(found.into_iter().next())
 }
 
+/// The agreement that applies to the organisation with this id ([`effective_agreement`]) in one
+/// statement: the agreements held by organisations whose path is a prefix of its path (itself and
+/// its ancestors), the deepest holder first.
+pub fn effective_agreement_of(conn: &mut DbConnection, org_id: &str) -> QueryResult<Option<Agreement>> {
+    let of = diesel::alias!(organisations as of);
+    let path = of.filter(of.field(organisations::id).eq(org_id)).select(of.field(organisations::path)).single_value();
+    service_agreements::table
+        .inner_join(organisations::table.on(organisations::id.eq(service_agreements::org_id)))
+        .filter(path.assume_not_null().like(organisations::path.concat("%")))
+        .order(organisations::level.desc())
+        .select(service_agreements::all_columns)
+        .first(conn)
+        .optional()
+}
+
 /// Organisations by id.
 pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Org>> {
     if ids.is_empty() {

@@ -63,6 +63,21 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewTechnician]) -> QueryResu
     Ok(())
 }
 
+/// The technician with this id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Technician>> {
+    technicians::table.find(id).first(conn).optional()
+}
+
+/// The technician with this id, its row locked to the end of the transaction on PostgreSQL
+/// (`FOR NO KEY UPDATE`, as `offers::lock_technician`; SQLite's writer lock serialises anyway):
+/// the lock and the read in one statement.
+pub fn find_locked(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Technician>> {
+    match conn {
+        DbConnection::Postgres(pg) => technicians::table.find(id).for_no_key_update().first(pg).optional(),
+        DbConnection::Sqlite(_) => find(conn, id),
+    }
+}
+
 /// The technician with this id, with its organisation's path.
 pub fn find_with_org_path(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(Technician, String)>> {
     technicians::table

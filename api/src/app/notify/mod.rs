@@ -171,13 +171,17 @@ struct CustomerTargets {
 
 fn customer_targets(conn: &mut DbConnection, job: &Job) -> Result<CustomerTargets, ApiError> {
     let card = customers::find(conn, &job.customer_id)?;
-    let (lang, pref, opted_out) = card
-        .as_ref()
-        .map_or((Language::Ru, NotifyChannel::Both, false), |c| (c.language, c.notify_channel, c.notify_opt_out));
+    Ok(targets_on_card(job, card.as_ref()))
+}
+
+/// [`customer_targets`] with the job's client card (`None`: it is gone) already read.
+fn targets_on_card(job: &Job, card: Option<&customers::Customer>) -> CustomerTargets {
+    let (lang, pref, opted_out) =
+        card.map_or((Language::Ru, NotifyChannel::Both, false), |c| (c.language, c.notify_channel, c.notify_opt_out));
     if opted_out {
-        return Ok(CustomerTargets { lang, to: Vec::new() });
+        return CustomerTargets { lang, to: Vec::new() };
     }
-    let email = job.contact_email.clone().or_else(|| card.as_ref().and_then(|c| c.email.clone()));
+    let email = job.contact_email.clone().or_else(|| card.and_then(|c| c.email.clone()));
     let phone = Some(job.contact_phone.clone()).filter(|p| !p.is_empty());
     let email = email.map(|e| (Channel::Email, e));
     let sms = phone.map(|p| (Channel::Sms, p));
@@ -187,7 +191,7 @@ fn customer_targets(conn: &mut DbConnection, job: &Job) -> Result<CustomerTarget
         NotifyChannel::Email => email.or(sms).into_iter().collect(),
         NotifyChannel::Sms => sms.or(email).into_iter().collect(),
     };
-    Ok(CustomerTargets { lang, to })
+    CustomerTargets { lang, to }
 }
 
 /// The zone customers' times are shown in: the technician's once assigned, else the general contractor's
@@ -274,24 +278,30 @@ fn reminder(job: &Job, lang: Language, timezone: &str) -> Message {
 fn to_customer_with_reminder(
     conn: &mut DbConnection,
     job: &Job,
+    targets: &CustomerTargets,
     message: impl FnOnce(Language, String) -> Message,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let timezone = customer_zone(conn, job)?;
-    let targets = customer_targets(conn, job)?;
-    let mut rows = customer_rows(job, &targets, &message(targets.lang, timezone.clone()), now, now)?;
+    let mut rows = customer_rows(job, targets, &message(targets.lang, timezone.clone()), now, now)?;
     if let Some(at) = reminder_at(utc(job.window_start), &timezone, now) {
-        rows.extend(customer_rows(job, &targets, &reminder(job, targets.lang, &timezone), at, now)?);
+        rows.extend(customer_rows(job, targets, &reminder(job, targets.lang, &timezone), at, now)?);
     }
     outbox::insert_all(conn, &rows)?;
     Ok(())
 }
 
-/// A booking was taken: the confirmation with the tracking link now, the reminder the day before.
-pub fn job_booked(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -> Result<(), ApiError> {
+/// A booking was taken (`card`: its client card, as the booking just read or wrote it): the confirmation
+/// with the tracking link now, the reminder the day before.
+pub fn job_booked(
+    conn: &mut DbConnection,
+    job: &Job,
+    card: &customers::Customer,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let (tracking_token, window) = (job.tracking_token.clone(), window(job));
     let confirmed = |lang, timezone| Message::BookingConfirmed { lang, tracking_token, window, timezone };
-    to_customer_with_reminder(conn, job, confirmed, now)
+    to_customer_with_reminder(conn, job, &targets_on_card(job, Some(card)), confirmed, now)
 }
 
 /// A visit got a new window (`job` as it is now): the customer, and a new
@@ -299,7 +309,8 @@ pub fn job_booked(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -> Res
 pub fn job_rescheduled(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -> Result<(), ApiError> {
     let (tracking_token, window) = (job.tracking_token.clone(), window(job));
     let rescheduled = |lang, timezone| Message::Rescheduled { lang, tracking_token, window, timezone };
-    to_customer_with_reminder(conn, job, rescheduled, now)
+    let targets = customer_targets(conn, job)?;
+    to_customer_with_reminder(conn, job, &targets, rescheduled, now)
 }
 
 /// A visit on a technician's day moved to another window (`job` as it is now).
