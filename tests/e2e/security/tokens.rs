@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, SECRET, TestApp};
+use crate::helpers::{Backend, SECRET, TestApp, booking};
 
 both_backends!(
     a_token_issued_in_the_same_second_before_a_password_change_stops_working,
@@ -34,7 +34,8 @@ async fn every_forged_foreign_or_out_of_time_token_is_401_and_the_genuine_one_wo
     let genuine = app.login("customer@demo.sortie").await?;
     let sub = app.get("/v1/users/me", &genuine).await?.str("id");
     let now = chrono::Utc::now().timestamp();
-    let base = json!({"sub": sub, "role": "customer", "iss": "sortie", "aud": "sortie-api", "iat": now, "exp": now + 600});
+    let base =
+        json!({"sub": sub, "role": "customer", "iss": "sortie", "aud": "sortie-api", "iat": now, "exp": now + 600});
     let with = |k: &str, v: Value| {
         let mut c = base.clone();
         c[k] = v;
@@ -62,7 +63,14 @@ async fn every_forged_foreign_or_out_of_time_token_is_401_and_the_genuine_one_wo
         ("alg none", format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#))),
         ("alg None without a dot", format!("{}.{payload}", b64(r#"{"alg":"None","typ":"JWT"}"#))),
         ("alg NONE with the genuine signature", format!("{}.{payload}.{}", b64(r#"{"alg":"NONE"}"#), genuine_parts[2])),
-        ("RS256 with a key pair of the attacker's", jsonwebtoken::encode(&Header::new(Algorithm::RS256), &base, &EncodingKey::from_rsa_pem(PRIVATE_PEM.as_bytes())?)?),
+        (
+            "RS256 with a key pair of the attacker's",
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::RS256),
+                &base,
+                &EncodingKey::from_rsa_pem(PRIVATE_PEM.as_bytes())?,
+            )?,
+        ),
         ("HS256 keyed with the public key's PEM text", hs(Algorithm::HS256, &base, PUBLIC_PEM.as_bytes())?),
         ("HS384 with the right secret", hs(Algorithm::HS384, &base, SECRET.as_bytes())?),
         ("HS512 with the right secret", hs(Algorithm::HS512, &base, SECRET.as_bytes())?),
@@ -105,7 +113,13 @@ async fn every_forged_foreign_or_out_of_time_token_is_401_and_the_genuine_one_wo
             accepted.push(format!("Authorization: {}…: {}", &header[..12], r.status()));
         }
     }
-    assert!(accepted.is_empty(), "{} of {} attacks were not refused with 401:\n{}", accepted.len(), attacks.len(), accepted.join("\n"));
+    assert!(
+        accepted.is_empty(),
+        "{} of {} attacks were not refused with 401:\n{}",
+        accepted.len(),
+        attacks.len(),
+        accepted.join("\n")
+    );
     Ok(())
 }
 
@@ -140,6 +154,10 @@ async fn a_token_issued_in_the_same_second_before_a_password_change_stops_workin
             continue;
         }
         assert_eq!(app.get("/v1/reviews", &old).await?.status, StatusCode::UNAUTHORIZED, "the old token still works");
+        // The booking reads its caller in its own database task (#14): the old token is refused there too,
+        // before the role (a reviewer may not book: 403 with the new one).
+        assert_eq!(app.book(&old, &booking(), None).await?.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.book(&new, &booking(), None).await?.status, StatusCode::FORBIDDEN);
         assert_eq!(app.get("/v1/reviews", &new).await?.status, StatusCode::OK);
         return Ok(());
     }
@@ -168,7 +186,6 @@ async fn refresh_rotates_and_reusing_an_old_token_revokes_the_family(backend: Ba
     Ok(())
 }
 
-
 async fn a_deactivated_users_tokens_stop_working_at_once(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::spawn(backend).await?;
     let admin = app.login("admin@demo.sortie").await?;
@@ -182,6 +199,12 @@ async fn a_deactivated_users_tokens_stop_working_at_once(backend: Backend) -> an
     assert_eq!(off.status, StatusCode::OK);
     assert_eq!(off.body["active"], false);
     assert_eq!(app.get("/v1/users/me", &access).await?.status, StatusCode::UNAUTHORIZED);
+    // The booking reads its caller inside its own database task (#14): the same check, nothing booked.
+    let jobs_before = app.job_count().await?;
+    let booked = app.book(&access, &booking(), Some("after-deactivation")).await?;
+    assert_eq!(booked.status, StatusCode::UNAUTHORIZED, "{}", booked.body);
+    assert_eq!(booked.code(), "unauthorized");
+    assert_eq!(app.job_count().await?, jobs_before, "a deactivated dispatcher booked");
     let r = app.call(Method::POST, "/v1/auth/refresh", None, Some(&json!({"refresh_token": refresh}))).await?;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let login = app
