@@ -237,14 +237,7 @@ impl Bearer {
         if stale {
             return Err(ApiError::Unauthorized("token issued before the last password change".into()));
         }
-        Ok(AuthUser {
-            id: user.id,
-            role: user.role,
-            org_id: user.org_id,
-            org_path,
-            technician_id: user.technician_id,
-            customer_id: user.customer_id,
-        })
+        Ok(user.into_caller(org_path))
     }
 }
 

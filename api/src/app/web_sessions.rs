@@ -33,14 +33,7 @@ pub fn caller(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Resul
     if !user.active || session.created_at.and_utc().timestamp() < user.password_changed_at.and_utc().timestamp() {
         return Ok(None);
     }
-    Ok(Some(Caller {
-        id: user.id,
-        role: user.role,
-        org_id: user.org_id,
-        org_path,
-        technician_id: user.technician_id,
-        customer_id: user.customer_id,
-    }))
+    Ok(Some(user.into_caller(org_path)))
 }
 
 /// Ends the session of this cookie token (unknown tokens are ignored).

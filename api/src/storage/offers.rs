@@ -247,21 +247,6 @@ pub fn taken_count(
     Ok(usize::try_from(booked.unwrap_or(0) + reserved.unwrap_or(0)).unwrap_or(0))
 }
 
-#[cfg(test)]
-mod books_technician {
-    use crate::domain::JobStatus;
-
-    /// `taken_count` spells out the statuses that book a technician: the same set as the domain's.
-    #[test]
-    fn taken_count_counts_exactly_the_statuses_that_book_a_technician() {
-        use JobStatus::{Approved, Completed, EnRoute, InReview, OnSite, Returned, Scheduled};
-        let spelled = [Scheduled, EnRoute, OnSite, Completed, InReview, Approved, Returned];
-        let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
-        assert_eq!(booking.len(), spelled.len(), "{booking:?}");
-        assert!(spelled.iter().all(|s| booking.contains(s)), "{booking:?}");
-    }
-}
-
 /// Assigns a technician and moves the job to `to` if it is still in `from`.
 pub fn assign(
     conn: &mut DbConnection,
@@ -337,4 +322,19 @@ pub fn set_position(
 /// One offer by id.
 pub fn of_job_offer(conn: &mut DbConnection, id: &str) -> QueryResult<Offer> {
     offers::table.find(id).first(conn)
+}
+
+#[cfg(test)]
+mod books_technician {
+    use crate::domain::JobStatus;
+
+    /// `taken_count` spells out the statuses that book a technician: the same set as the domain's.
+    #[test]
+    fn taken_count_counts_exactly_the_statuses_that_book_a_technician() {
+        use JobStatus::{Approved, Completed, EnRoute, InReview, OnSite, Returned, Scheduled};
+        let spelled = [Scheduled, EnRoute, OnSite, Completed, InReview, Approved, Returned];
+        let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
+        assert_eq!(booking.len(), spelled.len(), "{booking:?}");
+        assert!(spelled.iter().all(|s| booking.contains(s)), "{booking:?}");
+    }
 }

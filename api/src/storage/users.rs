@@ -25,6 +25,20 @@ pub struct User {
     pub updated_at: NaiveDateTime,
 }
 
+impl User {
+    /// The caller this user is, its organisation's path read beside it (bearer tokens and web sessions).
+    pub fn into_caller(self, org_path: Option<String>) -> crate::domain::Caller {
+        crate::domain::Caller {
+            id: self.id,
+            role: self.role,
+            org_id: self.org_id,
+            org_path,
+            technician_id: self.technician_id,
+            customer_id: self.customer_id,
+        }
+    }
+}
+
 /// A new user.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users, treat_none_as_default_value = false)]
