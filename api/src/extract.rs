@@ -208,20 +208,15 @@ impl FromRequest for AuthUser {
 }
 
 /// A verified bearer token whose user is not read yet: a handler that runs one blocking database task
-/// anyway loads the caller inside it ([`Bearer::caller`]), saving a hand-off to the blocking pool and a
-/// round trip per request (the booking, #14). The user is read, checked (active, token issued after the
-/// last password change) exactly as for [`AuthUser`], only later: after the body was parsed.
+/// anyway reads the caller inside it ([`Bearer::caller`]), saving a hand-off to the blocking pool and a
+/// connection checkout per request (the booking, #14). The user is read and checked (active, token issued
+/// after the last password change) exactly as for [`AuthUser`], only after the body was parsed as JSON.
 #[derive(Debug)]
 pub struct Bearer {
     claims: crate::auth::jwt::Claims,
 }
 
 impl Bearer {
-    /// The user's id as the token names it (verified signature, not yet checked against the database).
-    pub fn user_id(&self) -> &str {
-        &self.claims.sub
-    }
-
     /// Reads the token's user and checks it may still act: [`AuthUser`], on this connection.
     pub fn caller(&self, conn: &mut crate::db::DbConnection) -> Result<AuthUser, ApiError> {
         let found = storage::users::find_with_org_path(conn, &self.claims.sub)?;
