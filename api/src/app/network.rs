@@ -407,7 +407,7 @@ pub fn create_technician(
     let details = json!({"org_id": org.id});
     audit::record(conn, caller, AuditAction::TechnicianCreate, Subject::of("technician", &id), &details, now)?;
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &id, Some(&id)), now)?;
-    technicians::find_with_org_path(conn, &id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+    technicians::find(conn, &id)?.ok_or(ApiError::NotFound)
 }
 
 /// Changes to a technician as typed (only the fields given), before any check.
@@ -527,7 +527,7 @@ pub fn update_technician(
     technicians::update(conn, &t.id, &changes)?;
     // Phones sync their own technician record (skills, shift, parts).
     change_log::log_change(conn, Change::upsert(ChangeEntity::Technician, &t.id, Some(&t.id)), now)?;
-    technicians::find_with_org_path(conn, &t.id)?.map(|(t, _)| t).ok_or(ApiError::NotFound)
+    technicians::find(conn, &t.id)?.ok_or(ApiError::NotFound)
 }
 
 /// A technician the caller manages (admins all, dispatchers their subtree); 404 otherwise.

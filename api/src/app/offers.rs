@@ -296,7 +296,7 @@ pub fn subcontract(
     )?;
     // Keep dispatch's technician only if the offer now reaches its organisation.
     let candidate = match offer.technician_id.as_deref() {
-        Some(t) => technicians::find_with_org_path(conn, t)?.filter(|(t, _)| t.org_id == target.id).map(|(t, _)| t.id),
+        Some(t) => technicians::find(conn, t)?.filter(|t| t.org_id == target.id).map(|t| t.id),
         None => None,
     };
     let by = (step, lifecycle::Actor::Dispatcher);
@@ -369,7 +369,7 @@ fn answerable_org(conn: &mut DbConnection, job: &jobs::Job) -> Result<orgs::Org,
     let accepted = offers::of_job(conn, &job.id)?.into_iter().rev().find(|o| o.status == OfferStatus::Accepted);
     let id = match (accepted, &job.technician_id) {
         (Some(offer), _) => offer.org_id,
-        (None, Some(tech)) => technicians::find_with_org_path(conn, tech)?.ok_or(ApiError::NotFound)?.0.org_id,
+        (None, Some(tech)) => technicians::find(conn, tech)?.ok_or(ApiError::NotFound)?.org_id,
         (None, None) => job.contractor_org_id.clone(),
     };
     orgs::find(conn, &id)?.ok_or(ApiError::NotFound)

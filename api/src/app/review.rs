@@ -181,7 +181,7 @@ pub fn back_to_technician(
         return Ok(job.status);
     }
     let Some(tech_id) = job.technician_id.clone() else { return Ok(job.status) };
-    let Some((tech, _)) = technicians::find_with_org_path(conn, &tech_id)? else { return Ok(job.status) };
+    let Some(tech) = technicians::find(conn, &tech_id)? else { return Ok(job.status) };
     if !tech.active || utc(job.window_end) <= now {
         return Ok(job.status);
     }

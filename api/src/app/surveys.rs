@@ -67,12 +67,6 @@ fn find_live(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Result
     store::find_by_token(conn, token)?.filter(|s| utc(s.expires_at) > now).ok_or(ApiError::NotFound)
 }
 
-fn first_name(conn: &mut DbConnection, technician_id: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(id) = technician_id else { return Ok(None) };
-    Ok(technicians::find_with_org_path(conn, id)?
-        .and_then(|(t, _)| t.name.split_whitespace().next().map(str::to_owned)))
-}
-
 /// What the link shows.
 pub fn subject(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Result<SurveySubject, ApiError> {
     let survey = find_live(conn, token, now)?;
@@ -82,7 +76,7 @@ pub fn subject(conn: &mut DbConnection, token: &str, now: DateTime<Utc>) -> Resu
     Ok(SurveySubject {
         kind: job.kind,
         date: local_day(&timezone, visited),
-        technician_first_name: first_name(conn, survey.technician_id.as_deref())?,
+        technician_first_name: technicians::first_name(conn, survey.technician_id.as_deref())?,
         expires_at: utc(survey.expires_at),
         answered: survey.answered_at.is_some(),
     })

@@ -104,7 +104,7 @@ pub struct CustomerTimes {
 /// (it works there), else the general contractor organisation's.
 pub fn customer_times(conn: &mut DbConnection, job: &jobs::Job) -> Result<CustomerTimes, ApiError> {
     let technician = match job.technician_id.as_deref() {
-        Some(id) => technicians::find_with_org_path(conn, id)?.map(|(t, _)| t.timezone),
+        Some(id) => technicians::find(conn, id)?.map(|t| t.timezone),
         None => None,
     };
     let timezone = match technician {
@@ -125,9 +125,7 @@ pub fn customer_times(conn: &mut DbConnection, job: &jobs::Job) -> Result<Custom
 
 /// The first word of a technician's name (all a customer is shown).
 pub fn technician_first_name(conn: &mut DbConnection, technician_id: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(id) = technician_id else { return Ok(None) };
-    Ok(technicians::find_with_org_path(conn, id)?
-        .and_then(|(t, _)| t.name.split_whitespace().next().map(str::to_owned)))
+    Ok(technicians::first_name(conn, technician_id)?)
 }
 
 fn job_view(conn: &mut DbConnection, job: jobs::Job) -> Result<JobView, ApiError> {

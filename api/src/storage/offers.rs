@@ -171,19 +171,6 @@ pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Locks a technician row, so two assignments to one technician are counted one after the other
-/// (`FOR NO KEY UPDATE`: see [`lock_job`]).
-pub fn lock_technician(conn: &mut DbConnection, technician_id: &str) -> QueryResult<()> {
-    if let DbConnection::Postgres(pg) = conn {
-        technicians::table
-            .filter(technicians::id.eq(technician_id))
-            .select(technicians::id)
-            .for_no_key_update()
-            .load::<String>(pg)?;
-    }
-    Ok(())
-}
-
 /// Windows of the jobs that book a technician, starting in `[from, to)`.
 pub fn booked_windows(
     conn: &mut DbConnection,

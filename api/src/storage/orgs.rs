@@ -238,17 +238,12 @@ pub fn put_agreement(
 
 /// The agreement that applies to `org`: its own, else its nearest ancestor's.
 pub fn effective_agreement(conn: &mut DbConnection, org: &Org) -> QueryResult<Option<Agreement>> {
-    let lineage = org.lineage();
-    let mut found: Vec<Agreement> =
-        service_agreements::table.filter(service_agreements::org_id.eq_any(&lineage)).load(conn)?;
-    // Deepest first: the position in the lineage is the depth.
-    found.sort_by_key(|a| std::cmp::Reverse(lineage.iter().position(|id| *id == a.org_id)));
-    Ok(found.into_iter().next())
+    effective_agreement_of(conn, &org.id)
 }
 
-/// The agreement that applies to the organisation with this id ([`effective_agreement`]) in one
-/// statement: the agreements held by organisations whose path is a prefix of its path (itself and
-/// its ancestors), the deepest holder first.
+/// The agreement that applies to the organisation with this id, in one statement: the agreements
+/// held by organisations whose path is a prefix of its path (itself and its ancestors: paths are ids
+/// between slashes), the deepest holder first.
 pub fn effective_agreement_of(conn: &mut DbConnection, org_id: &str) -> QueryResult<Option<Agreement>> {
     let of = diesel::alias!(organisations as of);
     let path = of.filter(of.field(organisations::id).eq(org_id)).select(of.field(organisations::path)).single_value();

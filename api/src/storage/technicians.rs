@@ -68,8 +68,15 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Technician>
     technicians::table.find(id).first(conn).optional()
 }
 
+/// A technician's first name (the first word of the name), as customers see it; `None` without one.
+pub fn first_name(conn: &mut DbConnection, id: Option<&str>) -> QueryResult<Option<String>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(find(conn, id)?.and_then(|t| t.name.split_whitespace().next().map(str::to_owned)))
+}
+
 /// The technician with this id, its row locked to the end of the transaction on PostgreSQL
-/// (`FOR NO KEY UPDATE`, as `offers::lock_technician`; SQLite's writer lock serialises anyway):
+/// (`FOR NO KEY UPDATE`, like `offers::lock_job`: foreign-key checks do not wait for it; SQLite's writer lock
+/// serialises anyway), so two assignments to one technician are counted one after the other:
 /// the lock and the read in one statement.
 pub fn find_locked(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Technician>> {
     match conn {

@@ -89,7 +89,7 @@ pub fn to_technician(
 
 /// The technician's time zone (texts show its local times).
 fn technician_zone(conn: &mut DbConnection, technician_id: &str) -> Result<String, ApiError> {
-    Ok(technicians::find_with_org_path(conn, technician_id)?.map_or_else(|| "UTC".to_owned(), |(t, _)| t.timezone))
+    Ok(technicians::find(conn, technician_id)?.map_or_else(|| "UTC".to_owned(), |t| t.timezone))
 }
 
 /// A visit joined a technician's day (`job` as it was before). The customer's

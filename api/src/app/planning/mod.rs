@@ -263,7 +263,7 @@ pub fn replan_technician_day(
     now: DateTime<Utc>,
     speed_kmh: f64,
 ) -> Result<(), ApiError> {
-    let Some((tech, _)) = technicians::find_with_org_path(conn, technician_id)? else { return Ok(()) };
+    let Some(tech) = technicians::find(conn, technician_id)? else { return Ok(()) };
     let date = local_date(&tech, at)?;
     plan_days(conn, vec![tech], date, false, now, speed_kmh).map(drop)
 }
@@ -292,7 +292,7 @@ pub fn added_travel_m(
     now: DateTime<Utc>,
     speed_kmh: f64,
 ) -> Result<Option<f64>, ApiError> {
-    let Some((tech, _)) = technicians::find_with_org_path(conn, technician_id)? else { return Ok(None) };
+    let Some(tech) = technicians::find(conn, technician_id)? else { return Ok(None) };
     let date = local_date(&tech, utc(job.window_start))?;
     let order: Vec<String> =
         routes::of_day(conn, &tech.id, &date.to_string())?.into_iter().map(|(s, _)| s.job_id).collect();
@@ -320,7 +320,7 @@ pub fn replan_stored_days(conn: &mut DbConnection, now: DateTime<Utc>, speed_kmh
     for (tech, date) in &days {
         let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else { continue };
         let planned = crate::db::write_tx(conn, |conn| {
-            let Some((t, _)) = technicians::find_with_org_path(conn, tech)? else { return Ok(()) };
+            let Some(t) = technicians::find(conn, tech)? else { return Ok(()) };
             plan_days(conn, vec![t], date, false, now, speed_kmh).map(drop)
         });
         if let Err(e) = planned {

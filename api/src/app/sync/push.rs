@@ -101,7 +101,7 @@ pub fn push(
     speed_kmh: f64,
 ) -> Result<PushResponse, ApiError> {
     let device = store::find_device(conn, &req.device_id, user_id)?.ok_or(ApiError::NotFound)?;
-    let (technician, _) = technicians::find_with_org_path(conn, technician_id)?.ok_or(ApiError::NotFound)?;
+    let technician = technicians::find(conn, technician_id)?.ok_or(ApiError::NotFound)?;
     let offset = ClockOffset::measure(now, req.sent_at);
     let ctx = PushCtx {
         user_id,
@@ -370,7 +370,7 @@ fn set_status(
     let target = lifecycle::target(to);
     lifecycle::check(job.status, target, By::Phone).map_err(|_| illegal(target))?;
     if to == TargetStatus::EnRoute {
-        let (tech, _) = technicians::find_with_org_path(c, ctx.technician_id)?.ok_or(ApiError::NotFound)?;
+        let tech = technicians::find(c, ctx.technician_id)?.ok_or(ApiError::NotFound)?;
         let zone = shift::zone(&tech.timezone).map_err(ApiError::from)?;
         if !lifecycle::may_set_off(utc(job.window_start), ctx.now, zone) {
             return Err(reject(

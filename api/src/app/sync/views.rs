@@ -101,7 +101,7 @@ pub fn job_view(conn: &mut DbConnection, job: &Job) -> Result<JobView, ApiError>
 
 /// The technician's own record as the phone sees it.
 pub fn technician_view(conn: &mut DbConnection, technician_id: &str) -> Result<Option<TechnicianView>, ApiError> {
-    let Some((t, _)) = technicians::find_with_org_path(conn, technician_id)? else { return Ok(None) };
+    let Some(t) = technicians::find(conn, technician_id)? else { return Ok(None) };
     let position = match (t.pos_lat, t.pos_lon) {
         (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
         _ => None,
