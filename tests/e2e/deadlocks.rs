@@ -104,6 +104,17 @@ async fn offered(app: &TestApp) -> anyhow::Result<(crate::offers::Chain, String)
     Ok((c, id))
 }
 
+/// A second connection in a transaction holding the technician's row lock (the one an accept waits for).
+async fn holding_technician(app: &TestApp, technician_id: &str) -> anyhow::Result<Holder> {
+    let (url, tech) = (app.db_url().to_owned(), technician_id.to_owned());
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Holder> {
+        let mut h = Holder::begin(&url)?;
+        h.lock("technicians", &tech)?;
+        Ok(h)
+    })
+    .await?
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_accept_chosen_as_a_deadlock_victim_runs_again_and_schedules_the_job_once() -> anyhow::Result<()> {
     if !postgres_available().await? {
@@ -113,13 +124,7 @@ async fn an_offer_accept_chosen_as_a_deadlock_victim_runs_again_and_schedules_th
     let (c, id) = offered(&app).await?;
     let retries_before = deadlock_retries(&app).await?;
 
-    let (url, tech) = (app.db_url().to_owned(), c.techs[3].clone());
-    let mut holder = tokio::task::spawn_blocking(move || -> anyhow::Result<Holder> {
-        let mut h = Holder::begin(&url)?;
-        h.lock("technicians", &tech)?;
-        Ok(h)
-    })
-    .await??;
+    let mut holder = holding_technician(&app, &c.techs[3]).await?;
     let (job_id, path, body) = (id.clone(), format!("/v1/jobs/{id}/accept"), json!({}));
     let (accepted, held) = tokio::join!(
         app.post(&path, &c.dispatchers[3], &body),
@@ -170,13 +175,7 @@ async fn an_offer_accept_that_deadlocks_on_every_attempt_answers_503_with_retry_
     let (c, id) = offered(&app).await?;
     let retries_before = deadlock_retries(&app).await?;
 
-    let (url, tech) = (app.db_url().to_owned(), c.techs[3].clone());
-    let mut holder = tokio::task::spawn_blocking(move || -> anyhow::Result<Holder> {
-        let mut h = Holder::begin(&url)?;
-        h.lock("technicians", &tech)?;
-        Ok(h)
-    })
-    .await??;
+    let mut holder = holding_technician(&app, &c.techs[3]).await?;
     let (job_id, path, body) = (id.clone(), format!("/v1/jobs/{id}/accept"), json!({}));
     let (accepted, held) = tokio::join!(
         app.post(&path, &c.dispatchers[3], &body),
