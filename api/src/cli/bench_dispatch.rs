@@ -65,6 +65,9 @@ pub struct DispatchBenchArgs {
     /// Reads of a page of 100 offered jobs in the read phase.
     #[arg(long, default_value_t = 200)]
     pub reads: usize,
+    /// The server's database connections (`SORTIE_DB_MAX_CONNECTIONS`); default: 32 on PostgreSQL, 8 on SQLite.
+    #[arg(long)]
+    pub db_connections: Option<u32>,
     /// Keep the benchmark's database afterwards (its URL is printed) to look at the jobs, offers and
     /// dispatch explanations it left.
     #[arg(long)]
@@ -424,7 +427,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     config.demo = true;
     // The bench's clients are one customer booking thousands of visits: the per-user limit would answer 429.
     config.limits.bookings_per_minute = 0;
-    config.db_max_connections = if postgres { 32 } else { 8 };
+    config.db_max_connections = args.db_connections.unwrap_or(if postgres { 32 } else { 8 });
     config.workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let app = Application::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

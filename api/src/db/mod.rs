@@ -4,6 +4,7 @@
 //! Diesel is blocking, so every use goes through [`Db::run`] or
 //! [`Db::write`], which move the work to tokio's blocking pool.
 
+pub mod native;
 pub mod schema;
 mod trace;
 

@@ -62,10 +62,10 @@ pub fn last_change_seq(conn: &mut DbConnection) -> QueryResult<i64> {
 /// `after_seq` (the dispatch cache's per-decision look: one probe of the
 /// `(entity, seq)` index per entity, whatever the log's size).
 pub fn any_after(conn: &mut DbConnection, entities: &[ChangeEntity], after_seq: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    let probe = diesel::select(diesel::dsl::exists(
         change_log::table.filter(change_log::entity.eq_any(entities)).filter(change_log::seq.gt(after_seq)),
-    ))
-    .get_result(conn)
+    ));
+    crate::db::native::get_result(conn, probe)
 }
 
 /// Changes to these entities after `after_seq`, plus any recorded since `since`

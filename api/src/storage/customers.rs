@@ -60,7 +60,7 @@ pub fn insert(conn: &mut DbConnection, customer: &NewCustomer<'_>) -> QueryResul
 
 /// The card with this id.
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Customer>> {
-    customers::table.find(id).first(conn).optional()
+    crate::db::native::get_result(conn, customers::table.find(id).limit(1)).optional()
 }
 
 /// The card with this E.164 phone.
@@ -112,7 +112,7 @@ pub fn touch_address(
         .filter(customer_addresses::address.eq(address));
     let changes =
         (customer_addresses::lat.eq(lat), customer_addresses::lon.eq(lon), customer_addresses::last_used_at.eq(now));
-    if diesel::update(same).set(changes).execute(conn)? == 0 {
+    if crate::db::native::execute(conn, diesel::update(same).set(changes))? == 0 {
         crate::db::insert_unless_exists(conn, |conn| {
             diesel::insert_into(customer_addresses::table)
                 .values((

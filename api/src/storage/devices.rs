@@ -10,12 +10,14 @@ use crate::domain::Role;
 
 /// Devices of a technician's phone(s) that have a push token.
 pub fn push_devices_of_technician(conn: &mut DbConnection, technician_id: &str) -> QueryResult<Vec<String>> {
-    sync_devices::table
-        .filter(sync_devices::technician_id.eq(technician_id))
-        .filter(sync_devices::push_token.is_not_null())
-        .order(sync_devices::id.asc())
-        .select(sync_devices::id)
-        .load(conn)
+    crate::db::native::load(
+        conn,
+        sync_devices::table
+            .filter(sync_devices::technician_id.eq(technician_id))
+            .filter(sync_devices::push_token.is_not_null())
+            .order(sync_devices::id.asc())
+            .select(sync_devices::id),
+    )
 }
 
 /// Devices with a push token of the active dispatchers of an organisation.
@@ -25,12 +27,12 @@ pub fn push_devices_of_dispatchers(conn: &mut DbConnection, org_id: &str) -> Que
         .filter(users::role.eq(Role::Dispatcher))
         .filter(users::active.eq(true))
         .select(users::id);
-    sync_devices::table
+    let devices = sync_devices::table
         .filter(sync_devices::user_id.eq_any(dispatchers))
         .filter(sync_devices::push_token.is_not_null())
         .order(sync_devices::id.asc())
-        .select(sync_devices::id)
-        .load(conn)
+        .select(sync_devices::id);
+    crate::db::native::load(conn, devices)
 }
 
 /// A device's current push token, if it still has one.

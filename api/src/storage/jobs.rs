@@ -98,7 +98,7 @@ fn scoped(scope: JobScope<'_>) -> BoxedJobs<'_> {
 /// Inserts a job with its contractor as the first link of its chain.
 pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<Job> {
     // `RETURNING` (both backends): the row as stored, defaults included, without reading it again.
-    let stored = diesel::insert_into(jobs::table).values(job).get_result(conn)?;
+    let stored = crate::db::native::get_result(conn, diesel::insert_into(jobs::table).values(job))?;
     add_to_chain(conn, &job.id, &job.contractor_org_id, ChainRole::Contractor, job.created_at)?;
     Ok(stored)
 }
@@ -236,14 +236,15 @@ pub fn card_in_scope(
 pub fn set_status(conn: &mut DbConnection, id: &str, step: Transition, now: NaiveDateTime) -> QueryResult<bool> {
     let (from, to) = (step.from(), step.to());
     let closed_at = to.is_closed().then_some(now);
-    let n = diesel::update(jobs::table.find(id).filter(jobs::status.eq(from)))
-        .set((
+    let n = crate::db::native::execute(
+        conn,
+        diesel::update(jobs::table.find(id).filter(jobs::status.eq(from))).set((
             jobs::status.eq(to),
             jobs::updated_at.eq(now),
             jobs::closed_at.eq(closed_at),
             jobs::version.eq(jobs::version + 1),
-        ))
-        .execute(conn)?;
+        )),
+    )?;
     Ok(n == 1)
 }
 
@@ -322,17 +323,15 @@ pub fn append_event(
     data: &serde_json::Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(job_events::table)
-        .values((
-            job_events::job_id.eq(job_id),
-            job_events::at.eq(now),
-            job_events::event_type.eq(event_type),
-            job_events::actor_user_id.eq(actor.user_id),
-            job_events::actor_org_id.eq(actor.org_id),
-            job_events::data.eq(data.to_string()),
-        ))
-        .execute(conn)
-        .map(drop)
+    let insert = diesel::insert_into(job_events::table).values((
+        job_events::job_id.eq(job_id),
+        job_events::at.eq(now),
+        job_events::event_type.eq(event_type),
+        job_events::actor_user_id.eq(actor.user_id),
+        job_events::actor_org_id.eq(actor.org_id),
+        job_events::data.eq(data.to_string()),
+    ));
+    crate::db::native::execute(conn, insert).map(drop)
 }
 
 /// A page of a job's events in the order they happened, after event `after_id`.

@@ -34,27 +34,23 @@ pub fn insert(
     now: NaiveDateTime,
 ) -> QueryResult<String> {
     let id = super::new_id();
-    diesel::insert_into(offers::table)
-        .values((
-            offers::id.eq(&id),
-            offers::job_id.eq(job_id),
-            offers::org_id.eq(org_id),
-            offers::technician_id.eq(technician_id),
-            offers::status.eq(OfferStatus::Pending),
-            offers::deadline.eq(deadline),
-            offers::created_at.eq(now),
-        ))
-        .execute(conn)?;
+    let insert = diesel::insert_into(offers::table).values((
+        offers::id.eq(&id),
+        offers::job_id.eq(job_id),
+        offers::org_id.eq(org_id),
+        offers::technician_id.eq(technician_id),
+        offers::status.eq(OfferStatus::Pending),
+        offers::deadline.eq(deadline),
+        offers::created_at.eq(now),
+    ));
+    crate::db::native::execute(conn, insert)?;
     Ok(id)
 }
 
 /// The job's open offer, if any.
 pub fn pending_for_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<Option<Offer>> {
-    offers::table
-        .filter(offers::job_id.eq(job_id))
-        .filter(offers::status.eq(OfferStatus::Pending))
-        .first(conn)
-        .optional()
+    let pending = offers::table.filter(offers::job_id.eq(job_id)).filter(offers::status.eq(OfferStatus::Pending));
+    crate::db::native::get_result(conn, pending.limit(1)).optional()
 }
 
 /// Every offer of a job, oldest first.
@@ -230,7 +226,8 @@ pub fn taken_count(
         .filter(jobs::window_start.lt(to))
         .count()
         .single_value();
-    let (booked, reserved): (Option<i64>, Option<i64>) = diesel::select((booked, reserved)).get_result(conn)?;
+    let (booked, reserved): (Option<i64>, Option<i64>) =
+        crate::db::native::get_result(conn, diesel::select((booked, reserved)))?;
     Ok(usize::try_from(booked.unwrap_or(0) + reserved.unwrap_or(0)).unwrap_or(0))
 }
 
@@ -242,16 +239,17 @@ pub fn assign(
     technician_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from())))
-        .set((
+    let n = crate::db::native::execute(
+        conn,
+        diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from()))).set((
             jobs::status.eq(step.to()),
             jobs::technician_id.eq(technician_id),
             jobs::offer_org_id.eq(None::<String>),
             jobs::offer_deadline.eq(None::<NaiveDateTime>),
             jobs::updated_at.eq(now),
             jobs::version.eq(jobs::version + 1),
-        ))
-        .execute(conn)?;
+        )),
+    )?;
     Ok(n == 1)
 }
 
@@ -264,24 +262,30 @@ pub fn set_current_offer(
     offer: Option<(&str, NaiveDateTime)>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from())))
-        .set((
+    let n = crate::db::native::execute(
+        conn,
+        diesel::update(jobs::table.find(job_id).filter(jobs::status.eq(step.from()))).set((
             jobs::status.eq(step.to()),
             jobs::offer_org_id.eq(offer.map(|o| o.0)),
             jobs::offer_deadline.eq(offer.map(|o| o.1)),
             jobs::updated_at.eq(now),
             jobs::version.eq(jobs::version + 1),
-        ))
-        .execute(conn)?;
+        )),
+    )?;
     Ok(n == 1)
 }
 
 /// Stores a dispatch explanation (JSON) for the job.
 pub fn add_explanation(conn: &mut DbConnection, job_id: &str, data: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::insert_into(job_explanations::table)
-        .values((job_explanations::job_id.eq(job_id), job_explanations::at.eq(now), job_explanations::data.eq(data)))
-        .execute(conn)
-        .map(drop)
+    crate::db::native::execute(
+        conn,
+        diesel::insert_into(job_explanations::table).values((
+            job_explanations::job_id.eq(job_id),
+            job_explanations::at.eq(now),
+            job_explanations::data.eq(data),
+        )),
+    )
+    .map(drop)
 }
 
 /// The job's explanations, oldest first.

@@ -23,6 +23,20 @@ macro_rules! sql_text {
             }
         }
 
+        impl FromSql<Text, diesel::sqlite::Sqlite> for $name {
+            fn from_sql(bytes: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let s = <String as FromSql<Text, diesel::sqlite::Sqlite>>::from_sql(bytes)?;
+                $name::parse(&s).ok_or_else(|| format!("unknown {} `{s}` in the database", stringify!($name)).into())
+            }
+        }
+
+        impl FromSql<Text, diesel::pg::Pg> for $name {
+            fn from_sql(bytes: <diesel::pg::Pg as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                let s = <String as FromSql<Text, diesel::pg::Pg>>::from_sql(bytes)?;
+                $name::parse(&s).ok_or_else(|| format!("unknown {} `{s}` in the database", stringify!($name)).into())
+            }
+        }
+
         impl ToSql<Text, diesel::sqlite::Sqlite> for $name {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
                 <str as ToSql<Text, diesel::sqlite::Sqlite>>::to_sql(self.as_str(), out)

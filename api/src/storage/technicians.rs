@@ -65,7 +65,7 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewTechnician]) -> QueryResu
 
 /// The technician with this id.
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Technician>> {
-    technicians::table.find(id).first(conn).optional()
+    crate::db::native::get_result(conn, technicians::table.find(id).limit(1)).optional()
 }
 
 /// A technician's first name (the first word of the name), as customers see it; `None` without one.

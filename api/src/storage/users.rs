@@ -73,7 +73,7 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[NewUser<'_>]) -> QueryResult
 
 /// The user with this id.
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table.find(id).first(conn).optional()
+    crate::db::native::get_result(conn, users::table.find(id).limit(1)).optional()
 }
 
 /// The user with this (lower-cased) e-mail.
@@ -83,12 +83,11 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option
 
 /// The user plus the materialised path of its organisation, for scoping.
 pub fn find_with_org_path(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(User, Option<String>)>> {
-    users::table
+    let user = users::table
         .left_join(organisations::table.on(users::org_id.eq(organisations::id.nullable())))
         .filter(users::id.eq(id))
-        .select((users::all_columns, organisations::path.nullable()))
-        .first(conn)
-        .optional()
+        .select((users::all_columns, organisations::path.nullable()));
+    crate::db::native::get_result(conn, user.limit(1)).optional()
 }
 
 /// What a users list is narrowed to; every field set must match.
