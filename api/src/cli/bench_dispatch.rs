@@ -297,6 +297,29 @@ async fn run_load(params: &LoadParams) -> anyhow::Result<LoadOutcome> {
     serde_json::from_str(last).context("Failed to read the load process's figures")
 }
 
+/// The SQL statements of one more booking's transaction, `BEGIN` and `COMMIT` included (the pool's statement
+/// trace, on for that booking only; after the load, so the statement caches are warm).
+async fn statements_per_booking(
+    http: &reqwest::Client,
+    db: &crate::db::Db,
+    load: &LoadParams,
+) -> anyhow::Result<usize> {
+    let body = booking_body(load, load.bookings, &mut StdRng::seed_from_u64(u64::MAX));
+    db.trace().start();
+    let r = http
+        .post(format!("{}/v1/requests", load.base))
+        .bearer_auth(&load.token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await?;
+    let committed = db.trace().stop();
+    anyhow::ensure!(r.status().as_u16() == 201, "the traced booking answered {}", r.status());
+    let inserts_job = |sql: &String| sql.starts_with("INSERT INTO `jobs`") || sql.starts_with("INSERT INTO \"jobs\"");
+    let booking = committed.iter().find(|tx| tx.iter().any(inserts_job));
+    booking.map(Vec::len).context("the traced booking's transaction was not seen")
+}
+
 /// `sortie bench dispatch-load` (hidden): the bench's clients. Reads [`LoadParams`] as JSON on stdin, books
 /// over HTTP, prints [`LoadOutcome`] as JSON on stdout.
 pub async fn dispatch_load() -> anyhow::Result<()> {
@@ -515,6 +538,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
     })
     .await?;
     let metrics = http.get(format!("{base}/metrics")).send().await?.text().await?;
+    let statements = statements_per_booking(&http, &db, &load).await?;
 
     // The read phase: a page of 100 offered jobs, as the vendor's admin.
     let mut reads = histogram()?;
@@ -553,6 +577,7 @@ async fn run(url: &str, args: &DispatchBenchArgs) -> anyhow::Result<Value> {
         "client_cpu_ms_per_booking": round(done.cpu_ms / n),
         "db_cpu_ms_per_booking": db_cpu.map(|d| round(d.as_secs_f64() * 1000.0 / n)),
         "commits_per_booking": before_commits.zip(after_commits).map(|(a, b)| round((b - a) as f64 / n)),
+        "statements_per_booking": statements,
         "rss_mb": round(rss_mb()),
         "jobs_in_table": jobs_in_table,
         "read_page_100_p50_ms": ms(&reads, 0.5),

@@ -107,24 +107,20 @@ pub fn touch_address(
     lon: f64,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let same = customer_addresses::table
-        .filter(customer_addresses::customer_id.eq(customer_id))
-        .filter(customer_addresses::address.eq(address));
+    // One statement whether or not the address is known (an upsert on the card's unique address).
     let changes =
         (customer_addresses::lat.eq(lat), customer_addresses::lon.eq(lon), customer_addresses::last_used_at.eq(now));
-    if crate::db::native::execute(conn, diesel::update(same).set(changes))? == 0 {
-        crate::db::insert_unless_exists(conn, |conn| {
-            diesel::insert_into(customer_addresses::table)
-                .values((
-                    customer_addresses::id.eq(super::new_id()),
-                    customer_addresses::customer_id.eq(customer_id),
-                    customer_addresses::address.eq(address),
-                    changes,
-                ))
-                .execute(conn)
-        })?;
-    }
-    Ok(())
+    let upsert = diesel::insert_into(customer_addresses::table)
+        .values((
+            customer_addresses::id.eq(super::new_id()),
+            customer_addresses::customer_id.eq(customer_id),
+            customer_addresses::address.eq(address),
+            changes,
+        ))
+        .on_conflict((customer_addresses::customer_id, customer_addresses::address))
+        .do_update()
+        .set(changes);
+    crate::db::native::execute(conn, upsert).map(drop)
 }
 
 /// A card's addresses, most recently used first.
