@@ -170,6 +170,19 @@ async fn a_job_is_offered_to_the_nearest_eligible_technicians_org_and_accepting_
     let mine = app.get(&format!("/v1/requests/{id}"), &customer).await?;
     assert_eq!(mine.body["stage"], "scheduled");
     assert_eq!(mine.body["technician_first_name"], "Tech");
+
+    // D's own agreement, set now, gives the next offer to D its deadline (dispatch reads agreements from its
+    // snapshot of the network, which the edit refreshes).
+    let agreement = json!({"accept_within_min": {"low": 60, "normal": 45, "high": 15, "urgent": 5},
+        "arrive_within_min": {"low": 2000, "normal": 1000, "high": 500, "urgent": 100}, "first_time_fix_target": 0.9});
+    let path = format!("/v1/orgs/{}/agreement", c.orgs[3]);
+    assert_eq!(app.call(Method::PUT, &path, Some(&c.admin), Some(&agreement)).await?.status, StatusCode::OK);
+    let next = app.book(&customer, &probe_booking(), None).await?;
+    let j = job(&app, &c.admin, &next.str("id")).await?;
+    assert_eq!(j["offer"]["org_id"], c.orgs[3].as_str(), "{j}");
+    let deadline = chrono::DateTime::parse_from_rfc3339(j["offer"]["deadline"].as_str().unwrap_or_default())?;
+    let minutes = (deadline.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((40..=45).contains(&minutes), "{minutes}");
     Ok(())
 }
 

@@ -465,7 +465,7 @@ async fn a_booking_runs_a_bounded_number_of_statements(backend: Backend) -> anyh
     assert_eq!(booking_tx.len(), 1, "{committed:#?}");
     let statements = booking_tx[0];
     eprintln!("{backend:?}: {} statements per booking:\n{}", statements.len(), statements.join("\n"));
-    // Before issue #14: 50 (SQLite), 52 (PostgreSQL); now 21 on both.
-    assert!(statements.len() <= 24, "{statements:#?}");
+    // Before issue #14: 50 (SQLite), 52 (PostgreSQL); now 16 on both.
+    assert!(statements.len() <= 18, "{statements:#?}");
     Ok(())
 }

@@ -100,19 +100,21 @@ pub struct IdempotencyKey {
     pub request_hash: String,
 }
 
-/// Books a visit in the caller's transaction: claims the key, creates the
-/// job (or finds the earlier one for a retry), records the key's job.
-pub fn book(
+/// Books a visit in the caller's transaction: claims the key (with the id the job will have), creates the
+/// job, or finds the earlier one for a retry. A new job's contractor link and `created` event are left in
+/// the returned [`jobs::Unwritten`] (empty for a replay), for the caller to write.
+fn book_unwritten(
     conn: &mut DbConnection,
     cache: &SharedCache,
     caller: &Caller,
     booking: &NewBooking,
     key: Option<&IdempotencyKey>,
     now: DateTime<Utc>,
-) -> Result<BookOutcome, ApiError> {
+) -> Result<(BookOutcome, jobs::Unwritten), ApiError> {
     let now = db_time(now);
+    let job_id = storage::new_id();
     if let Some(k) = key
-        && !idempotency::claim(conn, &caller.id, &k.key, &k.request_hash, now)?
+        && !idempotency::claim(conn, &caller.id, &k.key, &k.request_hash, &job_id, now)?
     {
         let stored = idempotency::find(conn, &caller.id, &k.key)?.ok_or(ApiError::NotFound)?;
         if stored.request_hash != k.request_hash {
@@ -124,14 +126,11 @@ pub fn book(
         }
         let job_id = stored.job_id.ok_or(ApiError::NotFound)?;
         let job = jobs::find_scoped(conn, &job_id, JobScope::All)?.ok_or(ApiError::NotFound)?;
-        return Ok(BookOutcome::Replayed(job));
+        return Ok((BookOutcome::Replayed(job), jobs::Unwritten::default()));
     }
-    let (job, card) = create_job(conn, cache, caller, booking, now)?;
-    notify::job_booked(conn, &job, &card, crate::storage::utc(now))?;
-    if let Some(k) = key {
-        idempotency::complete(conn, &caller.id, &k.key, &job.id)?;
-    }
-    Ok(BookOutcome::Created(job))
+    let (job, card, timezone, unwritten) = create_job(conn, cache, caller, booking, job_id, now)?;
+    notify::job_booked(conn, &job, &card, timezone, crate::storage::utc(now))?;
+    Ok((BookOutcome::Created(job), unwritten))
 }
 
 /// Books a visit and dispatches it in one write transaction (one commit per
@@ -151,16 +150,23 @@ pub fn book_and_dispatch(
     let together = write_tx(conn, |conn| {
         // Set by this attempt only: a deadlock in an earlier attempt's dispatch is retried, not remembered.
         dispatch_failed = false;
-        let outcome = book(conn, cache, caller, booking, key, now)?;
+        let (outcome, unwritten) = book_unwritten(conn, cache, caller, booking, key, now)?;
         let BookOutcome::Created(mut job) = outcome else { return Ok(outcome) };
-        job.status = dispatching::dispatch_new(conn, cache, job.clone(), Step::default(), now)
+        // The booking's link and event are written with the dispatch's (one insert each).
+        job.status = dispatching::dispatch_new(conn, cache, (job.clone(), unwritten), Step::default(), now)
             .inspect_err(|_| dispatch_failed = true)?;
         Ok(BookOutcome::Created(job))
     });
     match together {
         Err(e) if dispatch_failed => {
             tracing::warn!(error = %e, "Dispatch at booking failed; booked without it, the worker will retry");
-            write_tx(conn, |conn| book(conn, cache, caller, booking, key, now))
+            write_tx(conn, |conn| {
+                let (outcome, unwritten) = book_unwritten(conn, cache, caller, booking, key, now)?;
+                if let BookOutcome::Created(job) = &outcome {
+                    unwritten.write(conn, &job.id)?;
+                }
+                Ok(outcome)
+            })
         }
         other => other,
     }
@@ -262,13 +268,16 @@ pub(crate) fn new_tracking_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Creates the job `id` on the booking's client card; returns it, the card, the zone the customer's messages
+/// show times in (the general contractor's) and the job's contractor link and `created` event, unwritten.
 fn create_job(
     conn: &mut DbConnection,
     cache: &SharedCache,
     caller: &Caller,
     b: &NewBooking,
+    id: String,
     now: NaiveDateTime,
-) -> Result<(Job, customers::Customer), ApiError> {
+) -> Result<(Job, customers::Customer, String, jobs::Unwritten), ApiError> {
     let (card, contact) = find_or_create_card(conn, caller, b.contact.as_ref(), now)?;
     // The general contractor: the customer's contracted partner, else the
     // booking dispatcher's organisation, else the vendor.
@@ -278,8 +287,9 @@ fn create_job(
         _ => cache.root_org(conn)?,
     };
     let address = b.address.trim().to_owned();
+    let timezone = cache.org_timezone(conn, &contractor)?;
     let job = jobs::NewJob {
-        id: storage::new_id(),
+        id,
         kind: b.kind,
         status: JobStatus::New,
         priority: b.priority,
@@ -301,21 +311,20 @@ fn create_job(
         created_at: now,
         updated_at: now,
     };
-    let stored = jobs::insert(conn, &job)?;
+    let mut unwritten = jobs::Unwritten::default();
+    let stored = jobs::insert_deferring_chain(conn, &job, &mut unwritten)?;
     customers::touch_address(conn, &card.id, &address, b.location.lat, b.location.lon, now)?;
     if let Some(consent) = &b.consent {
         crate::app::consent::record(conn, consent, &card.id, &job.id, &caller.id, now)?;
     }
     let actor = jobs::Actor { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
-    jobs::append_event(
-        conn,
-        &job.id,
+    unwritten.event(
         EventType::Created,
         actor,
         &json!({"status": JobStatus::New, "contractor_org_id": contractor, "priority": b.priority}),
         now,
-    )?;
-    Ok((stored, card))
+    );
+    Ok((stored, card, timezone, unwritten))
 }
 
 fn conflict_with(job: &Job, what: &str) -> ApiError {

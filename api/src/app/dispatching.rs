@@ -26,8 +26,10 @@ fn changed_meanwhile(message: &str) -> ApiError {
     ApiError::conflict("invalid_transition", message.to_owned(), json!({}))
 }
 
-/// Minutes an organisation has to accept a job of this priority (its agreement, else its ancestors').
-fn accept_deadline(
+/// When an offer made `now` to this organisation expires: the minutes its agreement (else its ancestors')
+/// gives a job of this priority, read from the database. Dispatch reads the same from its snapshot
+/// (`Network::accept_deadline`), which agreement edits refresh.
+pub(crate) fn accept_deadline(
     conn: &mut DbConnection,
     org_id: &str,
     priority: Priority,
@@ -71,19 +73,20 @@ pub fn dispatch_one(
     }
     let excluded: HashSet<OrgId> =
         offers::excluded_orgs(conn, job_id)?.iter().map(|o| org_bits(o)).collect::<Result<_, _>>()?;
-    run(conn, cache, job, excluded, None, step, now)
+    run(conn, cache, (job, jobs::Unwritten::default()), excluded, None, step, now)
 }
 
 /// Dispatches a job booked in this transaction (`job` as inserted): nobody else sees it yet, so it needs no
-/// row lock, has no offer and no organisation has declined it; otherwise as [`dispatch_one`].
+/// row lock, has no offer and no organisation has declined it; otherwise as [`dispatch_one`]. `unwritten`:
+/// the booking's chain link and event, written with the dispatch's own (one insert each).
 pub fn dispatch_new(
     conn: &mut DbConnection,
     cache: &SharedCache,
-    job: jobs::Job,
+    (job, unwritten): (jobs::Job, jobs::Unwritten),
     step: Step<'_>,
     now: DateTime<Utc>,
 ) -> Result<JobStatus, ApiError> {
-    run(conn, cache, job, HashSet::new(), None, step, now)
+    run(conn, cache, (job, unwritten), HashSet::new(), None, step, now)
 }
 
 /// Dispatches a job again from the vendor's queue (`unassignable`, or `new`
@@ -112,7 +115,7 @@ pub fn dispatch_again(
         ));
     }
     let without = without_technician.map(crate::domain::TechnicianId::from_stored).transpose()?;
-    run(conn, cache, job, HashSet::new(), without.map(Into::into), step, now)
+    run(conn, cache, (job, jobs::Unwritten::default()), HashSet::new(), without.map(Into::into), step, now)
 }
 
 /// How often one decision may find its proposed technician's day full under
@@ -123,7 +126,7 @@ const MAX_RESERVE_ATTEMPTS: usize = 40;
 fn run(
     conn: &mut DbConnection,
     cache: &SharedCache,
-    job: jobs::Job,
+    (job, mut unwritten): (jobs::Job, jobs::Unwritten),
     excluded: HashSet<OrgId>,
     without: Option<dispatch::model::TechnicianId>,
     step: Step<'_>,
@@ -149,7 +152,7 @@ fn run(
     // The decision's CPU time too: on a busy machine its wall time includes waiting for a core.
     let zero = std::time::Duration::ZERO;
     let (mut decision_time, mut decision_cpu, mut snapshot_time) = (zero, zero, zero);
-    let (outcome, reserved) = loop {
+    let (outcome, reserved, net) = loop {
         attempts += 1;
         let started = std::time::Instant::now();
         let (outcome, decided_in, decision_cpu_used) = with_cache(cache, conn, now, |c, _| {
@@ -177,15 +180,18 @@ fn run(
             let outcome = dispatch_job(&input, &cache.rank)
                 .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("dispatch: {e}")))?;
             techs.finish((
-                outcome,
+                (outcome, c.net.clone()),
                 decision_started.elapsed(),
                 crate::telemetry::thread_cpu().saturating_sub(cpu_started),
             ))
         })?;
+        let (outcome, net) = outcome;
         decision_time += decided_in;
         decision_cpu += decision_cpu_used;
         snapshot_time += started.elapsed().saturating_sub(decided_in);
-        let DispatchOutcome::Offer { decision, route, escalations } = outcome else { break (outcome, (None, None)) };
+        let DispatchOutcome::Offer { decision, route, escalations } = outcome else {
+            break (outcome, (None, None), net);
+        };
         let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
         let (decision, route, by_travel) =
             prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
@@ -211,7 +217,7 @@ fn run(
             cache.days.learned(chosen.technician_id, day, taken + usize::from(fits && names_technician));
         }
         match room {
-            Room::Fits => break (outcome, (by_travel, names_technician.then_some(id))),
+            Room::Fits => break (outcome, (by_travel, names_technician.then_some(id)), net),
             room if attempts < MAX_RESERVE_ATTEMPTS => {
                 taken_meanwhile.insert(chosen.technician_id, room);
             }
@@ -227,14 +233,12 @@ fn run(
             let (by_travel, technician) = reserved;
             for e in &escalations {
                 offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
-                jobs::append_event(
-                    conn,
-                    job_id,
+                unwritten.event(
                     EventType::Escalated,
                     step.actor(),
                     &json!({"status": JobStatus::Offered, "from_subtree": uuid_text(e.subtree.root.0), "reason": "nobody_eligible"}),
                     now_db,
-                )?;
+                );
             }
             let mut explained = explanation_json(&decision.explanation);
             if let (Some(extra), Some(o)) = (by_travel, explained.as_object_mut()) {
@@ -247,13 +251,19 @@ fn run(
             let hops: Vec<String> =
                 route.escalated_through.iter().chain(&route.passed).map(|org| uuid_text(org.0)).collect();
             let offered_to = uuid_text(route.offered_to.0);
+            let to = OfferTo {
+                hops: &hops.iter().map(String::as_str).collect::<Vec<_>>(),
+                org_id: &offered_to,
+                technician_id: technician.as_deref(),
+                deadline: net.accept_deadline(route.offered_to, job.priority, now),
+            };
             open_offer(
                 conn,
                 &job,
-                (&hops.iter().map(String::as_str).collect::<Vec<_>>(), &offered_to),
-                technician.as_deref(),
+                to,
                 (step, lifecycle::Actor::Worker),
                 now,
+                &mut unwritten,
                 json!({
                     "passed": route.passed.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>(),
                     "escalated_through": route.escalated_through.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>(),
@@ -261,6 +271,7 @@ fn run(
                     "distance_m": chosen.distance_m.round(),
                 }),
             )?;
+            unwritten.write(conn, job_id)?;
             Ok(JobStatus::Offered)
         }
         DispatchOutcome::Unassignable { explanations } => {
@@ -272,14 +283,13 @@ fn run(
             if !offers::set_current_offer(conn, job_id, step_to, None, now_db)? {
                 return Err(changed_meanwhile("the job changed meanwhile"));
             }
-            jobs::append_event(
-                conn,
-                job_id,
+            unwritten.event(
                 EventType::Unassignable,
                 step.actor(),
                 &json!({"status": JobStatus::Unassignable, "excluded_orgs": excluded.iter().map(|o| uuid_text(o.0)).collect::<Vec<_>>()}),
                 now_db,
-            )?;
+            );
+            unwritten.write(conn, job_id)?;
             Ok(JobStatus::Unassignable)
         }
     }
@@ -332,35 +342,44 @@ fn prefer_least_added_travel(
     Ok((decision, route, Some(compared)))
 }
 
-/// Opens an offer to `org_id` with its agreement's deadline and records it
-/// (`by` a dispatcher subcontracting, or dispatch itself); `hops`, the organisations the offer
-/// passed on its way, join the job's chain before the offeree (one insert).
+/// Where an offer goes: the organisations it passed on its way (`hops`, joining the job's chain before the
+/// offeree), the offeree, the technician dispatch proposed (if any) and the deadline.
+pub(crate) struct OfferTo<'a> {
+    pub hops: &'a [&'a str],
+    pub org_id: &'a str,
+    pub technician_id: Option<&'a str>,
+    pub deadline: DateTime<Utc>,
+}
+
+/// Opens an offer and records it (`by` a dispatcher subcontracting, or dispatch itself): the offer, its
+/// notification and the job's new state now; the chain links (hops, then the offeree) and the `offered`
+/// event join `unwritten`, which the caller writes.
 pub(crate) fn open_offer(
     conn: &mut DbConnection,
     job: &jobs::Job,
-    (hops, org_id): (&[&str], &str),
-    technician_id: Option<&str>,
+    to: OfferTo<'_>,
     (step, by): (Step<'_>, lifecycle::Actor),
     now: DateTime<Utc>,
+    unwritten: &mut jobs::Unwritten,
     extra: Value,
 ) -> Result<(), ApiError> {
-    let now_db = db_time(now);
-    let deadline = accept_deadline(conn, org_id, job.priority, now)?;
-    let offer_id = offers::insert(conn, &job.id, org_id, technician_id, db_time(deadline), now_db)?;
+    let (now_db, org_id, deadline) = (db_time(now), to.org_id, to.deadline);
+    let offer_id = offers::insert(conn, &job.id, org_id, to.technician_id, db_time(deadline), now_db)?;
     crate::app::notify::offer_opened(conn, &job.id, org_id, &offer_id, deadline, now)?;
     let to_offered =
         lifecycle::check(job.status, JobStatus::Offered, by).map_err(|e| changed_meanwhile(&e.to_string()))?;
     if !offers::set_current_offer(conn, &job.id, to_offered, Some((org_id, db_time(deadline))), now_db)? {
         return Err(changed_meanwhile("the job changed meanwhile"));
     }
-    let links: Vec<(&str, ChainRole)> =
-        hops.iter().map(|&h| (h, ChainRole::Hop)).chain([(org_id, ChainRole::Offeree)]).collect();
-    jobs::add_links(conn, &job.id, &links, now_db)?;
-    let mut data =
-        json!({"status": JobStatus::Offered, "org_id": org_id, "technician_id": technician_id, "deadline": deadline});
+    for &hop in to.hops {
+        unwritten.link(hop, ChainRole::Hop, now_db);
+    }
+    unwritten.link(org_id, ChainRole::Offeree, now_db);
+    let mut data = json!({"status": JobStatus::Offered, "org_id": org_id, "technician_id": to.technician_id,
+        "deadline": deadline});
     if let (Some(d), Value::Object(more)) = (data.as_object_mut(), extra) {
         d.extend(more);
     }
-    jobs::append_event(conn, &job.id, EventType::Offered, step.actor(), &data, now_db)?;
+    unwritten.event(EventType::Offered, step.actor(), &data, now_db);
     Ok(())
 }

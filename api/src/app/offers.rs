@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::app::capacity::{self, Room};
-use crate::app::dispatching::{Step, dispatch_one, open_offer};
+use crate::app::dispatching::{OfferTo, Step, accept_deadline, dispatch_one, open_offer};
 use crate::app::planning;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
@@ -284,23 +284,25 @@ pub fn subcontract(
     if !offers::close(conn, &offer.id, OfferStatus::Subcontracted, None, Some(&caller.id), now_db)? {
         return Err(lost_race(conn, job_id));
     }
-    jobs::add_to_chain(conn, job_id, &own.id, ChainRole::Hop, now_db)?;
+    let mut unwritten = jobs::Unwritten::default();
+    unwritten.link(&own.id, ChainRole::Hop, now_db);
     let step = Step { user_id: Some(&caller.id), org_id: caller.org_id.as_deref() };
-    jobs::append_event(
-        conn,
-        job_id,
+    unwritten.event(
         EventType::Subcontracted,
         step.actor(),
         &json!({"status": JobStatus::Offered, "from_org_id": own.id, "to_org_id": target.id}),
         now_db,
-    )?;
+    );
     // Keep dispatch's technician only if the offer now reaches its organisation.
     let candidate = match offer.technician_id.as_deref() {
         Some(t) => technicians::find(conn, t)?.filter(|t| t.org_id == target.id).map(|t| t.id),
         None => None,
     };
+    let deadline = accept_deadline(conn, &target.id, job.priority, now)?;
+    let to = OfferTo { hops: &[], org_id: &target.id, technician_id: candidate.as_deref(), deadline };
     let by = (step, lifecycle::Actor::Dispatcher);
-    open_offer(conn, &job, (&[], &target.id), candidate.as_deref(), by, now, json!({"subcontracted_by": own.id}))?;
+    open_offer(conn, &job, to, by, now, &mut unwritten, json!({"subcontracted_by": own.id}))?;
+    unwritten.write(conn, job_id)?;
     Ok(JobStatus::Offered)
 }
 

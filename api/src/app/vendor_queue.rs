@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::app::dispatching::{Step, dispatch_again, open_offer};
+use crate::app::dispatching::{OfferTo, Step, accept_deadline, dispatch_again, open_offer};
 use crate::app::offers::{assign_technician, technician_of};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
@@ -78,15 +78,12 @@ pub fn offer_to(
         Some(from) => lineage.get(from + 1..lineage.len().saturating_sub(1)).unwrap_or_default(),
         None => &[],
     };
-    open_offer(
-        conn,
-        &job,
-        (between, &target.id),
-        None,
-        (step(caller), By::Dispatcher),
-        now,
-        json!({"chosen_by": "vendor_queue"}),
-    )?;
+    let deadline = accept_deadline(conn, &target.id, job.priority, now)?;
+    let to = OfferTo { hops: between, org_id: &target.id, technician_id: None, deadline };
+    let mut unwritten = jobs::Unwritten::default();
+    let by = (step(caller), By::Dispatcher);
+    open_offer(conn, &job, to, by, now, &mut unwritten, json!({"chosen_by": "vendor_queue"}))?;
+    unwritten.write(conn, &job.id)?;
     Ok(JobStatus::Offered)
 }
 

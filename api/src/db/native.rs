@@ -56,3 +56,31 @@ where
         DbConnection::Sqlite(c) => RunQueryDsl::<SqliteConnection>::get_result(query, c),
     }
 }
+
+/// Runs `$run` with `$values` bound to `$rows` (a slice of insertable rows) as a reference to a fixed-size
+/// array when it holds one to six rows, else as the slice. diesel keeps the prepared statement of an insert
+/// of an array (its type fixes the number of rows) in its statement cache, but prepares a slice's again on
+/// every execution, which PostgreSQL then parses and plans again: a booking's chain links, events and
+/// notifications are two to five rows.
+macro_rules! with_fixed_rows {
+    ($rows:expr, |$values:ident| $run:expr) => {{
+        let rows = $rows;
+        if let Ok($values) = <&[_; 1]>::try_from(rows) {
+            $run
+        } else if let Ok($values) = <&[_; 2]>::try_from(rows) {
+            $run
+        } else if let Ok($values) = <&[_; 3]>::try_from(rows) {
+            $run
+        } else if let Ok($values) = <&[_; 4]>::try_from(rows) {
+            $run
+        } else if let Ok($values) = <&[_; 5]>::try_from(rows) {
+            $run
+        } else if let Ok($values) = <&[_; 6]>::try_from(rows) {
+            $run
+        } else {
+            let $values = rows;
+            $run
+        }
+    }};
+}
+pub(crate) use with_fixed_rows;

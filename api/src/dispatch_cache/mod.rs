@@ -39,7 +39,8 @@ use dispatch::ranking::RankOptions;
 use crate::app::scorecards::{QualityOptions, dispatch_scorecards};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::{self, ChangeEntity, LocalShift};
+use crate::domain::agreement::{DEFAULT_ACCEPT_MIN, PerPriority};
+use crate::domain::{self, ChangeEntity, LocalShift, Priority};
 use crate::storage::{change_log, db_time, json, orgs, technicians};
 
 /// How far back (by time) the background refresh re-reads the change log, so
@@ -105,6 +106,17 @@ impl SharedCache {
             Some(current) => Ok(uuid_text(current.net.orgs.root().0)),
             None => Ok(crate::storage::orgs::root(conn)?.ok_or(ApiError::NotFound)?.id),
         }
+    }
+
+    /// An organisation's time zone: from the current snapshot when it holds the organisation (a zone edit
+    /// reaches the snapshot with the next decision or background refresh), else read from the database.
+    pub(crate) fn org_timezone(&self, conn: &mut DbConnection, org_id: &str) -> Result<String, ApiError> {
+        if let Some(current) = self.snapshot()?
+            && let Some(zone) = current.net.timezone(org_bits(org_id)?)
+        {
+            return Ok(zone.to_owned());
+        }
+        Ok(orgs::find(conn, org_id)?.ok_or(ApiError::NotFound)?.timezone)
     }
 
     /// The current snapshot, if loaded (the lock is held only to clone the `Arc`).
@@ -262,6 +274,11 @@ pub(crate) struct Network {
     pub(crate) org_stock: HashMap<OrgId, Vec<PartQty>>,
     /// Each organisation's effective service radius (km): its own, else the nearest ancestor's.
     org_radius_km: HashMap<OrgId, Option<f64>>,
+    /// Each organisation's minutes to accept an offer, per priority, from the agreement in effect (its own,
+    /// else the nearest ancestor's): what an offer's deadline is, without reading the agreement per offer.
+    accept_within_min: HashMap<OrgId, Option<PerPriority>>,
+    /// Each organisation's time zone (a confirmation shows the general contractor's).
+    timezones: HashMap<OrgId, String>,
 }
 
 impl Network {
@@ -279,14 +296,14 @@ impl Network {
             OrgTree::build(tree_orgs).map_err(|e| ApiError::Unexpected(anyhow::anyhow!("organisation tree: {e}")))?;
         let own_radius: HashMap<OrgId, Option<f64>> =
             org_rows.iter().map(|o| Ok((org_bits(&o.id)?, o.max_travel_km))).collect::<Result<_, ApiError>>()?;
-        let org_radius_km: HashMap<OrgId, Option<f64>> = own_radius
-            .keys()
-            .map(|&id| {
-                let inherited =
-                    std::iter::once(id).chain(orgs.ancestors(id)).find_map(|o| own_radius.get(&o).copied().flatten());
-                (id, inherited)
-            })
-            .collect();
+        let mut own_accept: HashMap<OrgId, Option<PerPriority>> = HashMap::new();
+        for a in orgs::all_agreements(conn)? {
+            own_accept.insert(org_bits(&a.org_id)?, Some(json::per_priority(&a.accept_within_min)?));
+        }
+        let timezones =
+            org_rows.iter().map(|o| Ok((org_bits(&o.id)?, o.timezone.clone()))).collect::<Result<_, ApiError>>()?;
+        let org_radius_km = inherited(&orgs, own_radius.keys().copied(), &own_radius);
+        let accept_within_min = inherited(&orgs, own_radius.keys().copied(), &own_accept);
         let mut territories = Vec::new();
         for t in orgs::all_territories(conn)? {
             let geometry: crate::geojson::Geometry = serde_json::from_str(&t.geometry)?;
@@ -296,13 +313,43 @@ impl Network {
                 exclusive: t.exclusive,
             });
         }
-        Ok(Network { orgs, territories: TerritoryIndex::build(territories), org_stock, org_radius_km })
+        Ok(Network {
+            orgs,
+            territories: TerritoryIndex::build(territories),
+            org_stock,
+            org_radius_km,
+            accept_within_min,
+            timezones,
+        })
     }
 
     /// An organisation's effective service radius (km), inherited down the tree.
     fn radius_km(&self, org: OrgId) -> Option<f64> {
         self.org_radius_km.get(&org).copied().flatten()
     }
+
+    /// When an offer to this organisation made `now` expires: the agreement in effect's minutes for the
+    /// priority, else the default.
+    pub(crate) fn accept_deadline(&self, org: OrgId, priority: Priority, now: DateTime<Utc>) -> DateTime<Utc> {
+        let minutes =
+            self.accept_within_min.get(&org).copied().flatten().map_or(DEFAULT_ACCEPT_MIN, |m| m.get(priority));
+        now + chrono::Duration::minutes(i64::from(minutes))
+    }
+
+    /// An organisation's time zone (`None`: not in this snapshot).
+    pub(crate) fn timezone(&self, org: OrgId) -> Option<&str> {
+        self.timezones.get(&org).map(String::as_str)
+    }
+}
+
+/// What each organisation inherits: its own value, else its nearest ancestor's.
+fn inherited<T: Copy>(
+    orgs: &OrgTree,
+    ids: impl Iterator<Item = OrgId>,
+    own: &HashMap<OrgId, Option<T>>,
+) -> HashMap<OrgId, Option<T>> {
+    ids.map(|id| (id, std::iter::once(id).chain(orgs.ancestors(id)).find_map(|o| own.get(&o).copied().flatten())))
+        .collect()
 }
 
 /// A change-log row the cache follows: sequence number, entity, id.

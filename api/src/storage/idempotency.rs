@@ -1,6 +1,8 @@
 //! Idempotency keys for `POST /v1/requests`, scoped per user.
 //!
-//! The key row is inserted first in the booking transaction. A concurrent
+//! The key row is inserted first in the booking transaction, with the id of
+//! the job the transaction goes on to insert (the foreign key is deferred to
+//! commit). A concurrent
 //! retry with the same key blocks on the primary key (PostgreSQL) or on the
 //! write lock (SQLite) until the first commits, then finds the stored row
 //! (`INSERT … ON CONFLICT DO NOTHING`: on PostgreSQL it waits for the
@@ -22,12 +24,14 @@ pub struct StoredKey {
     pub created_at: NaiveDateTime,
 }
 
-/// Claims the key; `false` when another request already holds it.
+/// Claims the key for the job `job_id` the same transaction creates next (the foreign key to the job is
+/// checked at commit); `false` when another request already holds it.
 pub fn claim(
     conn: &mut DbConnection,
     user_id: &str,
     key: &str,
     request_hash: &str,
+    job_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let inserted = crate::db::insert_or_ignore!(
@@ -36,6 +40,7 @@ pub fn claim(
             idempotency_keys::user_id.eq(user_id),
             idempotency_keys::key.eq(key),
             idempotency_keys::request_hash.eq(request_hash),
+            idempotency_keys::job_id.eq(job_id),
             idempotency_keys::created_at.eq(now),
         ))
     )?;
@@ -45,11 +50,6 @@ pub fn claim(
 /// The stored key.
 pub fn find(conn: &mut DbConnection, user_id: &str, key: &str) -> QueryResult<Option<StoredKey>> {
     idempotency_keys::table.find((user_id, key)).first(conn).optional()
-}
-
-/// Records the job a claimed key created.
-pub fn complete(conn: &mut DbConnection, user_id: &str, key: &str, job_id: &str) -> QueryResult<usize> {
-    diesel::update(idempotency_keys::table.find((user_id, key))).set(idempotency_keys::job_id.eq(job_id)).execute(conn)
 }
 
 /// Forgets keys older than `before` (kept at least 24 h; see DESIGN.md).

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::native::with_fixed_rows;
 use crate::db::schema::{customers, job_events, job_orgs, jobs, organisations};
 use crate::domain::lifecycle::Transition;
 use crate::domain::{ChainRole, EventType, JobKind, JobStatus, Priority};
@@ -97,10 +98,89 @@ fn scoped(scope: JobScope<'_>) -> BoxedJobs<'_> {
 
 /// Inserts a job with its contractor as the first link of its chain.
 pub fn insert(conn: &mut DbConnection, job: &NewJob) -> QueryResult<Job> {
+    let mut unwritten = Unwritten::default();
+    let stored = insert_deferring_chain(conn, job, &mut unwritten)?;
+    unwritten.write(conn, &job.id)?;
+    Ok(stored)
+}
+
+/// Inserts a job; its contractor's link (the first of its chain) joins `unwritten`, for the caller to write
+/// with what the next step adds.
+pub fn insert_deferring_chain(conn: &mut DbConnection, job: &NewJob, unwritten: &mut Unwritten) -> QueryResult<Job> {
     // `RETURNING` (both backends): the row as stored, defaults included, without reading it again.
     let stored = crate::db::native::get_result(conn, diesel::insert_into(jobs::table).values(job))?;
-    add_to_chain(conn, &job.id, &job.contractor_org_id, ChainRole::Contractor, job.created_at)?;
+    unwritten.link(&job.contractor_org_id, ChainRole::Contractor, job.created_at);
     Ok(stored)
+}
+
+/// A job's chain links and events that a step has decided but not written yet: collected so that the steps
+/// of one transaction write them in one insert each (a booking's contractor link and `created` event go with
+/// its dispatch's hops and `offered` event). Dropping it unwritten loses them: every path ends in
+/// [`Unwritten::write`].
+#[derive(Debug, Default)]
+#[must_use = "links and events are written only by Unwritten::write"]
+pub struct Unwritten {
+    links: Vec<(String, ChainRole, NaiveDateTime)>,
+    events: Vec<UnwrittenEvent>,
+}
+
+/// An event's type, actor (user, organisation), data (JSON text) and time.
+type UnwrittenEvent = (EventType, Option<String>, Option<String>, String, NaiveDateTime);
+
+impl Unwritten {
+    /// An organisation joins the job's chain (idempotent when written).
+    pub fn link(&mut self, org_id: &str, role: ChainRole, now: NaiveDateTime) {
+        self.links.push((org_id.to_owned(), role, now));
+    }
+
+    /// An event, after those already collected.
+    pub fn event(&mut self, event_type: EventType, actor: Actor<'_>, data: &serde_json::Value, now: NaiveDateTime) {
+        let actor = (actor.user_id.map(str::to_owned), actor.org_id.map(str::to_owned));
+        self.events.push((event_type, actor.0, actor.1, data.to_string(), now));
+    }
+
+    /// Writes the links (one insert, in order, each idempotent) and then the events (one insert, in the order
+    /// they were collected: event ids follow it).
+    pub fn write(self, conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
+        // Owned values: a fixed-size array's statement is cached by its type, which must be `'static`.
+        if !self.links.is_empty() {
+            let rows: Vec<_> = self
+                .links
+                .into_iter()
+                .map(|(org_id, role, at)| {
+                    (
+                        job_orgs::job_id.eq(job_id.to_owned()),
+                        job_orgs::org_id.eq(org_id),
+                        job_orgs::role.eq(role),
+                        job_orgs::created_at.eq(at),
+                    )
+                })
+                .collect();
+            with_fixed_rows!(&rows[..], |rows| {
+                crate::db::insert_or_ignore!(conn, diesel::insert_into(job_orgs::table).values(rows))
+            })?;
+        }
+        if !self.events.is_empty() {
+            let rows: Vec<_> = self
+                .events
+                .into_iter()
+                .map(|(event_type, user_id, org_id, data, at)| {
+                    (
+                        job_events::job_id.eq(job_id.to_owned()),
+                        job_events::at.eq(at),
+                        job_events::event_type.eq(event_type),
+                        job_events::actor_user_id.eq(user_id),
+                        job_events::actor_org_id.eq(org_id),
+                        job_events::data.eq(data),
+                    )
+                })
+                .collect();
+            with_fixed_rows!(&rows[..], |rows| {
+                crate::db::native::execute(conn, diesel::insert_into(job_events::table).values(rows))
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Records that an organisation is in a job's chain (idempotent).
@@ -111,31 +191,9 @@ pub fn add_to_chain(
     role: ChainRole,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    add_links(conn, job_id, &[(org_id, role)], now)
-}
-
-/// Records organisations in a job's chain, in this order, in one statement (each idempotent).
-pub fn add_links(
-    conn: &mut DbConnection,
-    job_id: &str,
-    links: &[(&str, ChainRole)],
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    if links.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = links
-        .iter()
-        .map(|&(org_id, role)| {
-            (
-                job_orgs::job_id.eq(job_id),
-                job_orgs::org_id.eq(org_id),
-                job_orgs::role.eq(role),
-                job_orgs::created_at.eq(now),
-            )
-        })
-        .collect();
-    crate::db::insert_or_ignore!(conn, diesel::insert_into(job_orgs::table).values(&rows)).map(drop)
+    let mut link = Unwritten::default();
+    link.link(org_id, role, now);
+    link.write(conn, job_id)
 }
 
 /// The job with this id if the scope may see it.
@@ -323,15 +381,9 @@ pub fn append_event(
     data: &serde_json::Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let insert = diesel::insert_into(job_events::table).values((
-        job_events::job_id.eq(job_id),
-        job_events::at.eq(now),
-        job_events::event_type.eq(event_type),
-        job_events::actor_user_id.eq(actor.user_id),
-        job_events::actor_org_id.eq(actor.org_id),
-        job_events::data.eq(data.to_string()),
-    ));
-    crate::db::native::execute(conn, insert).map(drop)
+    let mut event = Unwritten::default();
+    event.event(event_type, actor, data, now);
+    event.write(conn, job_id)
 }
 
 /// A page of a job's events in the order they happened, after event `after_id`.

@@ -205,7 +205,8 @@ pub struct Agreement {
     pub updated_at: NaiveDateTime,
 }
 
-/// Creates or replaces an organisation's own agreement.
+/// Creates or replaces an organisation's own agreement, and logs it as a change of the organisation (the
+/// dispatch caches hold the agreements in effect: an offer's deadline comes from there).
 pub fn put_agreement(
     conn: &mut DbConnection,
     org_id: &str,
@@ -233,7 +234,8 @@ pub fn put_agreement(
             diesel::update(service_agreements::table.find(org_id)).set(changes).execute(conn)?;
         }
     }
-    Ok(())
+    let change = crate::storage::change_log::Change::upsert(crate::domain::ChangeEntity::Org, org_id, None);
+    crate::storage::change_log::log_change(conn, change, now)
 }
 
 /// The agreement that applies to `org`: its own, else its nearest ancestor's.
@@ -254,6 +256,11 @@ pub fn effective_agreement_of(conn: &mut DbConnection, org_id: &str) -> QueryRes
         .select(service_agreements::all_columns)
         .first(conn)
         .optional()
+}
+
+/// Every organisation's own agreement.
+pub fn all_agreements(conn: &mut DbConnection) -> QueryResult<Vec<Agreement>> {
+    service_agreements::table.load(conn)
 }
 
 /// Organisations by id.

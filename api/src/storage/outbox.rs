@@ -42,10 +42,11 @@ pub fn insert_all(conn: &mut DbConnection, rows: &[Row]) -> QueryResult<()> {
         return Ok(());
     }
     // A multi-row insert is built per backend (diesel's multi-backend connection cannot express it).
-    match conn {
+    // Of up to six rows, as an array: diesel caches its prepared statement (`db::native::with_fixed_rows`).
+    crate::db::native::with_fixed_rows!(rows, |rows| match conn {
         DbConnection::Sqlite(c) => diesel::insert_into(outbox::table).values(rows).execute(c),
         DbConnection::Postgres(c) => diesel::insert_into(outbox::table).values(rows).execute(c),
-    }
+    })
     .map(drop)
 }
 

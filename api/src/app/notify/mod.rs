@@ -274,15 +274,14 @@ fn reminder(job: &Job, lang: Language, timezone: &str) -> Message {
 }
 
 /// The customer now (`message`, given the card's language and the zone) and the reminder the day
-/// before, with the zone and the card read once for both.
+/// before, with the zone ([`customer_zone`]) and the card read once for both.
 fn to_customer_with_reminder(
     conn: &mut DbConnection,
     job: &Job,
-    targets: &CustomerTargets,
+    (targets, timezone): (&CustomerTargets, String),
     message: impl FnOnce(Language, String) -> Message,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let timezone = customer_zone(conn, job)?;
     let mut rows = customer_rows(job, targets, &message(targets.lang, timezone.clone()), now, now)?;
     if let Some(at) = reminder_at(utc(job.window_start), &timezone, now) {
         rows.extend(customer_rows(job, targets, &reminder(job, targets.lang, &timezone), at, now)?);
@@ -297,11 +296,12 @@ pub fn job_booked(
     conn: &mut DbConnection,
     job: &Job,
     card: &customers::Customer,
+    timezone: String,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let (tracking_token, window) = (job.tracking_token.clone(), window(job));
     let confirmed = |lang, timezone| Message::BookingConfirmed { lang, tracking_token, window, timezone };
-    to_customer_with_reminder(conn, job, &targets_on_card(job, Some(card)), confirmed, now)
+    to_customer_with_reminder(conn, job, (&targets_on_card(job, Some(card)), timezone), confirmed, now)
 }
 
 /// A visit got a new window (`job` as it is now): the customer, and a new
@@ -310,7 +310,8 @@ pub fn job_rescheduled(conn: &mut DbConnection, job: &Job, now: DateTime<Utc>) -
     let (tracking_token, window) = (job.tracking_token.clone(), window(job));
     let rescheduled = |lang, timezone| Message::Rescheduled { lang, tracking_token, window, timezone };
     let targets = customer_targets(conn, job)?;
-    to_customer_with_reminder(conn, job, &targets, rescheduled, now)
+    let timezone = customer_zone(conn, job)?;
+    to_customer_with_reminder(conn, job, (&targets, timezone), rescheduled, now)
 }
 
 /// A visit on a technician's day moved to another window (`job` as it is now).
