@@ -1,7 +1,7 @@
 //! Every replica's dispatch cache: the organisation tree, territories, stock
 //! and the technicians' R-tree, as `dispatch` wants them. It follows changes
 //! made anywhere by reading the change log, applying each change once: a
-//! technician change re-reads that technician; an organisation or territory
+//! technician change re-reads that technician; an organisation, territory or agreement
 //! change re-reads the (small) organisation side only, never the technicians
 //! (a technician's inherited service radius is looked up at decision time).
 //!
