@@ -13,7 +13,7 @@ use dispatch::offers::OfferStop;
 use serde_json::{Value, json};
 
 use crate::app::capacity::{self, Room};
-use crate::app::explanation::explanation_json;
+use crate::app::explanation::explanation_text;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
@@ -232,7 +232,7 @@ fn run(
         DispatchOutcome::Offer { decision, route, escalations } => {
             let (by_travel, technician) = reserved;
             for e in &escalations {
-                offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
+                offers::add_explanation(conn, job_id, &explanation_text(e, None)?, now_db)?;
                 unwritten.event(
                     EventType::Escalated,
                     step.actor(),
@@ -240,12 +240,7 @@ fn run(
                     now_db,
                 );
             }
-            let mut explained = explanation_json(&decision.explanation);
-            if let (Some(extra), Some(o)) = (by_travel, explained.as_object_mut()) {
-                o.insert("added_travel".into(), extra);
-                o.insert("reason".into(), json!({"code": "least_added_travel"}));
-            }
-            offers::add_explanation(conn, job_id, &explained.to_string(), now_db)?;
+            offers::add_explanation(conn, job_id, &explanation_text(&decision.explanation, by_travel)?, now_db)?;
             let chosen =
                 decision.chosen.ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("offer without a technician")))?;
             let hops: Vec<String> =
@@ -276,7 +271,7 @@ fn run(
         }
         DispatchOutcome::Unassignable { explanations } => {
             for e in &explanations {
-                offers::add_explanation(conn, job_id, &explanation_json(e).to_string(), now_db)?;
+                offers::add_explanation(conn, job_id, &explanation_text(e, None)?, now_db)?;
             }
             let step_to = lifecycle::check(job.status, JobStatus::Unassignable, lifecycle::Actor::Worker)
                 .map_err(|e| changed_meanwhile(&e.to_string()))?;
