@@ -5,7 +5,7 @@
 //! collect its bind values, to ask whether it may be cached, and for the
 //! statement cache's key. A prepared statement with a static query id needs
 //! none of that text once it is cached, so on the hot paths (a booking runs
-//! about twenty statements) that rendering was about a tenth of the server's
+//! sixteen statements) that rendering was about a tenth of the server's
 //! CPU (a `perf` profile of the booking storm, issue #14). These functions
 //! take the same diesel query and run it on the `PgConnection` or
 //! `SqliteConnection` itself: the same SQL, the same statement cache (keyed by
