@@ -4,9 +4,9 @@
 //! that renders the whole SQL text each time the statement is walked: to
 //! collect its bind values, to ask whether it may be cached, and for the
 //! statement cache's key. A prepared statement with a static query id needs
-//! none of that text once it is cached, so on the hot paths (a booking runs
-//! sixteen statements) that rendering was about a tenth of the server's
-//! CPU (a `perf` profile of the booking storm, issue #14). These functions
+//! none of that text once it is cached, so on the hot paths (a booking ran
+//! about twenty statements then) that rendering was about a tenth of the
+//! server's CPU (a `perf` profile of the booking storm, issue #14). These functions
 //! take the same diesel query and run it on the `PgConnection` or
 //! `SqliteConnection` itself: the same SQL, the same statement cache (keyed by
 //! the query's type), the same transaction (the `MultiConnection`'s
