@@ -456,16 +456,21 @@ async fn a_booking_runs_a_bounded_number_of_statements(backend: Backend) -> anyh
     let committed = app.db.trace().stop();
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["status"], "offered");
-    let booking_tx: Vec<_> = committed
-        .iter()
-        .filter(|tx| {
-            tx.iter().any(|sql| sql.starts_with("INSERT INTO `jobs`") || sql.starts_with("INSERT INTO \"jobs\""))
-        })
-        .collect();
+    let booking_tx = booking_transactions(&committed);
     assert_eq!(booking_tx.len(), 1, "{committed:#?}");
     let statements = booking_tx[0];
     eprintln!("{backend:?}: {} statements per booking:\n{}", statements.len(), statements.join("\n"));
     // Before issue #14: 50 (SQLite), 52 (PostgreSQL); now 16 on both.
     assert!(statements.len() <= 18, "{statements:#?}");
     Ok(())
+}
+
+/// The committed transactions (`Db::trace`) that inserted a job: bookings.
+pub fn booking_transactions(committed: &[Vec<String>]) -> Vec<&Vec<String>> {
+    committed
+        .iter()
+        .filter(|tx| {
+            tx.iter().any(|sql| sql.starts_with("INSERT INTO `jobs`") || sql.starts_with("INSERT INTO \"jobs\""))
+        })
+        .collect()
 }

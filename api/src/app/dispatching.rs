@@ -307,13 +307,11 @@ fn prefer_least_added_travel(
     if !due_soon || decision.explanation.ranked.len() < 2 {
         return Ok((decision, route, None));
     }
-    let mut costs = Vec::new();
-    for candidate in decision.explanation.ranked.iter().take(5) {
-        let id = uuid_text(candidate.technician_id.0);
-        if let Some(added_m) = crate::app::planning::added_travel_m(conn, &id, job, now, cache.travel_speed_kmh)? {
-            costs.push((candidate.clone(), added_m));
-        }
-    }
+    let candidates: Vec<_> = decision.explanation.ranked.iter().take(5).collect();
+    let ids: Vec<String> = candidates.iter().map(|c| uuid_text(c.technician_id.0)).collect();
+    let added = crate::app::planning::added_travel_m(conn, &ids, job, now, cache.travel_speed_kmh)?;
+    let costs: Vec<_> =
+        candidates.into_iter().zip(added).filter_map(|(c, added_m)| Some((c.clone(), added_m?))).collect();
     let compared = json!(
         costs
             .iter()

@@ -167,27 +167,6 @@ pub fn lock_job(conn: &mut DbConnection, job_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// Windows of the jobs that book a technician, starting in `[from, to)`.
-pub fn booked_windows(
-    conn: &mut DbConnection,
-    technician_id: Option<&str>,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<(String, NaiveDateTime)>> {
-    let booking: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.books_technician()).collect();
-    let mut query = jobs::table
-        .filter(jobs::technician_id.is_not_null())
-        .filter(jobs::status.eq_any(booking))
-        .filter(jobs::window_start.ge(from))
-        .filter(jobs::window_start.lt(to))
-        .select((jobs::technician_id.assume_not_null(), jobs::window_start))
-        .into_boxed();
-    if let Some(t) = technician_id {
-        query = query.filter(jobs::technician_id.eq(t.to_owned()));
-    }
-    query.load(conn)
-}
-
 /// How many visits book one technician plus its pending offers' reservations
 /// (deadline after `now`), for windows starting in `[from, to)`: one
 /// technician's day, in one statement (two counting subqueries, read through

@@ -27,19 +27,37 @@ pub struct RouteStop {
 pub const PLANNED: [JobStatus; 5] =
     [JobStatus::Scheduled, JobStatus::Returned, JobStatus::Incomplete, JobStatus::EnRoute, JobStatus::OnSite];
 
-/// Jobs of a technician in a planned status starting in `[from, to)`.
-pub fn plannable_jobs(
+/// Jobs of these technicians starting in `[from, to)` that their days' plans or capacity count: a planned
+/// status ([`PLANNED`]) or one that books the technician; by window start.
+pub fn day_jobs(
     conn: &mut DbConnection,
-    technician_id: &str,
+    technician_ids: &[String],
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<super::jobs::Job>> {
+    let counted: Vec<JobStatus> =
+        JobStatus::ALL.iter().copied().filter(|s| PLANNED.contains(s) || s.books_technician()).collect();
     jobs::table
-        .filter(jobs::technician_id.eq(technician_id))
-        .filter(jobs::status.eq_any(PLANNED))
+        .filter(jobs::technician_id.eq_any(technician_ids))
+        .filter(jobs::status.eq_any(counted))
         .filter(jobs::window_start.ge(from))
         .filter(jobs::window_start.lt(to))
         .order(jobs::window_start.asc())
+        .load(conn)
+}
+
+/// The stored routes of these technicians on these dates, in route order: `(technician_id, route_date,
+/// job_id)`.
+pub fn orders(
+    conn: &mut DbConnection,
+    technician_ids: &[String],
+    route_dates: &[String],
+) -> QueryResult<Vec<(String, String, String)>> {
+    route_stops::table
+        .filter(route_stops::technician_id.eq_any(technician_ids))
+        .filter(route_stops::route_date.eq_any(route_dates))
+        .order((route_stops::technician_id.asc(), route_stops::route_date.asc(), route_stops::position.asc()))
+        .select((route_stops::technician_id, route_stops::route_date, route_stops::job_id))
         .load(conn)
 }
 

@@ -98,24 +98,22 @@ struct Day {
     other_booked: usize,
 }
 
-/// How many jobs book a technician on its local `date` (what daily capacity counts).
-pub fn booked_on_day(
-    conn: &mut DbConnection,
-    tech: &technicians::Technician,
-    date: NaiveDate,
-) -> Result<usize, ApiError> {
-    let (from, to) = shift::day_bounds(shift::zone(&tech.timezone)?, date);
-    Ok(offers::booked_windows(conn, Some(&tech.id), db_time(from), db_time(to))?.len())
-}
-
 fn load_day(conn: &mut DbConnection, tech: technicians::Technician, date: NaiveDate) -> Result<Day, ApiError> {
     let (from, to) = shift::day_bounds(shift::zone(&tech.timezone)?, date);
-    let planned = routes::plannable_jobs(conn, &tech.id, db_time(from), db_time(to))?;
-    let booked = booked_on_day(conn, &tech, date)?;
-    let (pinned, movable): (Vec<_>, Vec<_>) =
-        planned.into_iter().partition(|j| matches!(j.status, JobStatus::EnRoute | JobStatus::OnSite));
+    let jobs = routes::day_jobs(conn, std::slice::from_ref(&tech.id), db_time(from), db_time(to))?;
+    Ok(day_of(tech, date, jobs))
+}
+
+/// A technician's day from its jobs of that day ([`routes::day_jobs`], by window start): the planned ones
+/// (those under way pinned first), and how many more count against its capacity (done ones).
+fn day_of(tech: technicians::Technician, date: NaiveDate, jobs: Vec<jobs::Job>) -> Day {
+    let booked = jobs.iter().filter(|j| j.status.books_technician()).count();
+    let (pinned, movable): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .filter(|j| routes::PLANNED.contains(&j.status))
+        .partition(|j| matches!(j.status, JobStatus::EnRoute | JobStatus::OnSite));
     let in_plan = pinned.len() + movable.iter().filter(|j| j.status.books_technician()).count();
-    Ok(Day { tech, date, pinned, movable, other_booked: booked.saturating_sub(in_plan) })
+    Day { tech, date, pinned, movable, other_booked: booked.saturating_sub(in_plan) }
 }
 
 /// What a re-plan did.
@@ -282,25 +280,65 @@ pub fn after_job_left(
     replan_technician_day(conn, technician_id, window_start, now, speed_kmh)
 }
 
-/// The travel (metres) a job would add to a technician's planned day at the
-/// cheapest feasible place in its current route; `None` when it does not fit.
-/// Dispatch ranks near-equal candidates by it for jobs due within a day.
+/// The travel (metres) a job would add to each of these technicians' planned days at the cheapest feasible
+/// place in its current route, in the order given; `None` for a technician who is not found or where it does
+/// not fit. Dispatch ranks near-equal candidates by it for jobs due within a day. Three statements whatever
+/// the number of technicians: them, their stored routes and their days' jobs.
 pub fn added_travel_m(
     conn: &mut DbConnection,
-    technician_id: &str,
+    technician_ids: &[String],
     job: &jobs::Job,
     now: DateTime<Utc>,
     speed_kmh: f64,
-) -> Result<Option<f64>, ApiError> {
-    let Some(tech) = technicians::find(conn, technician_id)? else { return Ok(None) };
-    let date = local_date(&tech, utc(job.window_start))?;
-    let order: Vec<String> =
-        routes::of_day(conn, &tech.id, &date.to_string())?.into_iter().map(|(s, _)| s.job_id).collect();
-    let days = vec![load_day(conn, tech, date)?];
+) -> Result<Vec<Option<f64>>, ApiError> {
+    let mut days = Vec::new();
+    for tech in technicians::by_ids(conn, technician_ids)? {
+        let date = local_date(&tech, utc(job.window_start))?;
+        let (from, to) = shift::day_bounds(shift::zone(&tech.timezone)?, date);
+        days.push((tech, date, db_time(from), db_time(to)));
+    }
+    let (Some(from), Some(to)) = (days.iter().map(|d| d.2).min(), days.iter().map(|d| d.3).max()) else {
+        return Ok(vec![None; technician_ids.len()]);
+    };
+    let ids: Vec<String> = days.iter().map(|d| d.0.id.clone()).collect();
+    let mut dates: Vec<String> = days.iter().map(|d| d.1.to_string()).collect();
+    dates.sort();
+    dates.dedup();
+    let stops = routes::orders(conn, &ids, &dates)?;
+    let day_jobs = routes::day_jobs(conn, &ids, from, to)?;
     let speed = (speed_kmh / 3.6).max(0.1);
+    let mut added = HashMap::new();
+    for (tech, date, from, to) in days {
+        let route_date = date.to_string();
+        let order: Vec<&str> = stops
+            .iter()
+            .filter(|(t, d, _)| *t == tech.id && *d == route_date)
+            .map(|(_, _, job_id)| job_id.as_str())
+            .collect();
+        let its = day_jobs
+            .iter()
+            .filter(|j| j.technician_id.as_deref() == Some(tech.id.as_str()))
+            .filter(|j| j.window_start >= from && j.window_start < to)
+            .cloned()
+            .collect();
+        let id = tech.id.clone();
+        added.insert(id, added_to_day(day_of(tech, date, its), &order, job, now, speed)?);
+    }
+    Ok(technician_ids.iter().map(|id| added.get(id).copied().flatten()).collect())
+}
+
+/// The travel (metres) `job` adds to `day` at the cheapest feasible place in its route (`order`: the stored
+/// route's job ids; visits not in it go last); `None` when it does not fit.
+fn added_to_day(
+    day: Day,
+    order: &[&str],
+    job: &jobs::Job,
+    now: DateTime<Utc>,
+    speed: f64,
+) -> Result<Option<f64>, ApiError> {
+    let days = [day];
     let Some(mut built) = build_instance(&days, &[0], false, now, speed)? else { return Ok(None) };
-    // The current route in its stored order (visits not yet in it go last).
-    let position = |id: &str| order.iter().position(|o| o == id).unwrap_or(usize::MAX);
+    let position = |id: &str| order.iter().position(|o| *o == id).unwrap_or(usize::MAX);
     let mut visits: Vec<usize> = (0..built.instance.visits.len()).collect();
     visits.sort_by_key(|&v| position(&built.instance.visits[v].id));
     let route = dispatch::plan::Route { technician: 0, visits };
