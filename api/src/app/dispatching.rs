@@ -17,7 +17,7 @@ use crate::app::explanation::explanation_text;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
 use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
-use crate::domain::agreement::DEFAULT_ACCEPT_MIN;
+use crate::domain::agreement;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
 
@@ -35,11 +35,8 @@ pub(crate) fn accept_deadline(
     priority: Priority,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, ApiError> {
-    let minutes = match orgs::effective_agreement_of(conn, org_id)? {
-        Some(a) => json::per_priority(&a.accept_within_min)?.get(priority),
-        None => DEFAULT_ACCEPT_MIN,
-    };
-    Ok(now + chrono::Duration::minutes(i64::from(minutes)))
+    let accept = orgs::effective_agreement_of(conn, org_id)?.map(|a| json::per_priority(&a.accept_within_min));
+    Ok(agreement::accept_deadline(accept.transpose()?.as_ref(), priority, now))
 }
 
 /// Who did a step: a user, or the system (deadline worker, automatic routing).

@@ -39,7 +39,7 @@ use dispatch::ranking::RankOptions;
 use crate::app::scorecards::{QualityOptions, dispatch_scorecards};
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::domain::agreement::{DEFAULT_ACCEPT_MIN, PerPriority};
+use crate::domain::agreement::{self, PerPriority};
 use crate::domain::{self, ChangeEntity, LocalShift, Priority};
 use crate::storage::{change_log, db_time, json, orgs, technicians};
 
@@ -331,9 +331,7 @@ impl Network {
     /// When an offer to this organisation made `now` expires: the agreement in effect's minutes for the
     /// priority, else the default.
     pub(crate) fn accept_deadline(&self, org: OrgId, priority: Priority, now: DateTime<Utc>) -> DateTime<Utc> {
-        let minutes =
-            self.accept_within_min.get(&org).copied().flatten().map_or(DEFAULT_ACCEPT_MIN, |m| m.get(priority));
-        now + chrono::Duration::minutes(i64::from(minutes))
+        agreement::accept_deadline(self.accept_within_min.get(&org).and_then(Option::as_ref), priority, now)
     }
 
     /// An organisation's time zone (`None`: not in this snapshot).

@@ -5,6 +5,17 @@ use crate::domain::{Invalid, Priority};
 /// Accept deadline when no agreement applies, minutes.
 pub const DEFAULT_ACCEPT_MIN: u32 = 60;
 
+/// When an offer made `now` expires under the agreement in effect's minutes to accept (`None`: no agreement
+/// applies, [`DEFAULT_ACCEPT_MIN`]).
+pub fn accept_deadline(
+    accept_within_min: Option<&PerPriority>,
+    priority: Priority,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let minutes = accept_within_min.map_or(DEFAULT_ACCEPT_MIN, |m| m.get(priority));
+    now + chrono::Duration::minutes(i64::from(minutes))
+}
+
 /// Minutes per priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PerPriority {
