@@ -16,7 +16,9 @@ use crate::app::capacity::{self, Room};
 use crate::app::explanation::explanation_text;
 use crate::app_error::ApiError;
 use crate::db::DbConnection;
-use crate::dispatch_cache::{DayCounts, LazyTechnicians, SharedCache, org_bits, parts_of, uuid_text, with_cache};
+use crate::dispatch_cache::{
+    DayCounts, LazyTechnicians, Network, SharedCache, org_bits, parts_of, uuid_text, with_cache,
+};
 use crate::domain::agreement;
 use crate::domain::{ChainRole, EventType, JobStatus, Priority, lifecycle};
 use crate::storage::{db_time, jobs, json, offers, orgs, utc};
@@ -189,9 +191,9 @@ fn run(
         let DispatchOutcome::Offer { decision, route, escalations } = outcome else {
             break (outcome, (None, None), net);
         };
-        let contractor = dispatch_job_input.contracted_org.map_or(root_id.clone(), |o| uuid_text(o.0));
+        let contractor = dispatch_job_input.contracted_org.unwrap_or(net.orgs.root());
         let (decision, route, by_travel) =
-            prefer_least_added_travel(conn, cache, &job, *decision, route, &contractor, now)?;
+            prefer_least_added_travel(conn, (&net, cache.travel_speed_kmh), &job, *decision, route, contractor, now)?;
         let chosen = decision
             .chosen
             .clone()
@@ -290,14 +292,14 @@ fn run(
 /// For a job due within a day, re-ranks dispatch's near-equal candidates by the
 /// travel each would add to its planned day (the cheapest feasible insertion),
 /// rather than straight-line distance; returns the (possibly new) choice, its
-/// offer route and what was compared.
+/// offer route (through `net`, the snapshot the decision read) and what was compared.
 fn prefer_least_added_travel(
     conn: &mut DbConnection,
-    cache: &SharedCache,
+    (net, speed_kmh): (&Network, f64),
     job: &jobs::Job,
     mut decision: dispatch::decision::Decision,
     route: dispatch::offers::OfferRoute,
-    contractor: &str,
+    contractor: OrgId,
     now: DateTime<Utc>,
 ) -> Result<(dispatch::decision::Decision, dispatch::offers::OfferRoute, Option<Value>), ApiError> {
     let due_soon = utc(job.window_start) < now + chrono::Duration::hours(24);
@@ -306,7 +308,7 @@ fn prefer_least_added_travel(
     }
     let candidates: Vec<_> = decision.explanation.ranked.iter().take(5).collect();
     let ids: Vec<String> = candidates.iter().map(|c| uuid_text(c.technician_id.0)).collect();
-    let added = crate::app::planning::added_travel_m(conn, &ids, job, now, cache.travel_speed_kmh)?;
+    let added = crate::app::planning::added_travel_m(conn, &ids, job, now, speed_kmh)?;
     let costs: Vec<_> =
         candidates.into_iter().zip(added).filter_map(|(c, added_m)| Some((c.clone(), added_m?))).collect();
     let compared = json!(
@@ -322,11 +324,8 @@ fn prefer_least_added_travel(
     if decision.chosen.as_ref().is_some_and(|c| c.technician_id == best.technician_id) {
         return Ok((decision, route, Some(compared)));
     }
-    let contractor = org_bits(contractor)?;
-    let route = with_cache(cache, conn, now, |c, _| {
-        dispatch::offers::route_offer(contractor, best.org_id, &c.net.orgs)
-            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))
-    })?;
+    let route = dispatch::offers::route_offer(contractor, best.org_id, &net.orgs)
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("route: {e}")))?;
     decision.explanation.chosen = Some(best.technician_id);
     decision.chosen = Some(best);
     Ok((decision, route, Some(compared)))
